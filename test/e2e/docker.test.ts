@@ -1,0 +1,201 @@
+// The docker daemon (Debian's docker.io 20.10) against distribution 2.8 with Purser as its
+// token server: login stores Purser's refresh token, and push and pull then use it.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { mountsUnder } from '../helpers/containerd.js';
+import {
+  type Dockerd,
+  dockerArchive,
+  dockerdUnavailable,
+  readDockerConfig,
+  startDockerd,
+  type TokenRequestLog,
+  tokenRequests,
+} from '../helpers/dockerd.js';
+import { describeRun } from '../helpers/proc.js';
+import { generateKeys, type Purser, startPurser } from '../helpers/purser.js';
+import { type Registry, startRegistry } from '../helpers/registry.js';
+import { makeTempDir, removeDir } from '../helpers/tmp.js';
+
+const SERVICE = 'registry.local';
+const ISSUER = 'purser';
+const PASSWORD = 'alice-pw';
+
+function show(reqs: TokenRequestLog[]): string {
+  return reqs.map((r) => JSON.stringify(r.raw)).join('\n');
+}
+
+describe('docker daemon with Purser as token server', {
+  skip: dockerdUnavailable(),
+  timeout: 120_000,
+}, () => {
+  let dir = '';
+  let purser: Purser | undefined;
+  let registry: Registry | undefined;
+  let dockerd: Dockerd | undefined;
+  let host = '';
+  let ref = '';
+  let imageId = '';
+
+  const d = (): Dockerd => {
+    assert.ok(dockerd, 'dockerd did not start');
+    return dockerd;
+  };
+  const p = (): Purser => {
+    assert.ok(purser, 'purser did not start');
+    return purser;
+  };
+  /** Token requests Purser logged since the log had `mark` characters. */
+  const since = (mark: number): TokenRequestLog[] => tokenRequests(p().logs().slice(mark));
+  const context = (mark: number): string =>
+    `--- purser log since the command\n${p().logs().slice(mark)}\n--- registry log (tail)\n${registry?.logs().slice(-3000) ?? ''}`;
+
+  before(
+    async () => {
+      dir = makeTempDir('purser-docker-');
+      const keys = await generateKeys(join(dir, 'keys'), 'ES256');
+      purser = await startPurser(
+        {
+          token: { issuer: ISSUER, service: SERVICE, key: keys.key, certificate: keys.crt, expiresIn: 300 },
+          users: { alice: { password: PASSWORD } },
+          acl: [{ match: { account: 'alice' }, actions: ['*'] }],
+        },
+        { dir: makeTempDir('purser-docker-srv-') },
+      );
+      registry = await startRegistry({
+        auth: {
+          mode: 'token',
+          realm: purser.realm,
+          service: SERVICE,
+          issuer: ISSUER,
+          rootcertbundle: keys.crt,
+        },
+      });
+      host = registry.host;
+      ref = `${host}/team/app:v1`;
+      // The registry's port must be known before dockerd starts (--insecure-registry).
+      dockerd = await startDockerd(join(dir, 'dockerd'), { insecureRegistries: [host] });
+      const image = dockerArchive([ref]);
+      imageId = image.imageId;
+      const load = await dockerd.docker(['load'], { input: image.tar, timeout: 30_000 });
+      assert.equal(load.code, 0, describeRun(load));
+    },
+    { timeout: 90_000 },
+  );
+
+  after(
+    async () => {
+      const errors: unknown[] = [];
+      for (const s of [dockerd, registry, purser]) {
+        try {
+          await s?.stop();
+        } catch (e) {
+          errors.push(e);
+        }
+      }
+      if (purser) removeDir(purser.dir);
+      if (dir) {
+        const leaked = mountsUnder(dir);
+        if (leaked.length === 0) removeDir(dir);
+        else errors.push(new Error(`mounts left under ${dir}: ${leaked.join(', ')}`));
+      }
+      if (errors.length) throw errors[0];
+    },
+    { timeout: 60_000 },
+  );
+
+  test('login with a wrong password fails and stores nothing', { timeout: 30_000 }, async () => {
+    const mark = p().logs().length;
+    const r = await d().docker(['login', host, '-u', 'alice', '--password-stdin'], {
+      input: 'not-the-password\n',
+      timeout: 20_000,
+    });
+    assert.notEqual(r.code, 0, `login with a wrong password succeeded:\n${describeRun(r)}\n${context(mark)}`);
+    assert.match(r.stderr, /unauthori[sz]ed|401|incorrect|denied/i, describeRun(r));
+    const auths = (readDockerConfig(d().configDir).auths ?? {}) as Record<string, unknown>;
+    assert.equal(auths[host], undefined, 'a failed login left credentials in config.json');
+    const reqs = since(mark);
+    assert.ok(reqs.length > 0, `Purser logged no token request for the failed login\n${context(mark)}`);
+    for (const q of reqs) if (q.status !== undefined) assert.equal(q.status, 401, show(reqs));
+  });
+
+  test('login stores an identity token, not the password', { timeout: 30_000 }, async () => {
+    const mark = p().logs().length;
+    const r = await d().docker(['login', host, '-u', 'alice', '--password-stdin'], {
+      input: `${PASSWORD}\n`,
+      timeout: 20_000,
+    });
+    assert.equal(r.code, 0, `${describeRun(r)}\n${context(mark)}`);
+    const text = readFileSync(join(d().configDir, 'config.json'), 'utf8');
+    const config = JSON.parse(text) as {
+      auths?: Record<string, { auth?: string; identitytoken?: string }>;
+      credsStore?: string;
+    };
+    assert.equal(
+      config.credsStore,
+      undefined,
+      `docker used a credential helper; the test needs the file store:\n${text}`,
+    );
+    const entry = config.auths?.[host];
+    assert.ok(entry, `no entry for ${host} in config.json:\n${text}`);
+    assert.equal(
+      typeof entry.identitytoken,
+      'string',
+      `no identitytoken for ${host} in config.json:\n${text}`,
+    );
+    assert.ok((entry.identitytoken ?? '').length > 0);
+    assert.ok(!text.includes(PASSWORD), 'config.json holds the password in clear');
+    assert.ok(
+      !text.includes(Buffer.from(`alice:${PASSWORD}`).toString('base64')),
+      'config.json holds the password',
+    );
+    if (entry.auth !== undefined) {
+      const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
+      assert.ok(!decoded.includes(PASSWORD), 'the auth field holds the password');
+    }
+    // Login asks GET /token with offline_token=true and gets the refresh token there.
+    const reqs = since(mark);
+    assert.ok(reqs.length > 0, `Purser logged no token request for the login\n${context(mark)}`);
+    assert.ok(
+      reqs.some((q) => q.method === 'GET'),
+      `expected docker login to use GET /token:\n${show(reqs)}`,
+    );
+  });
+
+  /** Every token request in the window is POST grant_type=refresh_token (and there is one). */
+  const assertRefreshOnly = (mark: number, what: string): void => {
+    const reqs = since(mark);
+    assert.ok(reqs.length > 0, `Purser logged no token request for ${what}\n${context(mark)}`);
+    for (const q of reqs) {
+      assert.equal(q.method, 'POST', `${what}: expected POST /token, got:\n${show(reqs)}`);
+      assert.equal(
+        q.grantType,
+        'refresh_token',
+        `${what}: expected grant_type=refresh_token, got:\n${show(reqs)}`,
+      );
+      if (q.status !== undefined) assert.equal(q.status, 200, show(reqs));
+    }
+  };
+
+  test('push uses the refresh token (POST grant_type=refresh_token)', { timeout: 45_000 }, async () => {
+    const mark = p().logs().length;
+    const r = await d().docker(['push', ref], { timeout: 40_000 });
+    assert.equal(r.code, 0, `${describeRun(r)}\n${context(mark)}`);
+    assert.match(r.stdout, /digest: sha256:[0-9a-f]{64}/, describeRun(r));
+    assertRefreshOnly(mark, 'docker push');
+  });
+
+  test('pull uses the refresh token (POST grant_type=refresh_token)', { timeout: 45_000 }, async () => {
+    const rmi = await d().docker(['rmi', ref], { timeout: 20_000 });
+    assert.equal(rmi.code, 0, describeRun(rmi));
+    const mark = p().logs().length;
+    const r = await d().docker(['pull', ref], { timeout: 40_000 });
+    assert.equal(r.code, 0, `${describeRun(r)}\n${context(mark)}`);
+    const inspect = await d().docker(['image', 'inspect', '-f', '{{.Id}}', ref], { timeout: 20_000 });
+    assert.equal(inspect.code, 0, describeRun(inspect));
+    assert.equal(inspect.stdout.trim(), imageId, 'the pulled image is not the one pushed');
+    assertRefreshOnly(mark, 'docker pull');
+  });
+});

@@ -14,5 +14,14 @@ export function assertFails(r: RunResult, pattern?: RegExp, what = 'command'): v
   if (pattern) assert.match(`${r.stderr}\n${r.stdout}`, pattern, `${what} failed for another reason\n${describeRun(r)}`);
 }
 
-/** Denials as skopeo/podman print them for a registry that refuses a request or a token. */
+/** Any refusal, as skopeo/podman print it. */
 export const DENIED = /unauthorized|denied|authentication required|insufficient_scope|invalid username\/password/i;
+
+/**
+ * The registry refused a request because the token lacks the access (skopeo/podman print
+ * "requested access to the resource is denied" / "authentication required").
+ */
+export const NO_ACCESS = /requested access to the resource is denied|authentication required|insufficient_scope/i;
+
+/** The token server (or htpasswd registry) answered 401 to the credentials themselves. */
+export const BAD_CREDENTIALS = /invalid username\/password/i;

@@ -6,6 +6,9 @@ import { purserBin, repoRoot } from './paths.js';
 import { describeRun, type Proc, run, startProcess } from './proc.js';
 import { makeTempDir, removeDir } from './tmp.js';
 
+/** The CLI to run; PURSER_TEST_BIN overrides it (e.g. to try the harness against a stand-in). */
+const BIN = process.env.PURSER_TEST_BIN ?? purserBin;
+
 export interface PurserOptions {
   /** Directory to write purser.yml into (relative paths in the config resolve from it). Temp dir if omitted. */
   dir?: string;
@@ -64,7 +67,7 @@ export async function startPurser(config: Record<string, unknown>, opts: PurserO
   if (cfg.proxy && typeof cfg.proxy === 'object') cfg.proxy = { listen: '127.0.0.1:0', ...cfg.proxy };
   const configPath = join(dir, 'purser.yml');
   writeFileSync(configPath, stringify(cfg));
-  const proc = startProcess(process.execPath, [purserBin, 'serve', '--config', configPath], {
+  const proc = startProcess(process.execPath, [BIN, 'serve', '--config', configPath], {
     env: { ...process.env, ...(opts.env ?? {}) },
     cwd: dir,
     name: 'purser serve',
@@ -119,7 +122,7 @@ export interface KeyPair {
 
 /** `node bin/purser.js keys generate --alg ALG --out DIR`: DIR/token.key and DIR/token.crt. */
 export async function generateKeys(dir: string, alg: KeyAlg): Promise<KeyPair> {
-  const r = await run(process.execPath, [purserBin, 'keys', 'generate', '--alg', alg, '--out', dir], {
+  const r = await run(process.execPath, [BIN, 'keys', 'generate', '--alg', alg, '--out', dir], {
     cwd: repoRoot,
     timeout: 30_000,
   });

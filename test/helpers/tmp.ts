@@ -1,5 +1,6 @@
 // Temporary directories under the OS temp dir.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -8,12 +9,19 @@ import { join } from 'node:path';
  * names an image pulled from `oci:PATH` after PATH and refuses uppercase.
  */
 export function makeTempDir(prefix = 'purser-e2e-'): string {
-  for (let i = 0; i < 100; i++) {
-    const dir = mkdtempSync(join(tmpdir(), prefix.toLowerCase()));
-    if (dir === dir.toLowerCase()) return dir;
-    rmSync(dir, { recursive: true, force: true });
+  // Like mkdtemp, but with a lowercase hex suffix (mkdtemp's may contain uppercase letters).
+  const base = tmpdir() === tmpdir().toLowerCase() ? tmpdir() : '/tmp';
+  let last: unknown;
+  for (let i = 0; i < 10; i++) {
+    const dir = join(base, `${prefix.toLowerCase()}${randomBytes(6).toString('hex')}`);
+    try {
+      mkdirSync(dir, { mode: 0o700 }); // fails if it exists
+      return dir;
+    } catch (e) {
+      last = e;
+    }
   }
-  throw new Error('could not make a lowercase temp dir');
+  throw new Error(`could not make a temp dir: ${String(last)}`);
 }
 
 export function removeDir(dir: string): void {

@@ -1,7 +1,6 @@
 // Verifies the e2e harness itself against the real registry, without Purser:
 // OCI layouts, skopeo copy/inspect/list-tags/delete, podman login/push/pull, htpasswd auth.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { assertFails, assertOk, DENIED } from '../helpers/assert.js';
 import { withLogs } from '../helpers/logs.js';

@@ -70,7 +70,11 @@ describe('podman with Purser', { timeout: TIMEOUT }, () => {
     withLogs(logs, async () => {
       const p = pm!;
       const host = stack!.host;
-      assertFails(await p.login(host, 'alice', 'not-alice-pw'), BAD_CREDENTIALS, 'login with a wrong password');
+      assertFails(
+        await p.login(host, 'alice', 'not-alice-pw'),
+        BAD_CREDENTIALS,
+        'login with a wrong password',
+      );
       assertFails(await p.login(host, 'mallory', 'whatever'), BAD_CREDENTIALS, 'login as an unknown user');
       const auth = await p.raw(['login', '--authfile', p.authFile, '--get-login', host]);
       assert.notEqual(auth.code, 0, `no credentials were stored: ${auth.stdout}`);
@@ -82,7 +86,8 @@ describe('podman with Purser', { timeout: TIMEOUT }, () => {
     withLogs(logs, async () => {
       const p = pm!;
       const host = stack!.host;
-      if ((await p.inspect(imageId, '{{.Id}}')).code !== 0) assertOk(await p.pullOci(img.dir, img.tag), 'reload');
+      if ((await p.inspect(imageId, '{{.Id}}')).code !== 0)
+        assertOk(await p.pullOci(img.dir, img.tag), 'reload');
       assertOk(await p.login(host, BOB.username, BOB.password), 'bob login');
       const push = await p.push(imageId, `${host}/team/bob:v1`);
       assertFails(push, NO_ACCESS, 'bob push');

@@ -67,7 +67,11 @@ describe('skopeo with Purser (ES256, default keyId)', { timeout: TIMEOUT }, () =
       assert.deepEqual(info.Layers, [img.layerDigest]);
 
       assertOk(await s.delete(docker('alice/app:v1'), ALICE), 'delete');
-      assertFails(await s.inspect(docker('alice/app:v1'), ALICE), /manifest unknown|not found/i, 'inspect after delete');
+      assertFails(
+        await s.inspect(docker('alice/app:v1'), ALICE),
+        /manifest unknown|not found/i,
+        'inspect after delete',
+      );
       const lt2 = await s.listTags(docker('alice/app'), ALICE);
       const tags = lt2.code === 0 ? (JSON.parse(lt2.stdout) as TagsOut).Tags : [];
       assert.ok(!tags.includes('v1'), `v1 still listed after delete: ${lt2.stdout}`);
@@ -88,10 +92,18 @@ describe('skopeo with Purser (ES256, default keyId)', { timeout: TIMEOUT }, () =
 
       const push = await s.copy(img.ref, docker('team/app:bob'), { dest: BOB });
       assertFails(push, NO_ACCESS, 'bob push to team/app');
-      assertFails(await s.inspect(docker('team/app:bob'), ALICE), /manifest unknown|not found/i, 'nothing was pushed');
+      assertFails(
+        await s.inspect(docker('team/app:bob'), ALICE),
+        /manifest unknown|not found/i,
+        'nothing was pushed',
+      );
 
       assertFails(await s.inspect(docker('private/app:v1'), BOB), NO_ACCESS, 'bob reads private/app');
-      assertFails(await s.delete(docker('team/app:v1'), BOB), /401|unauthorized|denied/i, 'bob deletes team/app');
+      assertFails(
+        await s.delete(docker('team/app:v1'), BOB),
+        /401|unauthorized|denied/i,
+        'bob deletes team/app',
+      );
       assertOk(await s.inspect(docker('team/app:v1'), ALICE), 'team/app:v1 survived bob');
     }),
   );
@@ -102,14 +114,26 @@ describe('skopeo with Purser (ES256, default keyId)', { timeout: TIMEOUT }, () =
       const s = sk!;
       assertOk(await s.copy(img.ref, docker('team/wrong:v1'), { dest: ALICE }), 'alice seeds team/wrong');
       const bad = { username: 'alice', password: 'not-alice-pw' };
-      assertFails(await s.inspect(docker('team/wrong:v1'), bad), BAD_CREDENTIALS, 'inspect with a wrong password');
-      assertFails(await s.copy(img.ref, docker('team/wrong:v2'), { dest: bad }), BAD_CREDENTIALS, 'push with a wrong password');
+      assertFails(
+        await s.inspect(docker('team/wrong:v1'), bad),
+        BAD_CREDENTIALS,
+        'inspect with a wrong password',
+      );
+      assertFails(
+        await s.copy(img.ref, docker('team/wrong:v2'), { dest: bad }),
+        BAD_CREDENTIALS,
+        'push with a wrong password',
+      );
       assertFails(
         await s.inspect(docker('team/wrong:v1'), { username: 'mallory', password: 'x' }),
         BAD_CREDENTIALS,
         'unknown user',
       );
-      assertFails(await s.login(stack!.host, 'alice', 'not-alice-pw'), BAD_CREDENTIALS, 'skopeo login with a wrong password');
+      assertFails(
+        await s.login(stack!.host, 'alice', 'not-alice-pw'),
+        BAD_CREDENTIALS,
+        'skopeo login with a wrong password',
+      );
 
       // The token endpoint itself: 401 with a Basic challenge and the registry error format.
       const res = await fetch(`${stack!.purser.realm}?service=${SERVICE}&scope=repository:team/wrong:pull`, {
@@ -132,7 +156,10 @@ describe('skopeo with Purser (ES256, default keyId)', { timeout: TIMEOUT }, () =
       assertOk(await s.copy(img.ref, docker('team/anon:v1'), { dest: ALICE }), 'alice seeds team/anon');
 
       const out = outDir();
-      assertOk(await s.copy(docker('public/app:v1'), `oci:${out}:v1`, { src: 'anonymous' }), 'anonymous pull');
+      assertOk(
+        await s.copy(docker('public/app:v1'), `oci:${out}:v1`, { src: 'anonymous' }),
+        'anonymous pull',
+      );
       assert.equal(readLayoutDigest(out, 'v1'), img.manifestDigest);
       assertOk(await s.inspect(docker('public/app:v1'), 'anonymous'), 'anonymous inspect');
 
@@ -141,7 +168,11 @@ describe('skopeo with Purser (ES256, default keyId)', { timeout: TIMEOUT }, () =
         NO_ACCESS,
         'anonymous push to public/app',
       );
-      assertFails(await s.inspect(docker('team/anon:v1'), 'anonymous'), NO_ACCESS, 'anonymous pull of team/anon');
+      assertFails(
+        await s.inspect(docker('team/anon:v1'), 'anonymous'),
+        NO_ACCESS,
+        'anonymous pull of team/anon',
+      );
     }),
   );
 });

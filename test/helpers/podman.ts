@@ -1,7 +1,7 @@
 // podman, isolated from the machine: vfs storage, containers.conf, registries.conf and auth file in a temp dir.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { run, type RunResult } from './proc.js';
+import { type RunResult, run } from './proc.js';
 import { makeTempDir, removeDir } from './tmp.js';
 
 export const PODMAN_BIN = process.env.PURSER_TEST_PODMAN_BIN ?? 'podman';
@@ -155,9 +155,13 @@ export function createPodman(hosts: string[] = []): Podman {
       return digest === undefined ? r : { ...r, digest };
     },
     pull: (ref, opts = {}) =>
-      raw(['pull', ...extra(opts), ...policy, '--authfile', authFile, '--tls-verify=false', '--quiet', ref], opts),
+      raw(
+        ['pull', ...extra(opts), ...policy, '--authfile', authFile, '--tls-verify=false', '--quiet', ref],
+        opts,
+      ),
     rmi: (image, opts = {}) => raw(['rmi', ...extra(opts), '--force', image], opts),
-    inspect: (image, format, opts = {}) => raw(['image', 'inspect', ...extra(opts), '--format', format, image], opts),
+    inspect: (image, format, opts = {}) =>
+      raw(['image', 'inspect', ...extra(opts), '--format', format, image], opts),
     cleanup: async () => {
       // vfs layers are plain directories; nothing is mounted. Remove the whole tree.
       removeDir(dir);

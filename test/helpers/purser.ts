@@ -59,7 +59,10 @@ function portOf(url: string): number {
  * Writes `config` as YAML and runs `node bin/purser.js serve --config FILE`. `listen` defaults to
  * 127.0.0.1:0 (and proxy.listen too); the ports come from the "listening" log lines.
  */
-export async function startPurser(config: Record<string, unknown>, opts: PurserOptions = {}): Promise<Purser> {
+export async function startPurser(
+  config: Record<string, unknown>,
+  opts: PurserOptions = {},
+): Promise<Purser> {
   const ownDir = opts.dir === undefined;
   const dir = opts.dir ?? makeTempDir('purser-server-');
   const cfg: Record<string, unknown> = { listen: '127.0.0.1:0', ...config };

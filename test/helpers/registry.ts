@@ -2,8 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bcryptHash } from './bcrypt.js';
 import { stringify } from 'yaml';
+import { bcryptHash } from './bcrypt.js';
 import { getFreePort } from './ports.js';
 import { type Proc, startProcess } from './proc.js';
 import { makeTempDir, removeDir } from './tmp.js';

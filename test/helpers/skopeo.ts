@@ -1,7 +1,7 @@
 // skopeo, isolated from the machine's configuration: own auth file, registries.conf, policy, HOME.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { run, type RunResult } from './proc.js';
+import { type RunResult, run } from './proc.js';
 import { makeTempDir, removeDir } from './tmp.js';
 
 export const SKOPEO_BIN = process.env.PURSER_TEST_SKOPEO_BIN ?? 'skopeo';
@@ -21,7 +21,12 @@ export interface Skopeo {
   env: NodeJS.ProcessEnv;
   /** Runs `skopeo GLOBAL... ARGS...` with the isolated environment. */
   raw(args: string[], opts?: SkopeoCallOptions): Promise<RunResult>;
-  copy(src: string, dest: string, creds?: { src?: Creds; dest?: Creds }, opts?: SkopeoCallOptions): Promise<RunResult>;
+  copy(
+    src: string,
+    dest: string,
+    creds?: { src?: Creds; dest?: Creds },
+    opts?: SkopeoCallOptions,
+  ): Promise<RunResult>;
   inspect(ref: string, creds?: Creds, opts?: SkopeoCallOptions & { raw?: boolean }): Promise<RunResult>;
   listTags(ref: string, creds?: Creds, opts?: SkopeoCallOptions): Promise<RunResult>;
   delete(ref: string, creds?: Creds, opts?: SkopeoCallOptions): Promise<RunResult>;
@@ -106,9 +111,27 @@ export function createSkopeo(): Skopeo {
         opts,
       ),
     listTags: (ref, creds, opts = {}) =>
-      raw(withExtra(['list-tags'], opts, ['--authfile', authFile, '--tls-verify=false', ...credArgs('', creds), ref]), opts),
+      raw(
+        withExtra(['list-tags'], opts, [
+          '--authfile',
+          authFile,
+          '--tls-verify=false',
+          ...credArgs('', creds),
+          ref,
+        ]),
+        opts,
+      ),
     delete: (ref, creds, opts = {}) =>
-      raw(withExtra(['delete'], opts, ['--authfile', authFile, '--tls-verify=false', ...credArgs('', creds), ref]), opts),
+      raw(
+        withExtra(['delete'], opts, [
+          '--authfile',
+          authFile,
+          '--tls-verify=false',
+          ...credArgs('', creds),
+          ref,
+        ]),
+        opts,
+      ),
     login: (host, username, password, opts = {}) =>
       run(
         SKOPEO_BIN,

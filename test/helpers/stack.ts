@@ -86,7 +86,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       { dir: purserDir },
     );
     registry = await startRegistry({
-      auth: { mode: 'token', realm: purser.realm, service: SERVICE, issuer: ISSUER, rootcertbundle: keys.crt },
+      auth: {
+        mode: 'token',
+        realm: purser.realm,
+        service: SERVICE,
+        issuer: ISSUER,
+        rootcertbundle: keys.crt,
+      },
     });
     const p = purser;
     const r = registry;

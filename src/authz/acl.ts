@@ -1,0 +1,126 @@
+import { ConfigError } from '../errors.js';
+import type { Identity } from '../authn/identity.js';
+import type { RuleData } from '../config/schema.js';
+import type { Scope } from '../protocol/scope.js';
+import type { AccessRequest, Authorizer, ScopeDecision } from './authorizer.js';
+import { compilePattern, type Pattern } from './pattern.js';
+
+/** What a rule's `when` condition sees. */
+export interface ConditionInput {
+  identity: Identity;
+  request: { type: string; name: string; actions: string[]; service: string; ip: string };
+}
+
+/** A compiled `when` condition (CEL). Returns false, never throws, on a runtime error. */
+export interface Condition {
+  readonly source: string;
+  evaluate(input: ConditionInput): boolean;
+}
+
+export interface CompiledRule {
+  index: number;
+  /** Where the rule sits in the config, e.g. `acl[2]`. */
+  where: string;
+  comment: string | undefined;
+  match: Partial<Record<'account' | 'provider' | 'type' | 'name' | 'service', Pattern[]>>;
+  when: Condition | undefined;
+  actions: readonly string[];
+}
+
+const MATCH_KEYS = ['account', 'provider', 'type', 'name', 'service'] as const;
+
+export type ConditionCompiler = (source: string, where: string) => Condition;
+
+/** Compiles the `acl:` list. Every pattern (and condition) is checked here, at load time. */
+export function compileRules(
+  rules: readonly (RuleData & { when?: string | undefined })[],
+  file: string | undefined,
+  compileCondition?: ConditionCompiler,
+): CompiledRule[] {
+  return rules.map((r, index) => {
+    const where = `acl[${index}]`;
+    const match: CompiledRule['match'] = {};
+    for (const key of MATCH_KEYS) {
+      const v = r.match[key];
+      if (v === undefined) continue;
+      const list = Array.isArray(v) ? v : [v];
+      match[key] = list.map((src, i) => {
+        try {
+          return compilePattern(src);
+        } catch (e) {
+          throw new ConfigError(file, `${where}.match.${key}${Array.isArray(v) ? `[${i}]` : ''}`, (e as Error).message);
+        }
+      });
+    }
+    let when: Condition | undefined;
+    if (r.when !== undefined) {
+      if (!compileCondition) throw new ConfigError(file, `${where}.when`, 'conditions are not available here');
+      when = compileCondition(r.when, `${where}.when`);
+    }
+    return { index, where, comment: r.comment, match, when, actions: [...new Set(r.actions)] };
+  });
+}
+
+/** Intersects requested with allowed actions; see SPEC §3 for the `*` rules. */
+export function grantActions(requested: readonly string[], allowed: readonly string[]): string[] {
+  if (allowed.includes('*')) return [...requested];
+  const out: string[] = [];
+  for (const a of requested) {
+    if (a === '*') {
+      for (const b of allowed) if (!out.includes(b)) out.push(b);
+    } else if (allowed.includes(a) && !out.includes(a)) out.push(a);
+  }
+  return out;
+}
+
+/** Ordered ACL: for each scope, the first rule whose match and condition hold decides. */
+export class Acl implements Authorizer {
+  readonly rules: readonly CompiledRule[];
+
+  constructor(rules: readonly CompiledRule[]) {
+    this.rules = rules;
+  }
+
+  #matches(rule: CompiledRule, scope: Scope, req: AccessRequest): boolean {
+    const values = {
+      account: req.identity.account,
+      provider: req.identity.provider,
+      type: scope.type,
+      name: scope.name,
+      service: req.service,
+    };
+    for (const key of MATCH_KEYS) {
+      const patterns = rule.match[key];
+      if (patterns && !patterns.some((p) => p.test(values[key], req.identity))) return false;
+    }
+    return true;
+  }
+
+  authorize(req: AccessRequest): ScopeDecision[] {
+    return req.scopes.map((scope) => this.decide(scope, req));
+  }
+
+  decide(scope: Scope, req: AccessRequest): ScopeDecision {
+    for (const rule of this.rules) {
+      if (!this.#matches(rule, scope, req)) continue;
+      if (
+        rule.when &&
+        !rule.when.evaluate({
+          identity: req.identity,
+          request: { type: scope.type, name: scope.name, actions: scope.actions, service: req.service, ip: req.ip },
+        })
+      ) {
+        continue;
+      }
+      const granted = grantActions(scope.actions, rule.actions);
+      const label = rule.comment ? `${rule.where} (${rule.comment})` : rule.where;
+      return {
+        requested: scope,
+        granted,
+        rule: rule.index,
+        explanation: `${label} grants [${rule.actions.join(', ')}]`,
+      };
+    }
+    return { requested: scope, granted: [], rule: undefined, explanation: 'no rule matched' };
+  }
+}

@@ -1,0 +1,66 @@
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { loadConfigFile } from '../config/load.js';
+import { KeyRing } from '../token/keyring.js';
+import { registrySnippets } from './registry-config.js';
+import { type CommandIo, flag, parse, str, UsageError } from './usage.js';
+
+export const DOCTOR_HELP = `Usage: purser doctor --config FILE [--realm URL]
+
+Prints the registry-side configuration (distribution 2.x and 3.x auth.token blocks,
+Zot bearer block) matching this config, every key's id in each form, and a warning
+for each mismatch it can detect.
+
+Options:
+  --config FILE   configuration file
+  --realm URL     the token URL as registries' clients reach it (default from listen)
+`;
+
+export async function doctorCommand(args: string[], io: CommandIo): Promise<number> {
+  const { values } = parse(args, { config: { type: 'string', short: 'c' }, realm: { type: 'string' } });
+  if (flag(values, 'help')) {
+    io.stdout(DOCTOR_HELP);
+    return 0;
+  }
+  const file = str(values, 'config');
+  if (!file) throw new UsageError('--config FILE is required');
+  const config = loadConfigFile(file);
+  const ring = await KeyRing.load(config.token.keys, { issuer: config.token.issuer, keyId: config.token.keyId, expiresIn: config.token.expiresIn });
+  const host = config.listen.startsWith(':') ? `127.0.0.1${config.listen}` : config.listen;
+  const realm = str(values, 'realm') ?? `${config.tls ? 'https' : 'http'}://${host}/token`;
+  const warnings: string[] = [];
+  let out = `Purser configuration ${config.file}\n\nSigning keys (the first signs; all are published at /.well-known/jwks.json):\n`;
+  ring.keys.forEach((k, i) => {
+    const where = config.token.keys[i]!;
+    out += `  [${i}] ${where.key} (${k.alg})\n      libtrust kid:        ${k.libtrustKid}\n      RFC 7638 thumbprint: ${k.thumbprint}\n`;
+    if (k.jwk.kty === 'EC') {
+      const x = Buffer.from(k.jwk.x!, 'base64url');
+      const y = Buffer.from(k.jwk.y!, 'base64url');
+      if (x[0] === 0 || y[0] === 0) {
+        warnings.push(`key [${i}]: a coordinate starts with a zero byte; distribution 3.1 computes its thumbprint differently (regenerate with purser keys generate)`);
+      }
+    }
+    if (where.certificate) {
+      const cert = new X509Certificate(readFileSync(where.certificate));
+      out += `      x5c: ${where.certificate} (subject ${cert.subject.replace(/\n/g, ', ')}, valid until ${cert.validTo})\n`;
+      const left = (new Date(cert.validTo).getTime() - Date.now()) / 86_400_000;
+      if (left < 0) warnings.push(`key [${i}]: certificate ${where.certificate} expired on ${cert.validTo}`);
+      else if (left < 30) warnings.push(`key [${i}]: certificate ${where.certificate} expires in ${Math.floor(left)} days`);
+    } else {
+      out += `      x5c: none (no certificate configured)\n`;
+      warnings.push(`key [${i}]: no certificate: a registry's rootcertbundle needs one (purser keys generate writes token.crt)`);
+    }
+  });
+  out += `\nTokens name their key by: ${config.token.keyId} (${config.token.keyId === 'x5c' ? 'certificate chain' : `kid ${ring.kidOf(ring.keys[0]!)}`})\n`;
+  if (config.token.keyId === 'thumbprint') warnings.push('keyId thumbprint: distribution 2.x refuses these tokens ("token signed by untrusted key"); use libtrust or x5c for 2.x');
+  if (config.token.services.length > 1) warnings.push(`several services configured; each registry must use one of: ${config.token.services.join(', ')}`);
+  if (!config.tls && !/^(127\.|\[::1\]|localhost)/.test(host)) warnings.push(`listen ${config.listen} is not loopback and has no tls: passwords would cross the network in clear; terminate TLS in front or set tls:`);
+  const plain = Object.entries(config.users).filter(([, u]) => 'password' in u).map(([n]) => n);
+  if (plain.length) warnings.push(`plaintext passwords for ${plain.join(', ')}: store bcrypt hashes (purser hash)`);
+
+  const s = registrySnippets(config, realm);
+  out += `\n${s.distribution2}\n${s.distribution3}\n${s.zot}`;
+  out += warnings.length ? `\nWarnings:\n${warnings.map((w) => `  - ${w}`).join('\n')}\n` : '\nNo problems found.\n';
+  io.stdout(out);
+  return 0;
+}

@@ -1,0 +1,19 @@
+import type { Config } from '../config/load.js';
+
+/** Registry-side snippets that match a Purser configuration (used by `doctor` and the dev default). */
+export function registrySnippets(config: Readonly<Config>, realm: string): { distribution2: string; distribution3: string; zot: string } {
+  const service = config.token.services[0]!;
+  const cert = config.token.keys.find((k) => k.certificate)?.certificate ?? '<certificate of token.key: purser keys generate writes token.crt>';
+  const distribution2 =
+    `# distribution 2.x (registry:2): token.keyId must be libtrust or x5c\n` +
+    `auth:\n  token:\n    realm: ${realm}\n    service: ${service}\n    issuer: ${config.token.issuer}\n    rootcertbundle: ${cert}\n`;
+  const distribution3 =
+    `# distribution 3.x (registry:3): token.keyId must be thumbprint (or x5c)\n` +
+    `auth:\n  token:\n    realm: ${realm}\n    service: ${service}\n    issuer: ${config.token.issuer}\n    rootcertbundle: ${cert}\n` +
+    `    # or, instead of rootcertbundle: jwks: <a file holding ${realm.replace(/\/token$/, '')}/.well-known/jwks.json>\n`;
+  const zot =
+    `// Zot (config.json, http.auth):\n` +
+    JSON.stringify({ http: { auth: { bearer: { realm, service, cert } } } }, null, 2) +
+    '\n';
+  return { distribution2, distribution3, zot };
+}

@@ -1,0 +1,159 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { Secret } from '../util/secret.js';
+import { type ConfigData, type ConfigInput, configSchema } from './schema.js';
+
+/** A validated configuration: defaults applied, paths absolute, secrets wrapped. Frozen. */
+export interface Config extends Omit<ConfigData, 'users' | 'token'> {
+  /** The file it was read from, when it was read from one. */
+  file: string | undefined;
+  baseDir: string;
+  token: Omit<ConfigData['token'], 'key' | 'certificate' | 'keys' | 'service'> & {
+    services: string[];
+    keys: { key: string; certificate: string | undefined }[];
+  };
+  users: Record<string, { hash: string } | { password: Secret }>;
+}
+
+const REF_RE = /\$\{(env|file):([^}]*)\}/g;
+
+/** Replaces `${env:NAME}` and `${file:PATH}` in every string of the document. */
+function expandRefs(value: unknown, path: string, file: string | undefined, baseDir: string): unknown {
+  if (typeof value === 'string') {
+    if (!value.includes('${')) return value;
+    return value.replace(REF_RE, (_m, kind: string, arg: string) => {
+      if (kind === 'env') {
+        const v = process.env[arg];
+        if (v === undefined) throw new ConfigError(file, path, `environment variable ${arg} is not set`);
+        return v;
+      }
+      const p = isAbsolute(arg) ? arg : resolve(baseDir, arg);
+      try {
+        // One trailing newline is not part of a secret kept in a file.
+        return readFileSync(p, 'utf8').replace(/\r?\n$/, '');
+      } catch (e) {
+        throw new ConfigError(file, path, `cannot read ${p}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+      }
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => expandRefs(v, `${path}[${i}]`, file, baseDir));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = expandRefs(v, path ? `${path}.${k}` : k, file, baseDir);
+    return out;
+  }
+  return value;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let s = '';
+  for (const p of path) {
+    if (typeof p === 'number') s += `[${p}]`;
+    else s += s ? `.${String(p)}` : String(p);
+  }
+  return s;
+}
+
+/** Picks the most specific problem of a zod issue (unions report every branch). */
+function describeIssue(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[] = []): { path: string; message: string } {
+  const full = [...prefix, ...issue.path];
+  if (issue.code === 'unrecognized_keys') {
+    const keys = issue.keys.map((k) => JSON.stringify(k)).join(', ');
+    return { path: formatPath(full), message: `unknown key${issue.keys.length > 1 ? 's' : ''} ${keys}` };
+  }
+  if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+    // Prefer the branch that got furthest (longest path): that is the one the user meant.
+    let best: z.core.$ZodIssue | undefined;
+    for (const branch of issue.errors) {
+      for (const sub of branch) if (!best || sub.path.length > best.path.length) best = sub;
+    }
+    if (best && best.path.length > 0) return describeIssue(best, full);
+  }
+  return { path: formatPath(full), message: issue.message.replace(/^Invalid input: /, '') };
+}
+
+function abs(baseDir: string, p: string): string {
+  return isAbsolute(p) ? p : resolve(baseDir, p);
+}
+
+/** Validates a configuration object (already parsed from YAML or built in code). */
+export function buildConfig(input: unknown, file: string | undefined, baseDir: string): Readonly<Config> {
+  const expanded = expandRefs(input, '', file, baseDir);
+  const parsed = configSchema.safeParse(expanded);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0]!;
+    const { path, message } = describeIssue(first);
+    throw new ConfigError(file, path, message);
+  }
+  const d = parsed.data;
+  const t = d.token;
+  if (t.key !== undefined && t.keys !== undefined) throw new ConfigError(file, 'token', 'give either key or keys, not both');
+  if (t.key === undefined && t.keys === undefined) throw new ConfigError(file, 'token.key', 'a signing key is required');
+  if (t.certificate !== undefined && t.key === undefined) {
+    throw new ConfigError(file, 'token.certificate', 'certificate goes with key (or inside keys[])');
+  }
+  const keys = (t.keys ?? [{ key: t.key!, certificate: t.certificate }]).map((k) => ({
+    key: abs(baseDir, k.key),
+    certificate: k.certificate === undefined ? undefined : abs(baseDir, k.certificate),
+  }));
+  if (t.keyId === 'x5c' && keys[0]!.certificate === undefined) {
+    throw new ConfigError(file, t.keys ? 'token.keys[0].certificate' : 'token.certificate', 'keyId x5c needs the certificate of the signing key');
+  }
+  const users: Config['users'] = {};
+  for (const [name, entry] of Object.entries(d.users)) {
+    if (typeof entry === 'string') {
+      if (!/^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/.test(entry)) {
+        throw new ConfigError(file, `users.${name}`, 'not a bcrypt hash ($2a$, $2b$ or $2y$); use { password: … } for a plaintext password or `purser hash` to make one');
+      }
+      users[name] = { hash: entry };
+    } else {
+      users[name] = { password: new Secret(entry.password) };
+    }
+  }
+  const { key: _k, certificate: _c, keys: _ks, service, ...tokenRest } = t;
+  const config: Config = {
+    ...d,
+    file,
+    baseDir,
+    tls: d.tls ? { cert: abs(baseDir, d.tls.cert), key: abs(baseDir, d.tls.key) } : undefined,
+    htpasswd: d.htpasswd === undefined ? undefined : abs(baseDir, d.htpasswd),
+    token: { ...tokenRest, services: Array.isArray(service) ? service : [service], keys },
+    users,
+  };
+  return deepFreeze(config);
+}
+
+/** Reads, parses and validates a YAML configuration file. */
+export function loadConfigFile(file: string): Readonly<Config> {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(path, '', `cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, merge: false });
+  if (doc.errors.length > 0) {
+    const err = doc.errors[0]!;
+    const pos = err.linePos?.[0];
+    throw new ConfigError(path, pos ? `line ${pos.line}, column ${pos.col}` : '', `YAML: ${err.message.split('\n')[0]}`);
+  }
+  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    throw new ConfigError(path, '', 'expected a YAML mapping at the top level');
+  }
+  return buildConfig(data, path, dirname(path));
+}
+
+export type { ConfigInput };
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !(o instanceof Secret) && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}

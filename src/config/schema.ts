@@ -1,0 +1,144 @@
+import { z } from 'zod';
+
+/**
+ * The one schema of Purser's configuration file. Defaults live here; the JSON Schema shipped
+ * in `schema/purser.schema.json` and the reference in `docs/configuration.md` are generated
+ * from it (`npm run schema`), and a unit test fails when they are stale.
+ */
+
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:5001 or :5001');
+
+const glob = z.string().max(1024);
+const globOrList = z.union([glob, z.array(glob).min(1)]);
+
+export const ACTION_NAMES = ['pull', 'push', 'delete', '*'] as const;
+
+const tls = z
+  .strictObject({
+    cert: z.string().describe('PEM certificate chain file.'),
+    key: z.string().describe('PEM private key file.'),
+  })
+  .describe('Serve HTTPS with this certificate and key.');
+
+const signingKey = z.strictObject({
+  key: z.string().describe('PEM private key file (PKCS#8, SEC1 or PKCS#1), ES256 (P-256) or RS256 (RSA ≥ 2048).'),
+  certificate: z.string().optional().describe('PEM certificate for this key; needed for keyId x5c.'),
+});
+
+const token = z
+  .strictObject({
+    issuer: z.string().min(1).describe("The `iss` of issued tokens; must equal the registry's auth.token.issuer."),
+    service: z
+      .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+      .describe(
+        "The registry service name(s) tokens are issued for; must equal the registry's auth.token.service. A request without `service` gets the first.",
+      ),
+    key: z.string().optional().describe('PEM private key file that signs tokens. Give this or `keys`.'),
+    certificate: z.string().optional().describe('PEM certificate for `key`; needed for keyId x5c.'),
+    keys: z
+      .array(signingKey)
+      .min(1)
+      .optional()
+      .describe('Several keys for rotation: the first signs, all are published in the JWKS and accepted for refresh tokens.'),
+    keyId: z
+      .enum(['libtrust', 'thumbprint', 'x5c'])
+      .default('libtrust')
+      .describe(
+        'How the token header names its key: libtrust kid (distribution 2.x), RFC 7638 thumbprint kid (distribution 3.x), or an x5c certificate chain.',
+      ),
+    expiresIn: z.number().int().min(60).max(86400).default(300).describe('Lifetime of issued tokens, seconds (60 to 86400).'),
+    refreshTokenLifetime: z
+      .number()
+      .int()
+      .min(0)
+      .default(7 * 86400)
+      .describe('Lifetime of refresh tokens for static users, seconds; 0 disables refresh tokens.'),
+  })
+  .describe('The tokens Purser issues.');
+
+const userEntry = z.union([
+  z.string().describe('A bcrypt hash ($2a$, $2b$ or $2y$), as printed by `purser hash`.'),
+  z.strictObject({
+    password: z.string().min(1).describe('A plaintext password (warned at start-up; prefer a bcrypt hash).'),
+  }),
+]);
+
+const auth = z
+  .strictObject({
+    anonymous: z
+      .boolean()
+      .default(true)
+      .describe('Let callers without credentials through as the anonymous identity (account ""); the ACL decides what they get.'),
+    cacheSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(3600)
+      .default(60)
+      .describe('How long a successful password check is remembered (under a keyed hash), so a client asking for a token per layer pays bcrypt once.'),
+    failedLogins: z
+      .strictObject({
+        max: z.number().int().min(1).default(10).describe('Failed logins allowed per client address and username within the window.'),
+        windowSeconds: z.number().int().min(1).default(60).describe('The window, seconds.'),
+      })
+      .prefault({})
+      .describe('Rate limit for failed logins; over it a caller gets 429 with Retry-After.'),
+  })
+  .prefault({})
+  .describe('How callers are authenticated.');
+
+const match = z
+  .strictObject({
+    account: globOrList.optional().describe('The account ("" is the anonymous caller).'),
+    provider: globOrList.optional().describe('The identity kind: "static", "anonymous", or a provider name.'),
+    type: globOrList.optional().describe('The resource type: repository, registry, …'),
+    name: globOrList.optional().describe('The resource name, e.g. team/app.'),
+    service: globOrList.optional().describe('The requested service.'),
+  })
+  .describe(
+    'All given keys must match. Values are globs (`*` within a path segment, `**` across, `?` one character) or anchored regular expressions written /…/; ${account}, ${provider}, ${labels.NAME} and ${claims.NAME} are replaced literally.',
+  );
+
+const rule = z.strictObject({
+  match: match.prefault({}),
+  actions: z
+    .array(z.enum(ACTION_NAMES))
+    .describe('Actions this rule grants ("*" = all). An empty list denies explicitly and stops the search.'),
+  comment: z.string().optional().describe('Free text, shown by `purser check`.'),
+});
+
+const log = z
+  .strictObject({
+    level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    format: z.enum(['json', 'text']).default('json'),
+  })
+  .prefault({});
+
+export const configSchema = z
+  .strictObject({
+    listen: hostPort.default('127.0.0.1:5001').describe('Address of the token server, host:port (port 0 picks a free one).'),
+    tls: tls.optional(),
+    trustProxy: z
+      .boolean()
+      .default(false)
+      .describe('Take the client address from X-Forwarded-For (only behind a trusted reverse proxy).'),
+    token,
+    auth,
+    users: z
+      .record(z.string().min(1).regex(/^[^:\s]+$/, 'usernames may not contain ":" or whitespace'), userEntry)
+      .default({})
+      .describe('Static accounts: a bcrypt hash, or { password: plaintext }.'),
+    htpasswd: z.string().optional().describe('An htpasswd file with bcrypt entries (htpasswd -B); other schemes are refused.'),
+    acl: z.array(rule).min(1).describe('Ordered rules; for each requested scope the first matching rule decides.'),
+    log,
+  })
+  .describe('Purser configuration file.');
+
+/** The config file as written (defaults optional). */
+export type ConfigInput = z.input<typeof configSchema>;
+/** The config after validation and defaults. */
+export type ConfigData = z.output<typeof configSchema>;
+export type RuleData = z.output<typeof rule>;
+export type MatchData = z.output<typeof match>;

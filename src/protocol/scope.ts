@@ -1,0 +1,89 @@
+import { PurserError } from '../errors.js';
+
+/** One requested or granted access: `type(class):name:actions`. */
+export interface Scope {
+  type: string;
+  /** Resource class as in `repository(plugin)`; undefined when absent. */
+  class?: string;
+  name: string;
+  actions: string[];
+}
+
+/** Actions Purser understands. Anything else a client asks for is ignored, never granted. */
+export const KNOWN_ACTIONS: ReadonlySet<string> = new Set(['pull', 'push', 'delete', '*']);
+
+export const MAX_SCOPES = 64;
+const MAX_SCOPE_LENGTH = 512;
+
+const TYPE_RE = /^([a-z0-9]+)(?:\(([a-z0-9]+)\))?$/;
+// distribution's reference grammar: optional domain[:port]/ then lowercase path components.
+const COMPONENT = '[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*';
+const DOMAIN = '(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\\[[0-9a-fA-F:]+\\])(?::[0-9]+)?';
+const REPOSITORY_RE = new RegExp(`^(?:${DOMAIN}/)?${COMPONENT}(?:/${COMPONENT})*$`);
+const OTHER_NAME_RE = /^[A-Za-z0-9._\-/:]+$/;
+const ACTION_RE = /^(?:\*|[a-z][a-z0-9_-]*)$/;
+
+function invalid(scope: string, why: string): PurserError {
+  const shown = scope.length > 80 ? `${scope.slice(0, 80)}…` : scope;
+  return new PurserError('INVALID_SCOPE', `invalid scope ${JSON.stringify(shown)}: ${why}`);
+}
+
+/**
+ * Parses one scope. The name may itself contain ':' (a `host:port/repo` reference), so the
+ * type ends at the first ':' and the actions start after the last one.
+ */
+export function parseScope(raw: string): Scope {
+  if (raw.length > MAX_SCOPE_LENGTH) throw invalid(raw, `longer than ${MAX_SCOPE_LENGTH} characters`);
+  const first = raw.indexOf(':');
+  const last = raw.lastIndexOf(':');
+  if (first <= 0 || last === first) throw invalid(raw, 'expected type:name:actions');
+  const typePart = raw.slice(0, first);
+  const name = raw.slice(first + 1, last);
+  const actionPart = raw.slice(last + 1);
+  const t = TYPE_RE.exec(typePart);
+  if (!t) throw invalid(raw, `bad resource type ${JSON.stringify(typePart)}`);
+  const type = t[1]!;
+  if (name.length === 0) throw invalid(raw, 'empty resource name');
+  if (name.length > 255) throw invalid(raw, 'resource name longer than 255 characters');
+  if (type === 'repository' ? !REPOSITORY_RE.test(name) : !OTHER_NAME_RE.test(name)) {
+    throw invalid(raw, `bad ${type} name ${JSON.stringify(name)}`);
+  }
+  const actions: string[] = [];
+  if (actionPart.length > 0) {
+    for (const a of actionPart.split(',')) {
+      if (!ACTION_RE.test(a)) throw invalid(raw, `bad action ${JSON.stringify(a)}`);
+      if (KNOWN_ACTIONS.has(a) && !actions.includes(a)) actions.push(a);
+    }
+  }
+  const scope: Scope = { type, name, actions };
+  if (t[2] !== undefined) scope.class = t[2];
+  return scope;
+}
+
+/**
+ * Parses every `scope` value of a request. Each value may hold several scopes separated by
+ * spaces (OAuth2 style, as containerd sends them). Scopes naming the same resource are
+ * merged, keeping the first-seen action order.
+ */
+export function parseScopes(values: readonly string[]): Scope[] {
+  const merged = new Map<string, Scope>();
+  for (const value of values) {
+    for (const raw of value.split(' ')) {
+      if (raw === '') continue;
+      const s = parseScope(raw);
+      const key = `${s.type}\u0000${s.class ?? ''}\u0000${s.name}`;
+      const prev = merged.get(key);
+      if (prev) {
+        for (const a of s.actions) if (!prev.actions.includes(a)) prev.actions.push(a);
+      } else {
+        if (merged.size >= MAX_SCOPES) throw new PurserError('INVALID_SCOPE', `more than ${MAX_SCOPES} scopes`);
+        merged.set(key, s);
+      }
+    }
+  }
+  return [...merged.values()];
+}
+
+export function formatScope(s: Scope): string {
+  return `${s.type}${s.class ? `(${s.class})` : ''}:${s.name}:${s.actions.join(',')}`;
+}

@@ -1,0 +1,211 @@
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { isPurserError, PurserError } from '../errors.js';
+import { formatScope } from '../protocol/scope.js';
+import { basicChallenge, errorBody } from '../protocol/responses.js';
+import { parseGetTokenRequest, parsePostTokenRequest, type TokenRequest } from '../protocol/token-request.js';
+import type { Logger } from '../util/log.js';
+import type { AppState } from './app.js';
+import type { Metrics } from './metrics.js';
+
+const MAX_FORM_BYTES = 64 * 1024;
+const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
+
+/** Reads a small request body, refusing more than `limit` bytes. */
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) {
+      reject(new PurserError('INVALID_REQUEST', `request body larger than ${limit} bytes`));
+      req.resume();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        reject(new PurserError('INVALID_REQUEST', `request body larger than ${limit} bytes`));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+export function clientIp(req: IncomingMessage, trustProxy: boolean): string {
+  if (trustProxy) {
+    const xff = req.headers['x-forwarded-for'];
+    const first = (Array.isArray(xff) ? xff[0] : xff)?.split(',')[0]?.trim();
+    if (first) return first;
+  }
+  return req.socket.remoteAddress ?? '';
+}
+
+/** The token server's HTTP front: routes, body limits, error mapping, access log. */
+export class TokenHttpServer {
+  #state: AppState;
+  readonly #log: Logger;
+  readonly #metrics: Metrics;
+  #ready = false;
+  server: Server | undefined;
+
+  constructor(state: AppState, logger: Logger, metrics: Metrics) {
+    this.#state = state;
+    this.#log = logger;
+    this.#metrics = metrics;
+  }
+
+  get state(): AppState {
+    return this.#state;
+  }
+
+  /** Swaps in a new configuration (hot reload); requests in flight finish on the old one. */
+  setState(state: AppState): void {
+    this.#state = state;
+  }
+
+  handler = (req: IncomingMessage, res: ServerResponse): void => {
+    this.#route(req, res).catch((e: unknown) => {
+      // Anything reaching here is a bug; answer 500 without detail and keep serving.
+      this.#log.error('unexpected error', { error: e instanceof Error ? e.stack : String(e), path: req.url });
+      if (!res.headersSent) {
+        res.writeHead(500, JSON_HEADERS).end(errorBody('UNKNOWN', 'internal error'));
+      } else res.destroy();
+    });
+  };
+
+  async #route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    const method = req.method ?? 'GET';
+    if (path === '/token') {
+      if (method === 'GET' || method === 'POST') return this.#token(req, res, method, q < 0 ? '' : url.slice(q + 1));
+      return this.#methodNotAllowed(res, 'GET, POST');
+    }
+    if (method !== 'GET' && method !== 'HEAD') return this.#methodNotAllowed(res, 'GET, HEAD');
+    switch (path) {
+      case '/.well-known/jwks.json':
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=300' });
+        res.end(JSON.stringify(this.#state.keyring.jwks()));
+        return;
+      case '/healthz':
+        res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+        return;
+      case '/readyz':
+        if (this.#ready) res.writeHead(200, { 'content-type': 'text/plain' }).end('ready\n');
+        else res.writeHead(503, { 'content-type': 'text/plain' }).end('not ready\n');
+        return;
+      case '/metrics':
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(this.#metrics.render());
+        return;
+      default:
+        res.writeHead(404, JSON_HEADERS).end(errorBody('NOT_FOUND', `no route for ${method} ${path.slice(0, 200)}`));
+    }
+  }
+
+  #methodNotAllowed(res: ServerResponse, allow: string): void {
+    res.writeHead(405, { ...JSON_HEADERS, allow }).end(errorBody('UNSUPPORTED', `method not allowed; use ${allow}`));
+  }
+
+  async #token(req: IncomingMessage, res: ServerResponse, method: 'GET' | 'POST', query: string): Promise<void> {
+    const started = process.hrtime.bigint();
+    const state = this.#state;
+    const ip = clientIp(req, state.config.trustProxy);
+    let parsed: TokenRequest | undefined;
+    let grant: string = method === 'GET' ? 'get' : 'unknown';
+    const fields: Record<string, unknown> = { method, ip };
+    try {
+      if (method === 'GET') {
+        parsed = parseGetTokenRequest(new URLSearchParams(query), req.headers.authorization);
+      } else {
+        const body = await readBody(req, MAX_FORM_BYTES);
+        parsed = parsePostTokenRequest(new URLSearchParams(body), req.headers.authorization);
+      }
+      grant = parsed.grant;
+      fields.grant_type = parsed.grant === 'get' ? undefined : parsed.grant;
+      fields.client_id = parsed.clientId;
+      fields.scope = parsed.scopes.map(formatScope);
+      fields.offline = parsed.offline || undefined;
+      const out = await state.tokens.handle(parsed, ip);
+      fields.account = out.identity.account;
+      fields.provider = out.identity.provider;
+      fields.service = out.service;
+      fields.granted = out.decisions.filter((d) => d.granted.length > 0).map((d) => formatScope({ ...d.requested, actions: d.granted }));
+      if (this.#log.enabled('debug')) fields.decisions = out.decisions.map((d) => `${formatScope(d.requested)}: ${d.explanation}`);
+      fields.refresh_token_issued = out.response.refresh_token ? true : undefined;
+      res.writeHead(200, JSON_HEADERS).end(JSON.stringify(out.response));
+      this.#finish(started, grant, 'ok', 200, fields);
+    } catch (e) {
+      if (!isPurserError(e)) throw e;
+      const headers: Record<string, string> = { ...JSON_HEADERS };
+      if (e.status === 401) headers['www-authenticate'] = basicChallenge(state.realm);
+      const retryAfter = (e as PurserError & { retryAfter?: number }).retryAfter;
+      if (retryAfter) headers['retry-after'] = String(retryAfter);
+      const body: Record<string, unknown> = { errors: [{ code: e.code, message: e.message }] };
+      if (method === 'POST') {
+        // OAuth2 clients (containerd) read RFC 6749 §5.2 fields.
+        body.error = e.status === 401 ? 'invalid_grant' : e.code === 'UNSUPPORTED_GRANT_TYPE' ? 'unsupported_grant_type' : 'invalid_request';
+        body.error_description = e.message;
+      }
+      res.writeHead(e.status, headers).end(JSON.stringify(body));
+      fields.error = e.message;
+      if (e.detail) fields.detail = e.detail;
+      if (parsed?.credentials) fields.account = parsed.credentials.username;
+      this.#finish(started, grant, e.status === 401 ? 'unauthorized' : e.status === 429 ? 'rate_limited' : 'bad_request', e.status, fields);
+    }
+  }
+
+  #finish(started: bigint, grant: string, outcome: string, status: number, fields: Record<string, unknown>): void {
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    this.#metrics.tokenRequests.inc({ grant, outcome });
+    this.#metrics.tokenDuration.observe(seconds);
+    const rec = { ...fields, status, ms: Math.round(seconds * 1e5) / 100 };
+    if (status >= 400) this.#log.warn('token request refused', rec);
+    else this.#log.info('token issued', rec);
+  }
+
+  /** Starts listening; resolves with the bound URL. */
+  async listen(hostPort: string, tls?: { cert: string; key: string }): Promise<URL> {
+    const { host, port } = splitHostPort(hostPort);
+    const server = tls
+      ? createHttpsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, this.handler)
+      : createHttpServer(this.handler);
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 30_000;
+    server.keepAliveTimeout = 65_000;
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.#ready = true;
+    const addr = server.address() as AddressInfo;
+    const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    return new URL(`${tls ? 'https' : 'http'}://${h}:${addr.port}`);
+  }
+
+  async close(): Promise<void> {
+    this.#ready = false;
+    const s = this.server;
+    if (!s) return;
+    await new Promise<void>((resolve) => {
+      s.close(() => resolve());
+      s.closeIdleConnections();
+    });
+  }
+}
+
+export function splitHostPort(hostPort: string): { host: string; port: number } {
+  const i = hostPort.lastIndexOf(':');
+  let host = hostPort.slice(0, i);
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  return { host: host === '' ? '0.0.0.0' : host, port: Number(hostPort.slice(i + 1)) };
+}

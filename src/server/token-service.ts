@@ -1,0 +1,136 @@
+import type { Authenticator, Credentials } from '../authn/authenticator.js';
+import { ANONYMOUS, type Identity } from '../authn/identity.js';
+import type { FailedLoginLimiter } from '../authn/rate-limit.js';
+import type { StaticUsers } from '../authn/static-users.js';
+import type { Authorizer, ScopeDecision } from '../authz/authorizer.js';
+import { PurserError } from '../errors.js';
+import type { Scope } from '../protocol/scope.js';
+import type { TokenRequest } from '../protocol/token-request.js';
+import type { KeyRing } from '../token/keyring.js';
+import { issueRefreshToken, verifyRefreshToken } from '../token/refresh.js';
+
+export interface TokenResponse {
+  token: string;
+  access_token: string;
+  expires_in: number;
+  issued_at: string;
+  refresh_token?: string;
+}
+
+export interface TokenOutcome {
+  response: TokenResponse;
+  identity: Identity;
+  service: string;
+  decisions: ScopeDecision[];
+}
+
+export interface TokenServiceOptions {
+  issuer: string;
+  services: readonly string[];
+  keyring: KeyRing;
+  authenticators: readonly Authenticator[];
+  staticUsers: StaticUsers | undefined;
+  authorizer: Authorizer;
+  anonymous: boolean;
+  limiter: FailedLoginLimiter;
+  /** Refresh token lifetime for static users, seconds; 0 = none. */
+  refreshLifetime: number;
+  /** Refresh token lifetime per provider name (OIDC); absent or 0 = none. */
+  providerRefreshLifetime?: (provider: string) => number;
+  /** Re-checks an identity restored from a refresh token (OIDC providers). */
+  revalidate?: (identity: Identity) => Promise<boolean> | boolean;
+  onFailedLogin?: (kind: string) => void;
+}
+
+/** The protocol-independent heart: request in, signed token out. */
+export class TokenService {
+  readonly #o: TokenServiceOptions;
+  constructor(options: TokenServiceOptions) {
+    this.#o = options;
+  }
+
+  /** Authenticates credentials against the chain: the first authenticator that claims them decides. */
+  async authenticate(credentials: Credentials, ip: string): Promise<Identity> {
+    const limitKey = `${ip}\0${credentials.username}`;
+    const wait = this.#o.limiter.retryAfter(limitKey);
+    if (wait > 0) {
+      this.#o.onFailedLogin?.('rate_limited');
+      throw Object.assign(new PurserError('TOO_MANY_ATTEMPTS', `too many failed logins; retry in ${wait} s`), {
+        retryAfter: wait,
+      });
+    }
+    for (const a of this.#o.authenticators) {
+      const r = await a.authenticate(credentials, { ip });
+      if (r.outcome === 'no-match') continue;
+      if (r.outcome === 'authenticated') {
+        this.#o.limiter.succeed(limitKey);
+        return r.identity;
+      }
+      this.#o.limiter.fail(limitKey);
+      this.#o.onFailedLogin?.(a.kind);
+      throw new PurserError('UNAUTHORIZED', r.reason);
+    }
+    this.#o.limiter.fail(limitKey);
+    this.#o.onFailedLogin?.('unknown');
+    throw new PurserError('UNAUTHORIZED', 'invalid username or password');
+  }
+
+  async #fromRefreshToken(token: string): Promise<Identity> {
+    const c = await verifyRefreshToken(this.#o.keyring, this.#o.issuer, token);
+    const identity: Identity = { account: c.sub, provider: c.prv, labels: c.lbl ?? {}, claims: c.clm ?? {} };
+    if (c.prv === 'static') {
+      const fp = this.#o.staticUsers?.credentialFingerprint(c.sub);
+      if (fp === undefined || fp !== c.cfp) {
+        throw new PurserError('UNAUTHORIZED', 'refresh token no longer valid (the account or its password changed): log in again');
+      }
+      return identity;
+    }
+    if (this.#o.revalidate && (await this.#o.revalidate(identity))) return identity;
+    throw new PurserError('UNAUTHORIZED', 'refresh token no longer valid: log in again');
+  }
+
+  #refreshLifetime(identity: Identity): number {
+    if (identity.provider === 'static') return this.#o.refreshLifetime;
+    if (identity.provider === 'anonymous') return 0;
+    return this.#o.providerRefreshLifetime?.(identity.provider) ?? 0;
+  }
+
+  resolveService(service: string | undefined): string {
+    if (service === undefined || service === '') return this.#o.services[0]!;
+    if (!this.#o.services.includes(service)) {
+      throw new PurserError('UNKNOWN_SERVICE', `unknown service ${JSON.stringify(service.slice(0, 100))}: this server issues tokens for ${this.#o.services.map((s) => JSON.stringify(s)).join(', ')}`);
+    }
+    return service;
+  }
+
+  async identify(req: TokenRequest, ip: string): Promise<Identity> {
+    if (req.grant === 'refresh_token') return this.#fromRefreshToken(req.refreshToken!.reveal());
+    if (req.credentials) return this.authenticate(req.credentials, ip);
+    if (!this.#o.anonymous) throw new PurserError('UNAUTHORIZED', 'authentication required');
+    return ANONYMOUS;
+  }
+
+  async handle(req: TokenRequest, ip: string): Promise<TokenOutcome> {
+    const service = this.resolveService(req.service);
+    const identity = await this.identify(req, ip);
+    const decisions = await this.#o.authorizer.authorize({ identity, service, scopes: req.scopes, ip });
+    const granted: Scope[] = [];
+    for (const d of decisions) if (d.granted.length > 0) granted.push({ ...d.requested, actions: d.granted });
+    const issued = this.#o.keyring.signer.issue(identity.account, service, granted);
+    const response: TokenResponse = {
+      token: issued.token,
+      access_token: issued.token,
+      expires_in: issued.expiresIn,
+      issued_at: issued.issuedAt.toISOString(),
+    };
+    // A refresh grant keeps the refresh token it came with (no rotation): docker reuses it.
+    if (req.offline && req.grant !== 'refresh_token') {
+      const lifetime = this.#refreshLifetime(identity);
+      if (lifetime > 0) {
+        const cfp = identity.provider === 'static' ? this.#o.staticUsers?.credentialFingerprint(identity.account) : undefined;
+        response.refresh_token = issueRefreshToken(this.#o.keyring, this.#o.issuer, identity, cfp ? { cfp } : {}, lifetime);
+      }
+    }
+    return { response, identity, service, decisions };
+  }
+}

@@ -1,0 +1,80 @@
+import { randomBytes, sign } from 'node:crypto';
+import type { Scope } from '../protocol/scope.js';
+import type { SigningKey } from './keys.js';
+
+export type KeyIdMode = 'libtrust' | 'thumbprint' | 'x5c';
+
+export interface AccessEntry {
+  type: string;
+  class?: string;
+  name: string;
+  actions: string[];
+}
+
+export interface TokenClaims {
+  iss: string;
+  sub: string;
+  aud: string;
+  exp: number;
+  nbf: number;
+  iat: number;
+  jti: string;
+  access: AccessEntry[];
+}
+
+export interface IssuedToken {
+  token: string;
+  claims: TokenClaims;
+  expiresIn: number;
+  issuedAt: Date;
+}
+
+const b64url = (s: string | Buffer) => Buffer.from(s).toString('base64url');
+
+/** Signs registry tokens with one key; the header is computed once. */
+export class TokenSigner {
+  readonly key: SigningKey;
+  readonly #headerB64: string;
+  readonly #issuer: string;
+  readonly #lifetime: number;
+
+  constructor(key: SigningKey, opts: { issuer: string; keyId: KeyIdMode; expiresIn: number }) {
+    this.key = key;
+    this.#issuer = opts.issuer;
+    this.#lifetime = opts.expiresIn;
+    const header: Record<string, unknown> = { alg: key.alg, typ: 'JWT' };
+    if (opts.keyId === 'libtrust') header.kid = key.libtrustKid;
+    else if (opts.keyId === 'thumbprint') header.kid = key.thumbprint;
+    else {
+      if (!key.x5c) throw new Error('keyId x5c needs a certificate');
+      header.x5c = key.x5c;
+    }
+    this.#headerB64 = b64url(JSON.stringify(header));
+  }
+
+  /** Signs any claims set with this key (also used for refresh tokens). */
+  signClaims(claims: object, header?: Record<string, unknown>): string {
+    const h = header ? b64url(JSON.stringify({ alg: this.key.alg, typ: 'JWT', ...header })) : this.#headerB64;
+    const input = `${h}.${b64url(JSON.stringify(claims))}`;
+    // ES256 in JWS is raw r||s (IEEE P1363), not the DER Node produces by default.
+    const sig = sign('sha256', Buffer.from(input), { key: this.key.privateKey, dsaEncoding: 'ieee-p1363' });
+    return `${input}.${sig.toString('base64url')}`;
+  }
+
+  issue(subject: string, audience: string, access: readonly Scope[], now = Date.now()): IssuedToken {
+    const iat = Math.floor(now / 1000);
+    const claims: TokenClaims = {
+      iss: this.#issuer,
+      sub: subject,
+      aud: audience,
+      exp: iat + this.#lifetime,
+      nbf: iat - 1,
+      iat,
+      jti: randomBytes(16).toString('base64url'),
+      access: access.map((s) =>
+        s.class ? { type: s.type, class: s.class, name: s.name, actions: s.actions } : { type: s.type, name: s.name, actions: s.actions },
+      ),
+    };
+    return { token: this.signClaims(claims), claims, expiresIn: this.#lifetime, issuedAt: new Date(iat * 1000) };
+  }
+}

@@ -79,6 +79,18 @@ describe('skopeo with Purser (ES256, default keyId)', { timeout: TIMEOUT }, () =
   );
 
   test(
+    'skopeo login stores the credentials that later commands use',
+    withLogs(logs, async () => {
+      const s = sk!;
+      assertOk(await s.login(stack!.host, ALICE.username, ALICE.password), 'skopeo login');
+      assertOk(await s.copy(img.ref, docker('alice/login:v1')), 'push with stored credentials');
+      assertOk(await s.inspect(docker('alice/login:v1')), 'inspect with stored credentials');
+      assertOk(await s.logout(stack!.host), 'skopeo logout');
+      assertFails(await s.inspect(docker('alice/login:v1')), NO_ACCESS, 'inspect after logout');
+    }),
+  );
+
+  test(
     'bob (pull-only on team/*) pulls but may not push or read elsewhere',
     withLogs(logs, async () => {
       const s = sk!;

@@ -1,11 +1,12 @@
 // Child processes for e2e tests: long-running servers with captured output, and one-shot commands.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { onExit } from './cleanup.js';
 
 const MAX_LOG = 8 * 1024 * 1024;
 
-/** Every live child we started, killed on process exit as a last resort. */
+/** Every live child we started, killed on exit or interruption as a last resort. */
 const live = new Set<ChildProcess>();
-process.on('exit', () => {
+onExit(() => {
   for (const child of live) {
     try {
       child.kill('SIGKILL');

@@ -40,11 +40,11 @@ function mountsAt(dir: string): string[] {
   } catch {
     return [];
   }
-  const unescape = (p: string): string =>
+  const decode = (p: string): string =>
     p.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
   return info
     .split('\n')
-    .map((l) => unescape(l.split(' ')[4] ?? ''))
+    .map((l) => decode(l.split(' ')[4] ?? ''))
     .filter((m) => m === dir || m.startsWith(`${dir}/`));
 }
 

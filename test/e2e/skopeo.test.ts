@@ -189,6 +189,23 @@ describe('skopeo with Purser (ES256, default keyId)', { timeout: TIMEOUT }, () =
   );
 });
 
+/** The JOSE header of a token Purser issues to alice. */
+async function tokenHeader(stack: Stack): Promise<{ alg?: string; kid?: string; x5c?: string[] }> {
+  const res = await fetch(`${stack.purser.realm}?service=${SERVICE}&scope=repository:matrix/x:pull`, {
+    headers: {
+      authorization: `Basic ${Buffer.from(`${ALICE.username}:${ALICE.password}`).toString('base64')}`,
+    },
+  });
+  const body = (await res.json()) as { token?: string };
+  assert.equal(res.status, 200, JSON.stringify(body));
+  const [h] = (body.token ?? '').split('.');
+  return JSON.parse(Buffer.from(h ?? '', 'base64url').toString('utf8')) as {
+    alg?: string;
+    kid?: string;
+    x5c?: string[];
+  };
+}
+
 // Every combination of signing algorithm and key reference that distribution 2.x accepts.
 const MATRIX: { alg: KeyAlg; keyId: KeyIdMode }[] = [
   { alg: 'ES256', keyId: 'libtrust' },
@@ -214,6 +231,26 @@ describe('skopeo with Purser: signing algorithms and key ids', { timeout: TIMEOU
     for (const d of dirs) removeDir(d);
   });
 
+  // Control: distribution 2.x does not know RFC 7638 thumbprints as kid, so this must fail.
+  // It shows the registry really verifies the key reference the matrix above relies on.
+  let thumbStack: Stack | undefined;
+  test(
+    'control: distribution 2.x refuses tokens whose kid is an RFC 7638 thumbprint',
+    withLogs(
+      () => thumbStack?.logSources() ?? [],
+      async () => {
+        thumbStack = await startStack({ alg: 'ES256', keyId: 'thumbprint' });
+        stacks.push(thumbStack);
+        const r = await sk!.copy(img.ref, `docker://${thumbStack.host}/matrix/thumbprint:v1`, {
+          dest: ALICE,
+        });
+        assertFails(r, NO_ACCESS, 'push with a thumbprint kid');
+        assert.match(thumbStack.registry.logs(), /token signed by untrusted key with ID/);
+        await thumbStack.stop();
+      },
+    ),
+  );
+
   for (const { alg, keyId } of MATRIX) {
     let stack: Stack | undefined;
     test(
@@ -229,6 +266,15 @@ describe('skopeo with Purser: signing algorithms and key ids', { timeout: TIMEOU
           dirs.push(out);
           assertOk(await sk!.copy(ref, `oci:${out}:v1`, { src: ALICE }), 'pull');
           assert.equal(readLayoutDigest(out, 'v1'), img.manifestDigest);
+
+          // The tokens really are of the kind this case is about.
+          const header = await tokenHeader(stack);
+          assert.equal(header.alg, alg);
+          if (keyId === 'x5c') {
+            assert.ok(Array.isArray(header.x5c) && header.x5c.length > 0, JSON.stringify(header));
+          } else {
+            assert.match(String(header.kid), /^([A-Z2-7]{4}:){11}[A-Z2-7]{4}$/, JSON.stringify(header));
+          }
           await stack.stop();
         },
       ),

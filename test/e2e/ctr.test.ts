@@ -9,7 +9,7 @@ import {
   mountsUnder,
   startContainerd,
 } from '../helpers/containerd.js';
-import { dockerArchive, type TokenRequestLog, tokenRequests } from '../helpers/dockerd.js';
+import { dockerArchive, settledTokenRequests, type TokenRequestLog } from '../helpers/dockerd.js';
 import { describeRun } from '../helpers/proc.js';
 import { generateKeys, type Purser, startPurser } from '../helpers/purser.js';
 import { type Registry, startRegistry } from '../helpers/registry.js';
@@ -41,7 +41,7 @@ describe('ctr (containerd) with Purser as token server', {
     assert.ok(purser, 'purser did not start');
     return purser;
   };
-  const since = (mark: number): TokenRequestLog[] => tokenRequests(p().logs().slice(mark));
+  const since = (mark: number): Promise<TokenRequestLog[]> => settledTokenRequests(() => p().logs(), mark);
   const context = (mark: number): string =>
     `--- purser log since the command\n${p().logs().slice(mark)}\n--- registry log (tail)\n${registry?.logs().slice(-3000) ?? ''}`;
   const listed = async (): Promise<string[]> => {
@@ -60,8 +60,8 @@ describe('ctr (containerd) with Purser as token server', {
     });
 
   /** At least one token request in the window, and each one a POST grant_type=password with `status`. */
-  const assertPasswordGrant = (mark: number, what: string, status: number): void => {
-    const reqs = since(mark);
+  const assertPasswordGrant = async (mark: number, what: string, status: number): Promise<void> => {
+    const reqs = await since(mark);
     assert.ok(reqs.length > 0, `Purser logged no token request for ${what}\n${context(mark)}`);
     for (const q of reqs) {
       assert.equal(q.method, 'POST', `${what}: expected POST /token, got:\n${show(reqs)}`);
@@ -126,7 +126,7 @@ describe('ctr (containerd) with Purser as token server', {
       timeout: 30_000,
     });
     assert.equal(r.code, 0, `${describeRun(r)}\n${context(mark)}`);
-    assertPasswordGrant(mark, 'ctr push', 200);
+    await assertPasswordGrant(mark, 'ctr push', 200);
   });
 
   test('ctr pull with --user (POST grant_type=password)', { timeout: 40_000 }, async () => {
@@ -135,7 +135,7 @@ describe('ctr (containerd) with Purser as token server', {
     const r = await pull(`alice:${PASSWORD}`);
     assert.equal(r.code, 0, `${describeRun(r)}\n${context(mark)}`);
     assert.ok((await listed()).includes(ref), `${ref} not listed after the pull`);
-    assertPasswordGrant(mark, 'ctr pull', 200);
+    await assertPasswordGrant(mark, 'ctr pull', 200);
   });
 
   test('ctr pull with a wrong password fails', { timeout: 40_000 }, async () => {
@@ -147,7 +147,7 @@ describe('ctr (containerd) with Purser as token server', {
     assert.ok(!(await listed()).includes(ref), `${ref} listed after a refused pull`);
     // containerd tries POST grant_type=password first, and after a 400/401/404 retries with GET
     // and Basic credentials: every answer must be a refusal.
-    const reqs = since(mark);
+    const reqs = await since(mark);
     const first = reqs[0];
     assert.ok(first, `Purser logged no token request\n${context(mark)}`);
     assert.equal(first.method, 'POST', show(reqs));
@@ -162,7 +162,7 @@ describe('ctr (containerd) with Purser as token server', {
     assert.notEqual(r.code, 0, `anonymous pull succeeded:\n${describeRun(r)}\n${context(mark)}`);
     assert.ok(!(await listed()).includes(ref), `${ref} listed after a refused pull`);
     // Anonymous: GET /token with no credentials; it gets a token with no access, which the registry refuses.
-    const reqs = since(mark);
+    const reqs = await since(mark);
     assert.ok(reqs.length > 0, `Purser logged no token request\n${context(mark)}`);
     for (const q of reqs) assert.notEqual(q.grantType, 'password', show(reqs));
   });

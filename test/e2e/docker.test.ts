@@ -10,9 +10,9 @@ import {
   dockerArchive,
   dockerdUnavailable,
   readDockerConfig,
+  settledTokenRequests,
   startDockerd,
   type TokenRequestLog,
-  tokenRequests,
 } from '../helpers/dockerd.js';
 import { describeRun } from '../helpers/proc.js';
 import { generateKeys, type Purser, startPurser } from '../helpers/purser.js';
@@ -48,7 +48,7 @@ describe('docker daemon with Purser as token server', {
     return purser;
   };
   /** Token requests Purser logged since the log had `mark` characters. */
-  const since = (mark: number): TokenRequestLog[] => tokenRequests(p().logs().slice(mark));
+  const since = (mark: number): Promise<TokenRequestLog[]> => settledTokenRequests(() => p().logs(), mark);
   const context = (mark: number): string =>
     `--- purser log since the command\n${p().logs().slice(mark)}\n--- registry log (tail)\n${registry?.logs().slice(-3000) ?? ''}`;
 
@@ -116,7 +116,7 @@ describe('docker daemon with Purser as token server', {
     assert.match(r.stderr, /unauthori[sz]ed|401|incorrect|denied/i, describeRun(r));
     const auths = (readDockerConfig(d().configDir).auths ?? {}) as Record<string, unknown>;
     assert.equal(auths[host], undefined, 'a failed login left credentials in config.json');
-    const reqs = since(mark);
+    const reqs = await since(mark);
     assert.ok(reqs.length > 0, `Purser logged no token request for the failed login\n${context(mark)}`);
     for (const q of reqs) if (q.status !== undefined) assert.equal(q.status, 401, show(reqs));
   });
@@ -156,7 +156,7 @@ describe('docker daemon with Purser as token server', {
       assert.ok(!decoded.includes(PASSWORD), 'the auth field holds the password');
     }
     // Login asks GET /token with offline_token=true and gets the refresh token there.
-    const reqs = since(mark);
+    const reqs = await since(mark);
     assert.ok(reqs.length > 0, `Purser logged no token request for the login\n${context(mark)}`);
     assert.ok(
       reqs.some((q) => q.method === 'GET'),
@@ -165,8 +165,8 @@ describe('docker daemon with Purser as token server', {
   });
 
   /** Every token request in the window is POST grant_type=refresh_token (and there is one). */
-  const assertRefreshOnly = (mark: number, what: string): void => {
-    const reqs = since(mark);
+  const assertRefreshOnly = async (mark: number, what: string): Promise<void> => {
+    const reqs = await since(mark);
     assert.ok(reqs.length > 0, `Purser logged no token request for ${what}\n${context(mark)}`);
     for (const q of reqs) {
       assert.equal(q.method, 'POST', `${what}: expected POST /token, got:\n${show(reqs)}`);
@@ -184,7 +184,13 @@ describe('docker daemon with Purser as token server', {
     const r = await d().docker(['push', ref], { timeout: 40_000 });
     assert.equal(r.code, 0, `${describeRun(r)}\n${context(mark)}`);
     assert.match(r.stdout, /digest: sha256:[0-9a-f]{64}/, describeRun(r));
-    assertRefreshOnly(mark, 'docker push');
+    await assertRefreshOnly(mark, 'docker push');
+    const logged = JSON.stringify((await since(mark)).map((q) => q.raw));
+    assert.match(
+      logged,
+      /repository:team\/app:(push,pull|pull,push)/,
+      `push scope not requested:\n${logged}`,
+    );
   });
 
   test('pull uses the refresh token (POST grant_type=refresh_token)', { timeout: 45_000 }, async () => {
@@ -196,6 +202,6 @@ describe('docker daemon with Purser as token server', {
     const inspect = await d().docker(['image', 'inspect', '-f', '{{.Id}}', ref], { timeout: 20_000 });
     assert.equal(inspect.code, 0, describeRun(inspect));
     assert.equal(inspect.stdout.trim(), imageId, 'the pulled image is not the one pushed');
-    assertRefreshOnly(mark, 'docker pull');
+    await assertRefreshOnly(mark, 'docker pull');
   });
 });

@@ -306,7 +306,13 @@ export function tokenRequests(logs: string): TokenRequestLog[] {
     }
     const grant = field(obj, 'grant_type', 'grantType', 'grant');
     const path = field(obj, 'path', 'url', 'route');
-    const isToken = grant !== undefined || (typeof path === 'string' && /^\/token(\?|$)/.test(path));
+    const msg = field(obj, 'msg', 'message');
+    // Purser logs `"msg":"token issued"` or `"msg":"token request refused"`, with method,
+    // grant_type (POST only), scope, account, status.
+    const isToken =
+      grant !== undefined ||
+      (typeof path === 'string' && /^\/token(\?|$)/.test(path)) ||
+      (typeof msg === 'string' && /^token (issued|request)/i.test(msg));
     if (!isToken) continue;
     const method = field(obj, 'method');
     const status = field(obj, 'status', 'statusCode');
@@ -318,4 +324,26 @@ export function tokenRequests(logs: string): TokenRequestLog[] {
     });
   }
   return out;
+}
+
+/**
+ * The token requests logged after `mark` characters of `logs()`, once at least one is there and
+ * no new one arrived for quietMs: a client can finish before the server's log line has crossed
+ * the pipe. Gives up (returning what there is) after timeoutMs.
+ */
+export async function settledTokenRequests(
+  logs: () => string,
+  mark: number,
+  quietMs = 250,
+  timeoutMs = 3_000,
+): Promise<TokenRequestLog[]> {
+  const deadline = Date.now() + timeoutMs;
+  let last = -1;
+  for (;;) {
+    const reqs = tokenRequests(logs().slice(mark));
+    if (reqs.length > 0 && reqs.length === last) return reqs;
+    if (Date.now() > deadline) return reqs;
+    last = reqs.length;
+    await new Promise((r) => setTimeout(r, quietMs));
+  }
 }

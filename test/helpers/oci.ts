@@ -33,6 +33,8 @@ export interface OciOptions {
   tag?: string;
   /** Bytes of random content in the layer's big file. Default 4096. */
   layerSize?: number;
+  /** gzip level for the layer (0 = stored, fastest: random content does not compress). Default 0 above 1 MiB, else 1. */
+  gzipLevel?: number;
 }
 
 // ---- a minimal ustar writer ----
@@ -118,7 +120,7 @@ export async function buildOciImage(opts: OciOptions = {}): Promise<OciImage> {
   await pipeline(
     Readable.from(tarEntries(layerSize)),
     hashingTap(rawHash, rawCount),
-    createGzip({ level: 1 }),
+    createGzip({ level: opts.gzipLevel ?? (layerSize > 1024 * 1024 ? 0 : 1) }),
     hashingTap(gzHash, gzCount),
     createWriteStream(tmp),
   );

@@ -4,7 +4,8 @@ import { main } from '../dist/src/cli/main.js';
 
 main(process.argv.slice(2)).then(
   (code) => {
-    if (typeof code === 'number') process.exitCode = code;
+    // Exit explicitly: keep-alive sockets to identity providers must not hold a finished command open.
+    process.exit(typeof code === 'number' ? code : 0);
   },
   (err) => {
     process.stderr.write(`purser: ${err instanceof Error ? err.message : String(err)}\n`);

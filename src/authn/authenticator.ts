@@ -9,6 +9,8 @@ export interface Credentials {
 export interface AuthnContext {
   /** The client's address, for logs and rate limits. */
   ip: string;
+  /** When given, authenticators append the steps they took (for `purser check`). */
+  trace?: string[];
 }
 
 /**

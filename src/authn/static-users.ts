@@ -6,9 +6,14 @@ import { LoginCache } from './login-cache.js';
 
 export type StoredCredential = { hash: string } | { password: Secret };
 
-// Checked when the user does not exist, so that an unknown user costs as much as a wrong
-// password and response times do not tell which names exist.
+// Checked when no authenticator knows a username, so that an unknown user costs as much as
+// a wrong password and response times do not tell which names exist.
 const DUMMY_HASH = '$2b$10$CwTycUXWue0Thq9StjUM0uJ8.p4ZVyKcSd5ySVkjeZfLBdM9gGxWq';
+
+/** Spends one bcrypt verification, for timing parity on unknown users. */
+export async function dummyVerify(password: string): Promise<void> {
+  await verify(password, DUMMY_HASH).catch(() => false);
+}
 
 /** Static accounts: bcrypt hashes (inline or htpasswd) and plaintext passwords. */
 export class StaticUsers implements Authenticator {
@@ -42,10 +47,7 @@ export class StaticUsers implements Authenticator {
 
   async authenticate(credentials: Credentials, _ctx: unknown): Promise<AuthnResult> {
     const stored = this.#users.get(credentials.username);
-    if (!stored) {
-      await verify(credentials.password.reveal(), DUMMY_HASH).catch(() => false);
-      return { outcome: 'no-match' };
-    }
+    if (!stored) return { outcome: 'no-match' };
     const ok = 'hash' in stored ? await this.#checkHash(credentials, stored.hash) : safeEqual(credentials.password.reveal(), stored.password.reveal());
     if (!ok) return { outcome: 'rejected', reason: 'invalid username or password' };
     return {

@@ -63,6 +63,7 @@ export async function checkCommand(args: string[], io: CommandIo): Promise<numbe
 
   let identity: Identity;
   let how: string;
+  const trace: string[] = [];
   try {
     if (flag(values, 'anonymous')) {
       if (!config.auth.anonymous) throw new PurserError('UNAUTHORIZED', 'anonymous access is disabled (auth.anonymous: false)');
@@ -78,12 +79,12 @@ export async function checkCommand(args: string[], io: CommandIo): Promise<numbe
       } else {
         password = (await io.stdin()).replace(/\r?\n$/, '');
       }
-      identity = await app.tokens.authenticate({ username: username ?? '', password: new Secret(password) }, ip);
+      identity = await app.tokens.authenticate({ username: username ?? '', password: new Secret(password) }, ip, trace);
       how = `authenticated by ${identity.provider === 'static' ? 'a static user' : `provider ${identity.provider}`}`;
     }
   } catch (e) {
     if (e instanceof PurserError) {
-      io.stderr(`purser check: authentication failed: ${e.message}\n`);
+      io.stderr(`${trace.map((t) => `  ${t}\n`).join('')}purser check: authentication failed: ${e.message}\n`);
       return 1;
     }
     throw e;
@@ -98,6 +99,7 @@ export async function checkCommand(args: string[], io: CommandIo): Promise<numbe
       `${JSON.stringify(
         {
           identity: { account: identity.account, provider: identity.provider, labels: identity.labels },
+          verification: trace,
           service,
           decisions: decisions.map((d) => ({ scope: formatScope(d.requested), rule: d.rule === undefined ? null : `acl[${d.rule}]`, granted: d.granted, explanation: d.explanation })),
           access,
@@ -108,7 +110,10 @@ export async function checkCommand(args: string[], io: CommandIo): Promise<numbe
     );
     return 0;
   }
-  let out = `caller:   ${identity.account === '' ? '(anonymous)' : identity.account} [${identity.provider}] — ${how}\nservice:  ${service}\n`;
+  let out = trace.length ? `verification:\n${trace.map((t) => `  ${t}\n`).join('')}` : '';
+  out += `caller:   ${identity.account === '' ? '(anonymous)' : identity.account} [${identity.provider}] — ${how}\n`;
+  if (Object.keys(identity.labels).length) out += `labels:   ${JSON.stringify(identity.labels)}\n`;
+  out += `service:  ${service}\n`;
   if (scopes.length === 0) out += 'scopes:   none requested (a login check): the token would carry no access\n';
   for (const d of decisions) {
     out += `\n${formatScope(d.requested)}\n`;

@@ -4,10 +4,20 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { Secret } from '../util/secret.js';
-import { type ConfigData, type ConfigInput, configSchema } from './schema.js';
+import { PRESETS } from '../authn/oidc/presets.js';
+import { type ConfigData, type ConfigInput, configSchema, type ProviderData } from './schema.js';
+
+/** A provider after presets are applied and paths resolved. */
+export interface ProviderConfig extends Omit<ProviderData, 'issuer' | 'audience' | 'labels' | 'preset'> {
+  issuer: string;
+  audiences: string[];
+  account: string;
+  labels: Record<string, string>;
+}
 
 /** A validated configuration: defaults applied, paths absolute, secrets wrapped. Frozen. */
-export interface Config extends Omit<ConfigData, 'users' | 'token'> {
+export interface Config extends Omit<ConfigData, 'users' | 'token' | 'providers'> {
+  providers: ProviderConfig[];
   /** The file it was read from, when it was read from one. */
   file: string | undefined;
   baseDir: string;
@@ -113,6 +123,15 @@ export function buildConfig(input: unknown, file: string | undefined, baseDir: s
       users[name] = { password: new Secret(entry.password) };
     }
   }
+  const providers = d.providers.map((p, i) => resolveProvider(p, `providers[${i}]`, file, baseDir));
+  const names = new Set<string>();
+  providers.forEach((p, i) => {
+    if (names.has(p.name)) throw new ConfigError(file, `providers[${i}].name`, `duplicate provider name ${JSON.stringify(p.name)}`);
+    if (Object.hasOwn(d.users, p.name)) {
+      throw new ConfigError(file, `providers[${i}].name`, `${JSON.stringify(p.name)} is also a static user; a Basic username must select one or the other`);
+    }
+    names.add(p.name);
+  });
   const { key: _k, certificate: _c, keys: _ks, service, ...tokenRest } = t;
   const config: Config = {
     ...d,
@@ -122,8 +141,47 @@ export function buildConfig(input: unknown, file: string | undefined, baseDir: s
     htpasswd: d.htpasswd === undefined ? undefined : abs(baseDir, d.htpasswd),
     token: { ...tokenRest, services: Array.isArray(service) ? service : [service], keys },
     users,
+    providers,
   };
   return deepFreeze(config);
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+
+function checkUrl(u: string, file: string | undefined, path: string): void {
+  const url = new URL(u);
+  if (url.protocol === 'https:') return;
+  if (url.protocol === 'http:' && (LOOPBACK.has(url.hostname) || url.hostname.startsWith('127.'))) return;
+  throw new ConfigError(file, path, `${u}: only https:// is accepted (http:// only on a loopback address)`);
+}
+
+function resolveProvider(p: ProviderData, where: string, file: string | undefined, baseDir: string): ProviderConfig {
+  const preset = p.preset ? PRESETS[p.preset] : undefined;
+  const issuer = p.issuer ?? preset?.issuer;
+  if (!issuer) throw new ConfigError(file, `${where}.issuer`, p.preset ? `preset ${p.preset} needs the cluster's issuer URL` : 'required');
+  checkUrl(issuer, file, `${where}.issuer`);
+  if (p.jwksUri) checkUrl(p.jwksUri, file, `${where}.jwksUri`);
+  if (p.jwksUri && p.keys) throw new ConfigError(file, `${where}.keys`, 'give jwksUri or keys, not both');
+  let labels: Record<string, string> = { ...(preset?.labels ?? {}) };
+  if (Array.isArray(p.labels)) {
+    labels = {};
+    for (const c of p.labels) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(c)) throw new ConfigError(file, `${where}.labels`, `claim name ${JSON.stringify(c)} is not a plain identifier; use the map form`);
+      labels[c] = `claims.${c}`;
+    }
+  } else if (p.labels) labels = p.labels;
+  const { preset: _p, issuer: _i, audience, labels: _l, ...rest } = p;
+  return {
+    ...rest,
+    // Presets narrow the algorithms only when the user left the default.
+    algorithms: p.algorithms,
+    issuer,
+    audiences: Array.isArray(audience) ? audience : [audience],
+    account: p.account ?? preset?.account ?? 'claims.sub',
+    labels,
+    keys: p.keys === undefined ? undefined : abs(baseDir, p.keys),
+    ca: p.ca === undefined ? undefined : abs(baseDir, p.ca),
+  };
 }
 
 /** Reads, parses and validates a YAML configuration file. */

@@ -103,10 +103,63 @@ const match = z
 
 const rule = z.strictObject({
   match: match.prefault({}),
+  when: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('CEL condition over identity, claims and request; the rule applies only when it is true. A runtime error counts as false.'),
   actions: z
     .array(z.enum(ACTION_NAMES))
     .describe('Actions this rule grants ("*" = all). An empty list denies explicitly and stops the search.'),
   comment: z.string().optional().describe('Free text, shown by `purser check`.'),
+});
+
+export const ASYMMETRIC_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+
+const provider = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lowercase letters, digits, ".", "_" and "-"')
+    .describe('Names the provider in rules and logs; a Basic username equal to it selects the provider.'),
+  preset: z
+    .enum(['github-actions', 'gitlab', 'kubernetes'])
+    .optional()
+    .describe('Defaults for a well-known issuer: issuer (GitHub, gitlab.com), account, labels.'),
+  issuer: z.string().url().optional().describe("The issuer URL, equal to the tokens' `iss` and the discovery document's `issuer`."),
+  audience: z
+    .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+    .describe('Accepted `aud` value(s); a token must carry one of them.'),
+  jwksUri: z.string().url().optional().describe('Fetch keys from here and skip discovery.'),
+  keys: z.string().optional().describe('A local PEM public key or JWKS file instead of fetching (air-gapped clusters).'),
+  ca: z.string().optional().describe('PEM CA bundle to trust for this issuer (a private issuer).'),
+  clockSkew: z.number().int().min(0).max(300).default(60).describe('Leeway for exp/nbf/iat, seconds.'),
+  maxTokenAge: z.number().int().min(1).optional().describe('Refuse tokens whose `iat` is older than this, seconds.'),
+  algorithms: z
+    .array(z.enum(ASYMMETRIC_ALGS))
+    .min(1)
+    .default(['RS256', 'ES256'])
+    .describe('Accepted signature algorithms (asymmetric only; none and HMAC are never accepted).'),
+  account: z.string().min(1).optional().describe('CEL over `claims` giving the account name (default: the preset\'s, else claims.sub).'),
+  when: z.string().min(1).optional().describe('CEL over `claims`: the token is accepted only when true.'),
+  labels: z
+    .union([z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().min(1)), z.array(z.string().min(1))])
+    .optional()
+    .describe('Labels for policies: a map of name to CEL string expression over `claims`, or a list of claim names.'),
+  refreshTokenLifetime: z
+    .number()
+    .int()
+    .min(0)
+    .default(0)
+    .describe('Lifetime of refresh tokens issued to this provider\'s identities, seconds (0: none). Lets a build outlive its CI token.'),
+  keyCache: z
+    .strictObject({
+      maxAge: z.number().int().min(1).default(600).describe('Refetch keys after this many seconds.'),
+      cooldown: z.number().int().min(0).default(30).describe('At most one refetch per this many seconds for an unknown kid.'),
+      timeout: z.number().min(0.1).max(60).default(5).describe('Fetch timeout, seconds.'),
+      staleFor: z.number().int().min(0).default(86400).describe('Keep serving the last good keys this long while the issuer is unreachable, seconds.'),
+    })
+    .prefault({})
+    .describe('How the issuer\'s keys are fetched and cached.'),
 });
 
 const log = z
@@ -131,6 +184,10 @@ export const configSchema = z
       .default({})
       .describe('Static accounts: a bcrypt hash, or { password: plaintext }.'),
     htpasswd: z.string().optional().describe('An htpasswd file with bcrypt entries (htpasswd -B); other schemes are refused.'),
+    providers: z
+      .array(provider)
+      .default([])
+      .describe('OIDC / JWT issuers whose tokens are accepted as passwords (workload identity).'),
     acl: z.array(rule).min(1).describe('Ordered rules; for each requested scope the first matching rule decides.'),
     log,
   })
@@ -142,3 +199,4 @@ export type ConfigInput = z.input<typeof configSchema>;
 export type ConfigData = z.output<typeof configSchema>;
 export type RuleData = z.output<typeof rule>;
 export type MatchData = z.output<typeof match>;
+export type ProviderData = z.output<typeof provider>;

@@ -2,7 +2,10 @@ import type { Authenticator } from '../authn/authenticator.js';
 import { readHtpasswd } from '../authn/htpasswd.js';
 import { FailedLoginLimiter } from '../authn/rate-limit.js';
 import { type StoredCredential, StaticUsers } from '../authn/static-users.js';
-import { Acl, compileRules } from '../authz/acl.js';
+import { OidcAuthenticator, OidcProviders } from '../authn/oidc/authenticator.js';
+import { OidcProvider } from '../authn/oidc/provider.js';
+import { Acl, compileRules, type ConditionCompiler } from '../authz/acl.js';
+import { CelCompileError, CelEvalError, type CelProgram, compileCel, toCelValue } from '../expr/cel.js';
 import type { Config } from '../config/load.js';
 import { ConfigError } from '../errors.js';
 import { KeyRing } from '../token/keyring.js';
@@ -16,6 +19,7 @@ export interface AppState {
   keyring: KeyRing;
   staticUsers: StaticUsers;
   acl: Acl;
+  providers: OidcProviders;
   tokens: TokenService;
   realm: string;
 }
@@ -42,13 +46,26 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, metrics
     logger.warn('plaintext passwords in the configuration; store bcrypt hashes instead (purser hash)', { users: plaintext });
   }
   const staticUsers = new StaticUsers(users, config.auth.cacheSeconds);
-  const authenticators: Authenticator[] = [staticUsers];
+  const providerList = await Promise.all(
+    config.providers.map((p, i) =>
+      OidcProvider.create(p, `providers[${i}]`, config.file, logger, (provider, kind, outcome) =>
+        metrics?.oidcFetches.inc({ provider, kind, outcome }),
+      ),
+    ),
+  );
+  const providers = new OidcProviders(providerList, config.file);
+  // Order (documented in docs/authentication.md): a username naming a provider, then static
+  // users, then a JWT matched to a provider by its issuer.
+  const authenticators: Authenticator[] = [];
+  if (providerList.length) authenticators.push(new OidcAuthenticator(providers, 'by-name'));
+  authenticators.push(staticUsers);
+  if (providerList.length) authenticators.push(new OidcAuthenticator(providers, 'by-issuer'));
 
-  if (users.size === 0 && !config.auth.anonymous) {
-    throw new ConfigError(config.file, 'users', 'no way to authenticate: add users, htpasswd, or enable auth.anonymous');
+  if (users.size === 0 && providerList.length === 0 && !config.auth.anonymous) {
+    throw new ConfigError(config.file, 'users', 'no way to authenticate: add users, htpasswd or providers, or enable auth.anonymous');
   }
 
-  const acl = new Acl(compileRules(config.acl, config.file));
+  const acl = new Acl(compileRules(config.acl, config.file, celConditions(config.file, logger)));
   const limiter = new FailedLoginLimiter(config.auth.failedLogins.max, config.auth.failedLogins.windowSeconds);
   const tokens = new TokenService({
     issuer: config.token.issuer,
@@ -60,7 +77,40 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, metrics
     anonymous: config.auth.anonymous,
     limiter,
     refreshLifetime: config.token.refreshTokenLifetime,
+    providerRefreshLifetime: (name) => providers.refreshLifetime(name),
+    revalidate: (identity) => providers.revalidate(identity),
     onFailedLogin: (kind) => metrics?.failedLogins.inc({ kind }),
   });
-  return { config, keyring, staticUsers, acl, tokens, realm: 'purser' };
+  // Fetch issuers' keys in the background so the first login does not wait for them.
+  void providers.warm();
+  return { config, keyring, staticUsers, acl, providers, tokens, realm: 'purser' };
+}
+
+/** ACL `when:` conditions in CEL; a runtime error denies the rule and is logged. */
+function celConditions(file: string | undefined, logger: Logger): ConditionCompiler {
+  return (source, where) => {
+    let program: CelProgram<boolean>;
+    try {
+      program = compileCel(source, ['identity', 'claims', 'request'], 'bool');
+    } catch (e) {
+      if (e instanceof CelCompileError) throw new ConfigError(file, where, e.message);
+      throw e;
+    }
+    return {
+      source,
+      evaluate(input) {
+        try {
+          return program.run({
+            identity: { account: input.identity.account, provider: input.identity.provider, labels: input.identity.labels },
+            claims: toCelValue(input.identity.claims),
+            request: input.request,
+          });
+        } catch (e) {
+          if (!(e instanceof CelEvalError)) throw e;
+          logger.warn('ACL condition failed to evaluate; the rule does not apply', { rule: where, reason: e.message });
+          return false;
+        }
+      },
+    };
+  };
 }

@@ -1,7 +1,7 @@
 import type { Authenticator, Credentials } from '../authn/authenticator.js';
 import { ANONYMOUS, type Identity } from '../authn/identity.js';
 import type { FailedLoginLimiter } from '../authn/rate-limit.js';
-import type { StaticUsers } from '../authn/static-users.js';
+import { dummyVerify, type StaticUsers } from '../authn/static-users.js';
 import type { Authorizer, ScopeDecision } from '../authz/authorizer.js';
 import { PurserError } from '../errors.js';
 import type { Scope } from '../protocol/scope.js';
@@ -50,7 +50,7 @@ export class TokenService {
   }
 
   /** Authenticates credentials against the chain: the first authenticator that claims them decides. */
-  async authenticate(credentials: Credentials, ip: string): Promise<Identity> {
+  async authenticate(credentials: Credentials, ip: string, trace?: string[]): Promise<Identity> {
     const limitKey = `${ip}\0${credentials.username}`;
     const wait = this.#o.limiter.retryAfter(limitKey);
     if (wait > 0) {
@@ -60,7 +60,7 @@ export class TokenService {
       });
     }
     for (const a of this.#o.authenticators) {
-      const r = await a.authenticate(credentials, { ip });
+      const r = await a.authenticate(credentials, trace ? { ip, trace } : { ip });
       if (r.outcome === 'no-match') continue;
       if (r.outcome === 'authenticated') {
         this.#o.limiter.succeed(limitKey);
@@ -70,6 +70,7 @@ export class TokenService {
       this.#o.onFailedLogin?.(a.kind);
       throw new PurserError('UNAUTHORIZED', r.reason);
     }
+    await dummyVerify(credentials.password.reveal());
     this.#o.limiter.fail(limitKey);
     this.#o.onFailedLogin?.('unknown');
     throw new PurserError('UNAUTHORIZED', 'invalid username or password');

@@ -1,0 +1,111 @@
+import { ConfigError, PurserError } from '../../errors.js';
+import type { AuthnResult, Authenticator, Credentials } from '../authenticator.js';
+import type { Identity } from '../identity.js';
+import type { OidcProvider } from './provider.js';
+import { looksLikeJwt, peekJwt } from './verify.js';
+
+/**
+ * The configured providers, and how a credential picks one:
+ * 1. a Basic username equal to a provider's name selects it (`by-name`);
+ * 2. (static users are tried next, by the caller's chain);
+ * 3. a password that is a JWT whose `iss` is a provider's issuer selects it (`by-issuer`);
+ *    two providers sharing an issuer are told apart by audience.
+ */
+export class OidcProviders {
+  readonly list: readonly OidcProvider[];
+  readonly #byName = new Map<string, OidcProvider>();
+  readonly #byIssuer = new Map<string, OidcProvider[]>();
+
+  constructor(providers: readonly OidcProvider[], file: string | undefined) {
+    this.list = providers;
+    providers.forEach((p, i) => {
+      this.#byName.set(p.name, p);
+      const same = this.#byIssuer.get(p.config.issuer) ?? [];
+      for (const other of same) {
+        const overlap = p.config.audiences.filter((a) => other.config.audiences.includes(a));
+        if (overlap.length > 0) {
+          throw new ConfigError(
+            file,
+            `providers[${i}]`,
+            `same issuer and audience ${JSON.stringify(overlap[0])} as provider ${other.name}: a token could not tell them apart; give them different audiences`,
+          );
+        }
+      }
+      same.push(p);
+      this.#byIssuer.set(p.config.issuer, same);
+    });
+  }
+
+  byName(name: string): OidcProvider | undefined {
+    return this.#byName.get(name);
+  }
+
+  /** The provider for a JWT by its (unverified) `iss` and `aud`; undefined when none. */
+  forToken(token: string): OidcProvider | undefined {
+    const peek = peekJwt(token);
+    const iss = peek?.payload.iss;
+    if (typeof iss !== 'string') return undefined;
+    const candidates = this.#byIssuer.get(iss);
+    if (!candidates || candidates.length === 0) return undefined;
+    if (candidates.length === 1) return candidates[0];
+    const aud = peek!.payload.aud;
+    const auds = Array.isArray(aud) ? aud : [aud];
+    return candidates.find((c) => c.config.audiences.some((a) => auds.includes(a)));
+  }
+
+  /** Re-checks an identity restored from a refresh token against its provider's current rules. */
+  revalidate(identity: Identity): boolean {
+    const p = this.#byName.get(identity.provider);
+    if (!p || p.config.refreshTokenLifetime === 0) return false;
+    try {
+      return p.identityFromClaims(identity.claims as Record<string, unknown>).account === identity.account;
+    } catch {
+      return false;
+    }
+  }
+
+  refreshLifetime(provider: string): number {
+    return this.#byName.get(provider)?.config.refreshTokenLifetime ?? 0;
+  }
+
+  async warm(): Promise<void> {
+    await Promise.all(this.list.map((p) => p.keys.warm()));
+  }
+}
+
+export class OidcAuthenticator implements Authenticator {
+  readonly kind: string;
+  readonly #providers: OidcProviders;
+  readonly #mode: 'by-name' | 'by-issuer';
+
+  constructor(providers: OidcProviders, mode: 'by-name' | 'by-issuer') {
+    this.#providers = providers;
+    this.#mode = mode;
+    this.kind = `oidc-${mode}`;
+  }
+
+  async authenticate(credentials: Credentials, ctx: { ip: string; trace?: string[] }): Promise<AuthnResult> {
+    const token = credentials.password.reveal();
+    let provider: OidcProvider | undefined;
+    if (this.#mode === 'by-name') {
+      provider = this.#providers.byName(credentials.username);
+      if (!provider) return { outcome: 'no-match' };
+      ctx.trace?.push(`provider: ${provider.name} (chosen by the username)`);
+      if (!looksLikeJwt(token)) return { outcome: 'rejected', reason: `provider ${provider.name} expects a JWT as the password` };
+    } else {
+      if (!looksLikeJwt(token)) return { outcome: 'no-match' };
+      provider = this.#providers.forToken(token);
+      if (!provider) {
+        const iss = peekJwt(token)?.payload.iss;
+        return { outcome: 'rejected', reason: `no provider is configured for the token's issuer${typeof iss === 'string' ? ` ${JSON.stringify(iss.slice(0, 200))}` : ''}` };
+      }
+      ctx.trace?.push(`provider: ${provider.name} (chosen by the token's iss ${provider.config.issuer})`);
+    }
+    try {
+      return { outcome: 'authenticated', identity: await provider.identify(token, ctx.trace) };
+    } catch (e) {
+      if (e instanceof PurserError && e.status === 401) return { outcome: 'rejected', reason: `${provider.name}: ${e.message}` };
+      throw e;
+    }
+  }
+}

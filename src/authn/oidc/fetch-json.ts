@@ -1,0 +1,38 @@
+import { Agent, type Dispatcher, request } from 'undici';
+
+const MAX_BYTES = 1024 * 1024;
+
+/** An HTTP client for one issuer: its own CA when configured, keep-alive, bounded bodies. */
+export function issuerDispatcher(ca: string | undefined): Dispatcher {
+  return new Agent({ connect: ca ? { ca } : {}, keepAliveTimeout: 30_000, connections: 4 });
+}
+
+/** GETs a JSON document with a timeout; throws an Error whose message says what went wrong. */
+export async function fetchJson(url: string, dispatcher: Dispatcher, timeoutMs: number): Promise<unknown> {
+  const signal = AbortSignal.timeout(timeoutMs);
+  let res: Dispatcher.ResponseData<unknown>;
+  try {
+    res = await request(url, { dispatcher, signal, headers: { accept: 'application/json' }, maxRedirections: 0 } as Parameters<typeof request>[1]);
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    if (signal.aborted) throw new Error(`timed out after ${timeoutMs} ms`);
+    throw new Error(err.code ? `${err.code}: ${err.message}` : err.message);
+  }
+  try {
+    if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const c of res.body) {
+      size += (c as Buffer).length;
+      if (size > MAX_BYTES) throw new Error(`response larger than ${MAX_BYTES} bytes`);
+      chunks.push(c as Buffer);
+    }
+    try {
+      return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      throw new Error('response is not JSON');
+    }
+  } finally {
+    res.body.destroy();
+  }
+}

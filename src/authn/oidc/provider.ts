@@ -1,0 +1,148 @@
+import type { ProviderConfig } from '../../config/load.js';
+import { ConfigError, PurserError } from '../../errors.js';
+import { CelCompileError, CelEvalError, type CelProgram, compileCel, toCelValue } from '../../expr/cel.js';
+import type { Logger } from '../../util/log.js';
+import type { Identity } from '../identity.js';
+import { issuerDispatcher } from './fetch-json.js';
+import { type KeySet, localKeySet, RemoteKeySet } from './key-set.js';
+import { verifyWorkloadJwt } from './verify.js';
+import { readFileSync } from 'node:fs';
+
+function loopbackOrHttps(u: string): string | undefined {
+  try {
+    const url = new URL(u);
+    if (url.protocol === 'https:') return undefined;
+    if (url.protocol === 'http:' && (url.hostname === 'localhost' || url.hostname === '[::1]' || url.hostname.startsWith('127.'))) return undefined;
+    return `${u} is neither https:// nor http:// on loopback`;
+  } catch {
+    return `${u} is not a URL`;
+  }
+}
+
+/** One configured OIDC issuer: policy, keys and the CEL that turns claims into an identity. */
+export class OidcProvider {
+  readonly config: ProviderConfig;
+  readonly keys: KeySet;
+  readonly #account: CelProgram<string>;
+  readonly #when: CelProgram<boolean> | undefined;
+  readonly #labels: [string, CelProgram<string>][];
+  readonly #log: Logger;
+
+  private constructor(config: ProviderConfig, keys: KeySet, programs: { account: CelProgram<string>; when: CelProgram<boolean> | undefined; labels: [string, CelProgram<string>][] }, log: Logger) {
+    this.config = config;
+    this.keys = keys;
+    this.#account = programs.account;
+    this.#when = programs.when;
+    this.#labels = programs.labels;
+    this.#log = log;
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  static async create(
+    config: ProviderConfig,
+    where: string,
+    file: string | undefined,
+    log: Logger,
+    onFetch?: (provider: string, kind: 'discovery' | 'jwks', outcome: 'ok' | 'error') => void,
+  ): Promise<OidcProvider> {
+    const compile = <K extends 'bool' | 'string'>(src: string, key: string, kind: K) => {
+      try {
+        return compileCel(src, ['claims'], kind as 'bool') as unknown as CelProgram<K extends 'bool' ? boolean : string>;
+      } catch (e) {
+        if (e instanceof CelCompileError) throw new ConfigError(file, `${where}.${key}`, e.message);
+        throw e;
+      }
+    };
+    const programs = {
+      account: compile(config.account, 'account', 'string') as CelProgram<string>,
+      when: config.when ? (compile(config.when, 'when', 'bool') as CelProgram<boolean>) : undefined,
+      labels: Object.entries(config.labels).map(([k, v]) => [k, compile(v, `labels.${k}`, 'string') as CelProgram<string>] as [string, CelProgram<string>]),
+    };
+    let keys: KeySet;
+    if (config.keys) {
+      try {
+        keys = await localKeySet(config.keys);
+      } catch (e) {
+        throw new ConfigError(file, `${where}.keys`, (e as Error).message);
+      }
+    } else {
+      let ca: string | undefined;
+      if (config.ca) {
+        try {
+          ca = readFileSync(config.ca, 'utf8');
+        } catch (e) {
+          throw new ConfigError(file, `${where}.ca`, `cannot read ${config.ca}: ${(e as NodeJS.ErrnoException).code}`);
+        }
+      }
+      keys = new RemoteKeySet({
+        provider: config.name,
+        issuer: config.issuer,
+        jwksUri: config.jwksUri,
+        maxAgeMs: config.keyCache.maxAge * 1000,
+        cooldownMs: config.keyCache.cooldown * 1000,
+        timeoutMs: config.keyCache.timeout * 1000,
+        staleForMs: config.keyCache.staleFor * 1000,
+        dispatcher: issuerDispatcher(ca),
+        logger: log,
+        checkUrl: loopbackOrHttps,
+        ...(onFetch ? { onFetch: (kind: 'discovery' | 'jwks', outcome: 'ok' | 'error') => onFetch(config.name, kind, outcome) } : {}),
+      });
+    }
+    return new OidcProvider(config, keys, programs, log);
+  }
+
+  /** Verifies a JWT and maps its claims to an identity. Throws PurserError (401/503). */
+  async identify(token: string, trace?: string[]): Promise<Identity> {
+    const payload = await verifyWorkloadJwt(
+      token,
+      this.keys,
+      {
+        issuer: this.config.issuer,
+        audiences: this.config.audiences,
+        algorithms: this.config.algorithms,
+        clockSkew: this.config.clockSkew,
+        maxTokenAge: this.config.maxTokenAge,
+      },
+      trace,
+    );
+    return this.identityFromClaims(payload as Record<string, unknown>, trace);
+  }
+
+  /** Applies `when`, `account` and `labels` to verified claims (also for refresh tokens). */
+  identityFromClaims(claims: Record<string, unknown>, trace?: string[]): Identity {
+    const ctx = { claims: toCelValue(claims) };
+    if (this.#when) {
+      let ok = false;
+      try {
+        ok = this.#when.run(ctx);
+      } catch (e) {
+        if (!(e instanceof CelEvalError)) throw e;
+        this.#log.debug('provider when condition failed to evaluate', { provider: this.name, reason: e.message });
+      }
+      trace?.push(`when: ${this.#when.source} → ${ok}`);
+      if (!ok) throw new PurserError('UNAUTHORIZED', `token refused by provider ${this.name}'s condition`);
+    }
+    let account: string;
+    try {
+      account = this.#account.run(ctx);
+    } catch (e) {
+      if (!(e instanceof CelEvalError)) throw e;
+      throw new PurserError('UNAUTHORIZED', `provider ${this.name}: the token has no account (${this.#account.source}: ${e.message})`);
+    }
+    if (account === '') throw new PurserError('UNAUTHORIZED', `provider ${this.name}: empty account from ${this.#account.source}`);
+    trace?.push(`account: ${this.#account.source} → ${JSON.stringify(account)}`);
+    const labels: Record<string, string> = {};
+    for (const [k, prog] of this.#labels) {
+      try {
+        labels[k] = prog.run(ctx);
+      } catch {
+        // A label whose claim is absent is simply not set.
+      }
+    }
+    if (this.#labels.length) trace?.push(`labels: ${JSON.stringify(labels)}`);
+    return { account, provider: this.name, labels, claims };
+  }
+}

@@ -28,6 +28,8 @@ describe('ctr (containerd) with Purser as token server', {
   timeout: 120_000,
 }, () => {
   let dir = '';
+  /** The daemon's own temp dir (its mounts live here, apart from the rest). */
+  let daemonDir = '';
   let purser: Purser | undefined;
   let registry: Registry | undefined;
   let containerd: Containerd | undefined;
@@ -72,6 +74,7 @@ describe('ctr (containerd) with Purser as token server', {
 
   before(
     async () => {
+      daemonDir = makeTempDir('purser-containerd-');
       dir = makeTempDir('purser-ctr-');
       const keys = await generateKeys(join(dir, 'keys'), 'ES256');
       purser = await startPurser(
@@ -92,7 +95,7 @@ describe('ctr (containerd) with Purser as token server', {
         },
       });
       ref = `${registry.host}/team/ctr:v1`;
-      containerd = await startContainerd(join(dir, 'containerd'));
+      containerd = await startContainerd(daemonDir);
       const imp = await containerd.ctr(['images', 'import', '-'], { input: dockerArchive([ref]).tar });
       assert.equal(imp.code, 0, describeRun(imp));
     },
@@ -110,10 +113,11 @@ describe('ctr (containerd) with Purser as token server', {
         }
       }
       if (purser) removeDir(purser.dir);
-      if (dir) {
-        const leaked = mountsUnder(dir);
-        if (leaked.length === 0) removeDir(dir);
-        else errors.push(new Error(`mounts left under ${dir}: ${leaked.join(', ')}`));
+      if (dir) removeDir(dir);
+      if (daemonDir) {
+        const leaked = mountsUnder(daemonDir);
+        if (leaked.length === 0) removeDir(daemonDir);
+        else errors.push(new Error(`mounts left under ${daemonDir}: ${leaked.join(', ')}`));
       }
       if (errors.length) throw errors[0];
     },

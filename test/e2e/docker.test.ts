@@ -32,6 +32,8 @@ describe('docker daemon with Purser as token server', {
   timeout: 120_000,
 }, () => {
   let dir = '';
+  /** The daemon's own temp dir (its mounts live here, apart from the rest). */
+  let daemonDir = '';
   let purser: Purser | undefined;
   let registry: Registry | undefined;
   let dockerd: Dockerd | undefined;
@@ -54,6 +56,7 @@ describe('docker daemon with Purser as token server', {
 
   before(
     async () => {
+      daemonDir = makeTempDir('purser-dockerd-');
       dir = makeTempDir('purser-docker-');
       const keys = await generateKeys(join(dir, 'keys'), 'ES256');
       purser = await startPurser(
@@ -76,7 +79,7 @@ describe('docker daemon with Purser as token server', {
       host = registry.host;
       ref = `${host}/team/app:v1`;
       // The registry's port must be known before dockerd starts (--insecure-registry).
-      dockerd = await startDockerd(join(dir, 'dockerd'), { insecureRegistries: [host] });
+      dockerd = await startDockerd(daemonDir, { insecureRegistries: [host] });
       const image = dockerArchive([ref]);
       imageId = image.imageId;
       const load = await dockerd.docker(['load'], { input: image.tar, timeout: 30_000 });
@@ -96,10 +99,11 @@ describe('docker daemon with Purser as token server', {
         }
       }
       if (purser) removeDir(purser.dir);
-      if (dir) {
-        const leaked = mountsUnder(dir);
-        if (leaked.length === 0) removeDir(dir);
-        else errors.push(new Error(`mounts left under ${dir}: ${leaked.join(', ')}`));
+      if (dir) removeDir(dir);
+      if (daemonDir) {
+        const leaked = mountsUnder(daemonDir);
+        if (leaked.length === 0) removeDir(daemonDir);
+        else errors.push(new Error(`mounts left under ${daemonDir}: ${leaked.join(', ')}`));
       }
       if (errors.length) throw errors[0];
     },

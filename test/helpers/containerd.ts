@@ -1,11 +1,14 @@
 // A private containerd for e2e tests (ctr, and the runtime behind a private dockerd), with all
 // of its state under one temp dir, plus helpers to find and undo mounts left under that dir.
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { onExit } from './cleanup.js';
 import { type Proc, type RunResult, run, startProcess } from './proc.js';
+import { removeDir } from './tmp.js';
 
-export const CONTAINERD_BIN = '/usr/bin/containerd';
-export const CTR_BIN = '/usr/bin/ctr';
+export const CONTAINERD_BIN = process.env.PURSER_TEST_CONTAINERD_BIN ?? '/usr/bin/containerd';
+export const CTR_BIN = process.env.PURSER_TEST_CTR_BIN ?? '/usr/bin/ctr';
 
 /** Why a private containerd cannot run here, or undefined when it can. */
 export function containerdUnavailable(): string | undefined {
@@ -82,11 +85,14 @@ export async function startContainerd(
       ...(o.input !== undefined ? { input: o.input } : {}),
     });
 
+  // If the test process is interrupted, proc.ts SIGKILLs the daemon: undo its mounts then.
+  const offExit = onExit(() => lastResortCleanup(dir));
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
       await proc.stop(15_000);
       await unmountUnder(dir);
+      offExit();
     })();
     return stopped;
   };
@@ -149,4 +155,17 @@ export async function unmountUnder(dir: string): Promise<string[]> {
     }
   }
   return found;
+}
+
+/**
+ * For exit and interruption only (synchronous): lazily unmounts whatever a killed daemon
+ * left under dir, then removes dir.
+ */
+export function lastResortCleanup(dir: string): void {
+  for (let round = 0; round < 3; round++) {
+    const left = mountsUnder(dir);
+    if (left.length === 0) break;
+    for (const m of left) spawnSync('umount', ['-l', m], { timeout: 5_000, stdio: 'ignore' });
+  }
+  removeDir(dir);
 }

@@ -4,18 +4,23 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
+import { onExit } from './cleanup.js';
 import {
   type Containerd,
   cleanEnv,
   containerdUnavailable,
+  lastResortCleanup,
   startContainerd,
   unmountUnder,
 } from './containerd.js';
 import { type Proc, type RunResult, run, startProcess } from './proc.js';
 
-export const DOCKERD_BIN = '/usr/sbin/dockerd';
+export const DOCKERD_BIN =
+  process.env.PURSER_TEST_DOCKERD_BIN ??
+  ['/usr/sbin/dockerd', '/usr/bin/dockerd'].find((p) => existsSync(p)) ??
+  '/usr/sbin/dockerd';
 /** Debian's CLI: another `docker` (a newer one) may come first on PATH. */
-export const DOCKER_BIN = '/usr/bin/docker';
+export const DOCKER_BIN = process.env.PURSER_TEST_DOCKER_BIN ?? '/usr/bin/docker';
 
 /** Why a private dockerd cannot run here, or undefined when it can. */
 export function dockerdUnavailable(): string | undefined {
@@ -45,6 +50,17 @@ export interface Dockerd {
   logs(): string;
   /** SIGTERM dockerd then its containerd, wait for both, unmount leftovers under dir. Safe to call twice. */
   stop(): Promise<void>;
+}
+
+/** Removes /run/docker/plugins and /run/docker (which dockerd always creates) if they are empty. */
+function removeRunDocker(): void {
+  for (const d of ['/run/docker/plugins', '/run/docker']) {
+    try {
+      rmdirSync(d); // only if empty
+    } catch {
+      // in use or not empty: leave it
+    }
+  }
 }
 
 /** GET http://docker/_ping over the unix socket; true when it answers 200 OK. */
@@ -106,6 +122,11 @@ export async function startDockerd(dir: string, opts: DockerdOptions = {}): Prom
   });
   const env = cleanEnv({ DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: configDir });
 
+  // If the test process is interrupted, proc.ts SIGKILLs dockerd: undo its mounts then.
+  const offExit = onExit(() => {
+    lastResortCleanup(dir);
+    if (!runDockerExisted) removeRunDocker();
+  });
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
@@ -114,15 +135,8 @@ export async function startDockerd(dir: string, opts: DockerdOptions = {}): Prom
       } finally {
         await containerd.stop();
         await unmountUnder(dir);
-        if (!runDockerExisted) {
-          for (const d of ['/run/docker/plugins', '/run/docker']) {
-            try {
-              rmdirSync(d); // only if empty
-            } catch {
-              // in use or not empty: leave it
-            }
-          }
-        }
+        offExit();
+        if (!runDockerExisted) removeRunDocker();
       }
     })();
     return stopped;

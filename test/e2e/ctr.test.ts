@@ -18,6 +18,7 @@ import { makeTempDir, removeDir } from '../helpers/tmp.js';
 const SERVICE = 'registry.local';
 const ISSUER = 'purser';
 const PASSWORD = 'alice-pw';
+const WRONG = 'not-the-password';
 
 function show(reqs: TokenRequestLog[]): string {
   return reqs.map((r) => JSON.stringify(r.raw)).join('\n');
@@ -145,7 +146,7 @@ describe('ctr (containerd) with Purser as token server', {
   test('ctr pull with a wrong password fails', { timeout: 40_000 }, async () => {
     await removeLocal();
     const mark = p().logs().length;
-    const r = await pull('alice:not-the-password');
+    const r = await pull(`alice:${WRONG}`);
     assert.notEqual(r.code, 0, `pull with a wrong password succeeded:\n${describeRun(r)}\n${context(mark)}`);
     assert.match(r.stderr, /401|unauthori[sz]ed/i, describeRun(r));
     assert.ok(!(await listed()).includes(ref), `${ref} listed after a refused pull`);
@@ -157,6 +158,12 @@ describe('ctr (containerd) with Purser as token server', {
     assert.equal(first.method, 'POST', show(reqs));
     assert.equal(first.grantType, 'password', show(reqs));
     for (const q of reqs) if (q.status !== undefined) assert.equal(q.status, 401, show(reqs));
+  });
+
+  test('Purser never logs the passwords it was sent', () => {
+    const logs = p().logs();
+    assert.ok(!logs.includes(PASSWORD), "the password is in Purser's log");
+    assert.ok(!logs.includes(WRONG), "a wrong password is in Purser's log");
   });
 
   test('ctr pull without credentials is refused (no anonymous rule)', { timeout: 40_000 }, async () => {

@@ -1,7 +1,7 @@
 // The docker daemon (Debian's docker.io 20.10) against distribution 2.8 with Purser as its
 // token server: login stores Purser's refresh token, and push and pull then use it.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { mountsUnder } from '../helpers/containerd.js';
@@ -22,6 +22,7 @@ import { makeTempDir, removeDir } from '../helpers/tmp.js';
 const SERVICE = 'registry.local';
 const ISSUER = 'purser';
 const PASSWORD = 'alice-pw';
+const WRONG = 'not-the-password';
 
 function show(reqs: TokenRequestLog[]): string {
   return reqs.map((r) => JSON.stringify(r.raw)).join('\n');
@@ -40,6 +41,7 @@ describe('docker daemon with Purser as token server', {
   let host = '';
   let ref = '';
   let imageId = '';
+  let identityToken = '';
 
   const d = (): Dockerd => {
     assert.ok(dockerd, 'dockerd did not start');
@@ -113,7 +115,7 @@ describe('docker daemon with Purser as token server', {
   test('login with a wrong password fails and stores nothing', { timeout: 30_000 }, async () => {
     const mark = p().logs().length;
     const r = await d().docker(['login', host, '-u', 'alice', '--password-stdin'], {
-      input: 'not-the-password\n',
+      input: `${WRONG}\n`,
       timeout: 20_000,
     });
     assert.notEqual(r.code, 0, `login with a wrong password succeeded:\n${describeRun(r)}\n${context(mark)}`);
@@ -149,7 +151,8 @@ describe('docker daemon with Purser as token server', {
       'string',
       `no identitytoken for ${host} in config.json:\n${text}`,
     );
-    assert.ok((entry.identitytoken ?? '').length > 0);
+    identityToken = entry.identitytoken ?? '';
+    assert.ok(identityToken.length > 0);
     assert.ok(!text.includes(PASSWORD), 'config.json holds the password in clear');
     assert.ok(
       !text.includes(Buffer.from(`alice:${PASSWORD}`).toString('base64')),
@@ -207,5 +210,64 @@ describe('docker daemon with Purser as token server', {
     assert.equal(inspect.code, 0, describeRun(inspect));
     assert.equal(inspect.stdout.trim(), imageId, 'the pulled image is not the one pushed');
     await assertRefreshOnly(mark, 'docker pull');
+  });
+
+  test('a forged identity token is refused', { timeout: 45_000 }, async () => {
+    const file = join(d().configDir, 'config.json');
+    const saved = readFileSync(file, 'utf8');
+    const config = JSON.parse(saved) as { auths: Record<string, { identitytoken?: string }> };
+    const entry = config.auths[host];
+    assert.ok(entry?.identitytoken, 'no identitytoken to forge');
+    // One character changed in the middle: whatever its format, the token no longer verifies.
+    const t = entry.identitytoken;
+    const i = Math.floor(t.length / 2);
+    entry.identitytoken = `${t.slice(0, i)}${t[i] === 'A' ? 'B' : 'A'}${t.slice(i + 1)}`;
+    writeFileSync(file, JSON.stringify(config));
+    try {
+      const rmi = await d().docker(['rmi', ref], { timeout: 20_000 });
+      assert.equal(rmi.code, 0, describeRun(rmi));
+      const mark = p().logs().length;
+      const r = await d().docker(['pull', ref], { timeout: 40_000 });
+      assert.notEqual(
+        r.code,
+        0,
+        `pull with a forged identity token succeeded:\n${describeRun(r)}\n${context(mark)}`,
+      );
+      const reqs = await since(mark);
+      const first = reqs[0];
+      assert.ok(first, `Purser logged no token request\n${context(mark)}`);
+      assert.equal(first.method, 'POST', show(reqs));
+      assert.equal(first.grantType, 'refresh_token', show(reqs));
+      for (const q of reqs) if (q.status !== undefined) assert.equal(q.status, 401, show(reqs));
+      assert.ok(!p().logs().includes(entry.identitytoken), 'Purser logged the refresh token it refused');
+    } finally {
+      writeFileSync(file, saved);
+    }
+  });
+
+  test('Purser never logs the password or the refresh token', () => {
+    const logs = p().logs();
+    assert.ok(identityToken.length > 0, 'no identity token was stored');
+    assert.ok(!logs.includes(PASSWORD), "the password is in Purser's log");
+    assert.ok(!logs.includes(WRONG), "a wrong password is in Purser's log");
+    assert.ok(!logs.includes(identityToken), "the refresh token is in Purser's log");
+  });
+
+  test('after logout, pull is refused (no anonymous rule)', { timeout: 45_000 }, async () => {
+    const out = await d().docker(['logout', host], { timeout: 20_000 });
+    assert.equal(out.code, 0, describeRun(out));
+    const auths = (readDockerConfig(d().configDir).auths ?? {}) as Record<string, unknown>;
+    assert.equal(auths[host], undefined, 'logout left credentials in config.json');
+    const mark = p().logs().length;
+    const r = await d().docker(['pull', ref], { timeout: 40_000 });
+    assert.notEqual(r.code, 0, `anonymous pull succeeded:\n${describeRun(r)}\n${context(mark)}`);
+    assert.match(r.stderr, /unauthori[sz]ed|denied|authentication required/i, describeRun(r));
+    // Anonymous: GET /token without credentials, answered with a token that grants nothing.
+    const reqs = await since(mark);
+    assert.ok(reqs.length > 0, `Purser logged no token request\n${context(mark)}`);
+    for (const q of reqs) {
+      assert.equal(q.method, 'GET', show(reqs));
+      assert.equal(q.grantType, undefined, show(reqs));
+    }
   });
 });

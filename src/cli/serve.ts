@@ -1,4 +1,5 @@
 import { loadConfigFile, type Config } from '../config/load.js';
+import { RegistryProxy } from '../proxy/server.js';
 import { buildApp } from '../server/app.js';
 import { TokenHttpServer } from '../server/http.js';
 import { Metrics } from '../server/metrics.js';
@@ -43,6 +44,13 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
   const realm = `${url.origin}/token`;
   logger.info('listening', { server: 'token', url: url.origin, issuer: config.token.issuer, services: config.token.services, keyId: config.token.keyId, kid: state.keyring.kidOf(state.keyring.keys[0]!) });
 
+  let proxy: RegistryProxy | undefined;
+  if (config.proxy) {
+    proxy = new RegistryProxy(config.proxy, server, logger, metrics);
+    const purl = await proxy.listen();
+    logger.info('listening', { server: 'proxy', url: purl.origin, upstream: config.proxy.upstream, externalUrl: proxy.externalUrl, upstreamAuth: typeof config.proxy.upstreamAuth === 'string' ? config.proxy.upstreamAuth : config.proxy.upstreamAuth.kind });
+  }
+
   if (dev) {
     const s = registrySnippets(config, realm);
     io.stdout(
@@ -62,6 +70,7 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
     try {
       const next = loadConfigFile(file);
       if (next.listen !== config.listen) logger.warn('listen changed; restart to apply it', { listen: next.listen });
+      if (JSON.stringify(next.proxy) !== JSON.stringify(config.proxy)) logger.warn('proxy settings changed; restart to apply them');
       server.setState(await buildApp(next, logger, metrics));
       metrics.reloads.inc({ outcome: 'ok' });
       logger.info('configuration reloaded', { file });
@@ -79,7 +88,7 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
       logger.info('shutting down', { signal });
       const force = setTimeout(() => resolve(), 10_000);
       force.unref();
-      server.close().then(() => resolve());
+      Promise.all([server.close(), proxy?.close()]).then(() => resolve());
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));

@@ -16,8 +16,15 @@ export interface ProviderConfig extends Omit<ProviderData, 'issuer' | 'audience'
 }
 
 /** A validated configuration: defaults applied, paths absolute, secrets wrapped. Frozen. */
-export interface Config extends Omit<ConfigData, 'users' | 'token' | 'providers'> {
+export interface ProxyConfig extends Omit<NonNullable<ConfigData['proxy']>, 'upstreamAuth' | 'externalUrl' | 'service'> {
+  upstreamAuth: 'token' | 'none' | { kind: 'basic' | 'bearer'; username: string; password: Secret };
+  externalUrl: string | undefined;
+  service: string;
+}
+
+export interface Config extends Omit<ConfigData, 'users' | 'token' | 'providers' | 'proxy'> {
   providers: ProviderConfig[];
+  proxy: ProxyConfig | undefined;
   /** The file it was read from, when it was read from one. */
   file: string | undefined;
   baseDir: string;
@@ -142,8 +149,37 @@ export function buildConfig(input: unknown, file: string | undefined, baseDir: s
     token: { ...tokenRest, services: Array.isArray(service) ? service : [service], keys },
     users,
     providers,
+    proxy: resolveProxy(d, file, baseDir),
   };
   return deepFreeze(config);
+}
+
+function resolveProxy(d: ConfigData, file: string | undefined, baseDir: string): ProxyConfig | undefined {
+  const p = d.proxy;
+  if (!p) return undefined;
+  const services = Array.isArray(d.token.service) ? d.token.service : [d.token.service];
+  const service = p.service ?? services[0]!;
+  if (!services.includes(service)) throw new ConfigError(file, 'proxy.service', `${JSON.stringify(service)} is not one of token.service`);
+  if (p.listen === d.listen && !p.listen.endsWith(':0')) throw new ConfigError(file, 'proxy.listen', 'must differ from listen (the token server)');
+  const u = new URL(p.upstream);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError(file, 'proxy.upstream', 'must be http:// or https://');
+  if (u.pathname !== '/' && u.pathname !== '') throw new ConfigError(file, 'proxy.upstream', 'give the registry origin only (no path)');
+  const a = p.upstreamAuth;
+  const upstreamAuth: ProxyConfig['upstreamAuth'] =
+    typeof a === 'string'
+      ? a
+      : 'basic' in a
+        ? { kind: 'basic', username: a.basic.username, password: new Secret(a.basic.password) }
+        : { kind: 'bearer', username: a.bearer.username, password: new Secret(a.bearer.password) };
+  return {
+    ...p,
+    upstream: u.origin,
+    upstreamAuth,
+    externalUrl: p.externalUrl?.replace(/\/$/, ''),
+    service,
+    upstreamCa: p.upstreamCa === undefined ? undefined : abs(baseDir, p.upstreamCa),
+    tls: p.tls ? { cert: abs(baseDir, p.tls.cert), key: abs(baseDir, p.tls.key) } : undefined,
+  };
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);

@@ -162,6 +162,37 @@ const provider = z.strictObject({
     .describe('How the issuer\'s keys are fetched and cached.'),
 });
 
+const upstreamCredentials = z.strictObject({
+  username: z.string().min(1),
+  password: z.string().min(1).describe('May be ${env:NAME} or ${file:PATH}.'),
+});
+
+const proxy = z
+  .strictObject({
+    listen: hostPort.describe('Address clients use as the registry, host:port.'),
+    upstream: z.string().url().describe('The real registry, e.g. http://127.0.0.1:5000.'),
+    upstreamAuth: z
+      .union([
+        z.enum(['token', 'none']),
+        z.strictObject({ basic: upstreamCredentials }),
+        z.strictObject({ bearer: upstreamCredentials }),
+      ])
+      .default('token')
+      .describe(
+        "token: the upstream trusts Purser's key (a token is minted per upstream scope); none: an open upstream; { basic }: fixed upstream credentials; { bearer }: the upstream's own token server, with these credentials.",
+      ),
+    externalUrl: z
+      .string()
+      .url()
+      .optional()
+      .describe('What clients call the proxy (challenges, Location headers); default http(s)://listen.'),
+    service: z.string().optional().describe('The service the proxy checks tokens for; default the first token.service.'),
+    upstreamCa: z.string().optional().describe('PEM CA bundle for an https upstream with a private CA.'),
+    tls: tls.optional(),
+    connections: z.number().int().min(1).max(1024).default(64).describe('Keep-alive connections to the upstream.'),
+  })
+  .describe('Authenticating reverse proxy in front of a registry.');
+
 const log = z
   .strictObject({
     level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
@@ -189,6 +220,7 @@ export const configSchema = z
       .default([])
       .describe('OIDC / JWT issuers whose tokens are accepted as passwords (workload identity).'),
     acl: z.array(rule).min(1).describe('Ordered rules; for each requested scope the first matching rule decides.'),
+    proxy: proxy.optional(),
     log,
   })
   .describe('Purser configuration file.');
@@ -200,3 +232,4 @@ export type ConfigData = z.output<typeof configSchema>;
 export type RuleData = z.output<typeof rule>;
 export type MatchData = z.output<typeof match>;
 export type ProviderData = z.output<typeof provider>;
+export type ProxyData = z.output<typeof proxy>;

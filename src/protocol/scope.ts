@@ -23,6 +23,11 @@ const REPOSITORY_RE = new RegExp(`^(?:${DOMAIN}/)?${COMPONENT}(?:/${COMPONENT})*
 const OTHER_NAME_RE = /^[A-Za-z0-9._\-/:]+$/;
 const ACTION_RE = /^(?:\*|[a-z][a-z0-9_-]*)$/;
 
+/** True when `name` is a valid repository name (distribution's reference grammar). */
+export function isRepositoryName(name: string): boolean {
+  return name.length <= 255 && REPOSITORY_RE.test(name);
+}
+
 function invalid(scope: string, why: string): PurserError {
   const shown = scope.length > 80 ? `${scope.slice(0, 80)}…` : scope;
   return new PurserError('INVALID_SCOPE', `invalid scope ${JSON.stringify(shown)}: ${why}`);

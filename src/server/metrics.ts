@@ -62,6 +62,7 @@ export class Metrics {
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
   ]);
   readonly oidcFetches = new Counter('purser_oidc_fetches_total', 'Discovery and JWKS fetches by provider, kind and outcome.');
+  readonly proxyRequests = new Counter('purser_proxy_requests_total', 'Proxied registry requests by method and status class.');
   readonly reloads = new Counter('purser_config_reloads_total', 'Configuration reloads by outcome.');
   readonly #extra: (() => string)[] = [];
 
@@ -79,6 +80,7 @@ export class Metrics {
       this.tokenDuration.render(),
       this.reloads.render(),
       this.oidcFetches.render(),
+      this.proxyRequests.render(),
       ...this.#extra.map((f) => f()),
       `# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes ${mem.rss}\n`,
     ].join('');

@@ -1,0 +1,106 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+
+// Hop-by-hop headers (RFC 9110 §7.6.1) are per connection and never forwarded.
+const HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'authorization',
+]);
+
+export interface ForwardOptions {
+  method: string;
+  path: string;
+  authorization: string | undefined;
+  externalUrl: string;
+  upstream: string;
+  clientIp: string;
+  /** Rewrites response headers before they are sent (Location, challenges). */
+  rewrite: (statusCode: number, headers: Record<string, string | string[]>) => void;
+  onDone: (statusCode: number, bytes: number, error?: Error) => void;
+}
+
+function requestHeaders(h: IncomingHttpHeaders, o: ForwardOptions): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(h)) {
+    if (v === undefined || HOP.has(k)) continue;
+    out[k] = v;
+  }
+  const connection = h.connection;
+  if (connection) for (const name of connection.split(',')) delete out[name.trim().toLowerCase()];
+  if (o.authorization) out.authorization = o.authorization;
+  const prior = h['x-forwarded-for'];
+  out['x-forwarded-for'] = prior ? `${prior}, ${o.clientIp}` : o.clientIp;
+  const ext = new URL(o.externalUrl);
+  out['x-forwarded-proto'] = ext.protocol.slice(0, -1);
+  out['x-forwarded-host'] = ext.host;
+  return out;
+}
+
+function responseHeaders(raw: Dispatcher.ResponseData['headers']): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    if (v === undefined || HOP.has(k)) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
+/**
+ * Streams a request to the upstream and its response back, both ways with backpressure and
+ * no buffering. A client that goes away aborts the upstream request; an upstream that fails
+ * mid-body destroys the client connection, so a truncated body never looks complete.
+ */
+export function forward(req: IncomingMessage, res: ServerResponse, pool: Dispatcher, o: ForwardOptions): void {
+  const abort = new AbortController();
+  let finished = false;
+  let bytes = 0;
+  let status = 0;
+  const onClose = () => {
+    if (!finished) abort.abort();
+  };
+  res.once('close', onClose);
+  const hasBody = o.method !== 'GET' && o.method !== 'HEAD';
+
+  pool.stream(
+    {
+      path: o.path,
+      method: o.method as Dispatcher.HttpMethod,
+      headers: requestHeaders(req.headers, o),
+      body: hasBody ? req : null,
+      signal: abort.signal,
+      // Layers can take minutes: no overall limit, only idle ones.
+      headersTimeout: 0,
+      bodyTimeout: 5 * 60_000,
+    },
+    ({ statusCode, headers }) => {
+      status = statusCode;
+      const h = responseHeaders(headers);
+      o.rewrite(statusCode, h);
+      res.writeHead(statusCode, h);
+      const len = Number(headers['content-length']);
+      if (Number.isFinite(len)) bytes = len;
+      // undici writes the body straight into the response, honouring its backpressure.
+      return res;
+    },
+    (err) => {
+      finished = true;
+      res.off('close', onClose);
+      if (err) {
+        if (!res.headersSent) {
+          res.writeHead(502, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ errors: [{ code: 'UNAVAILABLE', message: 'upstream registry unavailable' }] }));
+        } else res.destroy(err);
+        o.onDone(status || 502, bytes, err);
+      } else o.onDone(status, bytes);
+    },
+  );
+}

@@ -1,0 +1,268 @@
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { Agent, Pool } from 'undici';
+import type { ProxyConfig } from '../config/load.js';
+import { isPurserError, PurserError } from '../errors.js';
+import { bearerChallenge, errorBody } from '../protocol/responses.js';
+import { formatScope, type Scope } from '../protocol/scope.js';
+import { parseBasicAuth } from '../protocol/token-request.js';
+import type { AppState } from '../server/app.js';
+import { clientIp, splitHostPort, type TokenHttpServer } from '../server/http.js';
+import type { Metrics } from '../server/metrics.js';
+import { covers, verifyAccessToken, type VerifiedAccessToken } from '../token/verify-access.js';
+import type { Logger } from '../util/log.js';
+import { requiredAccess } from './access.js';
+import { forward } from './forward.js';
+import { createUpstreamAuth, type UpstreamAuth } from './upstream-auth.js';
+
+const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'docker-distribution-api-version': 'registry/2.0' };
+
+/** Verified bearer tokens, until they expire; bounded. */
+class VerifiedTokens {
+  readonly #m = new Map<string, VerifiedAccessToken>();
+  get(t: string): VerifiedAccessToken | undefined {
+    const v = this.#m.get(t);
+    if (v && v.exp * 1000 + 60_000 < Date.now()) {
+      this.#m.delete(t);
+      return undefined;
+    }
+    return v;
+  }
+  set(t: string, v: VerifiedAccessToken): void {
+    if (this.#m.size >= 10_000) this.#m.delete(this.#m.keys().next().value!);
+    this.#m.set(t, v);
+  }
+}
+
+class ProxyRefusal extends Error {
+  constructor(
+    readonly status: 401 | 403,
+    readonly code: 'UNAUTHORIZED' | 'DENIED',
+    message: string,
+    readonly challengeError?: 'invalid_token' | 'insufficient_scope',
+  ) {
+    super(message);
+  }
+}
+
+/** The authenticating registry front end (SPEC §5). */
+export class RegistryProxy {
+  readonly #cfg: ProxyConfig;
+  readonly #token: TokenHttpServer;
+  readonly #log: Logger;
+  readonly #metrics: Metrics;
+  readonly #pool: Pool;
+  readonly #verified = new VerifiedTokens();
+  #auth: UpstreamAuth;
+  #authFor: AppState;
+  #externalUrl: string;
+  server: Server | undefined;
+
+  constructor(cfg: ProxyConfig, token: TokenHttpServer, logger: Logger, metrics: Metrics) {
+    this.#cfg = cfg;
+    this.#token = token;
+    this.#log = logger.child({ server: 'proxy' });
+    this.#metrics = metrics;
+    const ca = cfg.upstreamCa ? readFileSync(cfg.upstreamCa, 'utf8') : undefined;
+    this.#pool = new Pool(cfg.upstream, {
+      connections: cfg.connections,
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      ...(ca ? { connect: { ca } } : {}),
+    });
+    this.#authFor = token.state;
+    this.#auth = createUpstreamAuth(cfg, token.state.keyring, new Agent(ca ? { connect: { ca } } : {}), this.#log);
+    this.#externalUrl = cfg.externalUrl ?? `http://${cfg.listen}`;
+  }
+
+  get #state(): AppState {
+    const s = this.#token.state;
+    if (s !== this.#authFor) {
+      // The configuration was reloaded: the minted upstream tokens may use another key.
+      this.#authFor = s;
+      this.#auth = createUpstreamAuth(this.#cfg, s.keyring, new Agent(), this.#log);
+    }
+    return s;
+  }
+
+  handler = (req: IncomingMessage, res: ServerResponse): void => {
+    this.#handle(req, res).catch((e: unknown) => {
+      if (isPurserError(e) && e.status < 500) return this.#error(res, e.status, e.code, e.message);
+      if (isPurserError(e) && e.code === 'UNAVAILABLE') return this.#error(res, 503, 'UNAVAILABLE', e.message);
+      this.#log.error('unexpected proxy error', { error: e instanceof Error ? e.stack : String(e), path: req.url });
+      if (!res.headersSent) this.#error(res, 500, 'UNKNOWN', 'internal error');
+      else res.destroy();
+    });
+  };
+
+  #error(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+    if (res.headersSent) return void res.destroy();
+    res.writeHead(status, { ...JSON_HEADERS, ...headers }).end(errorBody(code, message));
+  }
+
+  #challenge(scopes: readonly Scope[] | undefined, error?: string): string {
+    return bearerChallenge({
+      realm: `${this.#externalUrl}/token`,
+      service: this.#cfg.service,
+      ...(scopes && scopes.length ? { scope: scopes.map(formatScope).join(' ') } : {}),
+      ...(error ? { error } : {}),
+    });
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    // The token endpoint and JWKS are served on the proxy's address too: clients need one host.
+    if (path === '/token' || path.startsWith('/.well-known/') || path === '/healthz' || path === '/readyz') {
+      return this.#token.handler(req, res);
+    }
+    if (!path.startsWith('/v2')) return this.#error(res, 404, 'NOT_FOUND', 'not a registry API path');
+    const method = req.method ?? 'GET';
+    const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+    const access = requiredAccess(method, path, query);
+    if (access.kind === 'invalid') return this.#error(res, access.status, access.code, access.message);
+    const scopes = access.kind === 'scoped' ? access.scopes : [];
+    const state = this.#state;
+    const ip = clientIp(req, state.config.trustProxy);
+
+    let account: string;
+    let allowedMount = true;
+    try {
+      const r = await this.#authorize(req, state, scopes, access.kind === 'scoped' ? access.mountFrom : undefined, ip);
+      account = r.account;
+      allowedMount = r.mountAllowed;
+    } catch (e) {
+      if (e instanceof ProxyRefusal) {
+        const headers: Record<string, string> = {};
+        if (e.status === 401) headers['www-authenticate'] = this.#challenge(scopes, e.challengeError);
+        this.#log.info('proxy request refused', { method, path, ip, status: e.status, reason: e.message });
+        return this.#error(res, e.status, e.code, e.message, headers);
+      }
+      throw e;
+    }
+
+    let forwardPath = url;
+    let upstreamScopes = scopes;
+    if (access.kind === 'scoped' && access.mountFrom && !allowedMount) {
+      // Without pull on the source, do a plain upload instead of the mount, as distribution does.
+      query.delete('mount');
+      query.delete('from');
+      const qs = query.toString();
+      forwardPath = qs ? `${path}?${qs}` : path;
+      upstreamScopes = scopes.slice(0, 1);
+    }
+    const authorization = await this.#auth.header(upstreamScopes, account);
+    const started = Date.now();
+    forward(req, res, this.#pool, {
+      method,
+      path: forwardPath,
+      authorization,
+      externalUrl: this.#externalUrl,
+      upstream: this.#cfg.upstream,
+      clientIp: ip,
+      rewrite: (status, h) => {
+        const loc = h.location;
+        if (typeof loc === 'string' && loc.startsWith(this.#cfg.upstream)) h.location = this.#externalUrl + loc.slice(this.#cfg.upstream.length);
+        if (status === 401) h['www-authenticate'] = this.#challenge(scopes);
+      },
+      onDone: (status, bytes, err) => {
+        this.#metrics.proxyRequests.inc({ method, status: String(Math.floor(status / 100)) + 'xx' });
+        const rec = { method, path, status, bytes, ms: Date.now() - started, account, ip };
+        if (err) this.#log.warn('proxy request failed', { ...rec, reason: err.message });
+        else this.#log.info('proxied', rec);
+      },
+    });
+  }
+
+  /** Who the caller is and whether they may do this; throws ProxyRefusal. */
+  async #authorize(req: IncomingMessage, state: AppState, scopes: readonly Scope[], mountFrom: string | undefined, ip: string): Promise<{ account: string; mountAllowed: boolean }> {
+    const header = req.headers.authorization;
+    const primary = mountFrom ? scopes.slice(0, 1) : scopes;
+    if (!header) {
+      throw new ProxyRefusal(401, 'UNAUTHORIZED', 'authentication required');
+    }
+    if (/^bearer /i.test(header)) {
+      const token = header.slice(7).trim();
+      let v = this.#verified.get(token);
+      if (!v) {
+        try {
+          v = await verifyAccessToken(state.keyring, token, state.config.token.issuer, this.#cfg.service);
+        } catch (e) {
+          throw new ProxyRefusal(401, 'UNAUTHORIZED', isPurserError(e) ? e.message : 'invalid token', 'invalid_token');
+        }
+        this.#verified.set(token, v);
+      }
+      for (const s of primary) {
+        if (!covers(v.access, s.type, s.name, s.actions)) {
+          throw new ProxyRefusal(401, 'DENIED', 'requested access to the resource is denied', 'insufficient_scope');
+        }
+      }
+      const mountAllowed = mountFrom === undefined || covers(v.access, 'repository', mountFrom, ['pull']);
+      return { account: v.sub, mountAllowed };
+    }
+    let creds: ReturnType<typeof parseBasicAuth>;
+    try {
+      creds = parseBasicAuth(header);
+    } catch (e) {
+      throw new ProxyRefusal(401, 'UNAUTHORIZED', (e as Error).message);
+    }
+    if (!creds) throw new ProxyRefusal(401, 'UNAUTHORIZED', 'unsupported authorization scheme');
+    let identity;
+    try {
+      identity = await state.tokens.authenticate(creds, ip);
+    } catch (e) {
+      if (isPurserError(e) && (e.status === 401 || e.status === 429)) throw new ProxyRefusal(401, 'UNAUTHORIZED', e.message);
+      throw e;
+    }
+    const decisions = await state.acl.authorize({ identity, service: this.#cfg.service, scopes, ip });
+    let mountAllowed = true;
+    decisions.forEach((d, i) => {
+      const ok = d.requested.actions.every((a) => d.granted.includes(a) || d.granted.includes('*'));
+      if (i === 1 && mountFrom) mountAllowed = ok;
+      else if (!ok) throw new ProxyRefusal(403, 'DENIED', 'requested access to the resource is denied');
+    });
+    return { account: identity.account, mountAllowed };
+  }
+
+  async listen(): Promise<URL> {
+    const { host, port } = splitHostPort(this.#cfg.listen);
+    const tls = this.#cfg.tls;
+    const server = tls ? createHttpsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, this.handler) : createHttpServer(this.handler);
+    // Uploads and downloads of large layers take as long as they take: no request timeout.
+    server.requestTimeout = 0;
+    server.headersTimeout = 60_000;
+    server.keepAliveTimeout = 65_000;
+    server.timeout = 0;
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = server.address() as AddressInfo;
+    const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    const url = new URL(`${tls ? 'https' : 'http'}://${h}:${addr.port}`);
+    if (!this.#cfg.externalUrl) this.#externalUrl = url.origin;
+    return url;
+  }
+
+  get externalUrl(): string {
+    return this.#externalUrl;
+  }
+
+  async close(): Promise<void> {
+    const s = this.server;
+    if (s) {
+      await new Promise<void>((resolve) => {
+        s.close(() => resolve());
+        s.closeIdleConnections();
+      });
+    }
+    await this.#pool.close();
+  }
+}

@@ -9,7 +9,11 @@ export function readHtpasswd(file: string): Map<string, string> {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new ConfigError(file, '', `cannot read htpasswd file: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw new ConfigError(
+      file,
+      '',
+      `cannot read htpasswd file: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+    );
   }
   return parseHtpasswd(text, file);
 }
@@ -33,7 +37,11 @@ export function parseHtpasswd(text: string, file: string): Map<string, string> {
           : hash.startsWith('$5$') || hash.startsWith('$6$')
             ? 'SHA-crypt'
             : 'an unsupported scheme';
-      throw new ConfigError(file, where, `user ${JSON.stringify(user)} uses ${scheme}; only bcrypt is accepted (htpasswd -B)`);
+      throw new ConfigError(
+        file,
+        where,
+        `user ${JSON.stringify(user)} uses ${scheme}; only bcrypt is accepted (htpasswd -B)`,
+      );
     }
     if (users.has(user)) throw new ConfigError(file, where, `user ${JSON.stringify(user)} appears twice`);
     users.set(user, hash);

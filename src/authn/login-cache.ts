@@ -18,7 +18,13 @@ export class LoginCache {
   }
 
   #id(user: string, password: string, stored: string): string {
-    return createHmac('sha256', this.#key).update(user).update('\0').update(password).update('\0').update(stored).digest('base64');
+    return createHmac('sha256', this.#key)
+      .update(user)
+      .update('\0')
+      .update(password)
+      .update('\0')
+      .update(stored)
+      .digest('base64');
   }
 
   has(user: string, password: string, stored: string, now = Date.now()): boolean {

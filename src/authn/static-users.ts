@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { verify } from '@node-rs/bcrypt';
-import { Secret, safeEqual } from '../util/secret.js';
-import type { AuthnResult, Authenticator, Credentials } from './authenticator.js';
+import { type Secret, safeEqual } from '../util/secret.js';
+import type { Authenticator, AuthnResult, Credentials } from './authenticator.js';
 import { LoginCache } from './login-cache.js';
 
 export type StoredCredential = { hash: string } | { password: Secret };
@@ -42,13 +42,22 @@ export class StaticUsers implements Authenticator {
     const c = this.#users.get(username);
     if (!c) return undefined;
     const material = 'hash' in c ? c.hash : `plain:${c.password.reveal()}`;
-    return createHash('sha256').update('purser-credential\0').update(username).update('\0').update(material).digest('base64url').slice(0, 22);
+    return createHash('sha256')
+      .update('purser-credential\0')
+      .update(username)
+      .update('\0')
+      .update(material)
+      .digest('base64url')
+      .slice(0, 22);
   }
 
   async authenticate(credentials: Credentials, _ctx: unknown): Promise<AuthnResult> {
     const stored = this.#users.get(credentials.username);
     if (!stored) return { outcome: 'no-match' };
-    const ok = 'hash' in stored ? await this.#checkHash(credentials, stored.hash) : safeEqual(credentials.password.reveal(), stored.password.reveal());
+    const ok =
+      'hash' in stored
+        ? await this.#checkHash(credentials, stored.hash)
+        : safeEqual(credentials.password.reveal(), stored.password.reveal());
     if (!ok) return { outcome: 'rejected', reason: 'invalid username or password' };
     return {
       outcome: 'authenticated',

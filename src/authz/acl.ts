@@ -1,6 +1,6 @@
-import { ConfigError } from '../errors.js';
 import type { Identity } from '../authn/identity.js';
 import type { RuleData } from '../config/schema.js';
+import { ConfigError } from '../errors.js';
 import type { Scope } from '../protocol/scope.js';
 import type { AccessRequest, Authorizer, ScopeDecision } from './authorizer.js';
 import { compilePattern, type Pattern } from './pattern.js';
@@ -48,13 +48,18 @@ export function compileRules(
         try {
           return compilePattern(src);
         } catch (e) {
-          throw new ConfigError(file, `${where}.match.${key}${Array.isArray(v) ? `[${i}]` : ''}`, (e as Error).message);
+          throw new ConfigError(
+            file,
+            `${where}.match.${key}${Array.isArray(v) ? `[${i}]` : ''}`,
+            (e as Error).message,
+          );
         }
       });
     }
     let when: Condition | undefined;
     if (r.when !== undefined) {
-      if (!compileCondition) throw new ConfigError(file, `${where}.when`, 'conditions are not available here');
+      if (!compileCondition)
+        throw new ConfigError(file, `${where}.when`, 'conditions are not available here');
       when = compileCondition(r.when, `${where}.when`);
     }
     return { index, where, comment: r.comment, match, when, actions: [...new Set(r.actions)] };
@@ -107,7 +112,13 @@ export class Acl implements Authorizer {
         rule.when &&
         !rule.when.evaluate({
           identity: req.identity,
-          request: { type: scope.type, name: scope.name, actions: scope.actions, service: req.service, ip: req.ip },
+          request: {
+            type: scope.type,
+            name: scope.name,
+            actions: scope.actions,
+            service: req.service,
+            ip: req.ip,
+          },
         })
       ) {
         continue;

@@ -46,9 +46,15 @@ export async function checkCommand(args: string[], io: CommandIo): Promise<numbe
   }
   const file = str(values, 'config');
   if (!file) throw new UsageError('--config FILE is required');
-  const modes = [str(values, 'user') !== undefined, str(values, 'jwt') !== undefined, flag(values, 'anonymous')].filter(Boolean).length;
-  if (modes !== 1) throw new UsageError('give exactly one of --user U --password-stdin, --jwt FILE, --anonymous');
-  if (str(values, 'user') !== undefined && !flag(values, 'password-stdin')) throw new UsageError('--user needs --password-stdin');
+  const modes = [
+    str(values, 'user') !== undefined,
+    str(values, 'jwt') !== undefined,
+    flag(values, 'anonymous'),
+  ].filter(Boolean).length;
+  if (modes !== 1)
+    throw new UsageError('give exactly one of --user U --password-stdin, --jwt FILE, --anonymous');
+  if (str(values, 'user') !== undefined && !flag(values, 'password-stdin'))
+    throw new UsageError('--user needs --password-stdin');
   let scopes: ReturnType<typeof parseScopes>;
   try {
     scopes = parseScopes(list(values, 'scope'));
@@ -66,7 +72,8 @@ export async function checkCommand(args: string[], io: CommandIo): Promise<numbe
   const trace: string[] = [];
   try {
     if (flag(values, 'anonymous')) {
-      if (!config.auth.anonymous) throw new PurserError('UNAUTHORIZED', 'anonymous access is disabled (auth.anonymous: false)');
+      if (!config.auth.anonymous)
+        throw new PurserError('UNAUTHORIZED', 'anonymous access is disabled (auth.anonymous: false)');
       identity = ANONYMOUS;
       how = 'anonymous (no credentials)';
     } else {
@@ -79,12 +86,18 @@ export async function checkCommand(args: string[], io: CommandIo): Promise<numbe
       } else {
         password = (await io.stdin()).replace(/\r?\n$/, '');
       }
-      identity = await app.tokens.authenticate({ username: username ?? '', password: new Secret(password) }, ip, trace);
+      identity = await app.tokens.authenticate(
+        { username: username ?? '', password: new Secret(password) },
+        ip,
+        trace,
+      );
       how = `authenticated by ${identity.provider === 'static' ? 'a static user' : `provider ${identity.provider}`}`;
     }
   } catch (e) {
     if (e instanceof PurserError) {
-      io.stderr(`${trace.map((t) => `  ${t}\n`).join('')}purser check: authentication failed: ${e.message}\n`);
+      io.stderr(
+        `${trace.map((t) => `  ${t}\n`).join('')}purser check: authentication failed: ${e.message}\n`,
+      );
       return 1;
     }
     throw e;
@@ -101,7 +114,12 @@ export async function checkCommand(args: string[], io: CommandIo): Promise<numbe
           identity: { account: identity.account, provider: identity.provider, labels: identity.labels },
           verification: trace,
           service,
-          decisions: decisions.map((d) => ({ scope: formatScope(d.requested), rule: d.rule === undefined ? null : `acl[${d.rule}]`, granted: d.granted, explanation: d.explanation })),
+          decisions: decisions.map((d) => ({
+            scope: formatScope(d.requested),
+            rule: d.rule === undefined ? null : `acl[${d.rule}]`,
+            granted: d.granted,
+            explanation: d.explanation,
+          })),
           access,
         },
         null,
@@ -114,7 +132,8 @@ export async function checkCommand(args: string[], io: CommandIo): Promise<numbe
   out += `caller:   ${identity.account === '' ? '(anonymous)' : identity.account} [${identity.provider}] — ${how}\n`;
   if (Object.keys(identity.labels).length) out += `labels:   ${JSON.stringify(identity.labels)}\n`;
   out += `service:  ${service}\n`;
-  if (scopes.length === 0) out += 'scopes:   none requested (a login check): the token would carry no access\n';
+  if (scopes.length === 0)
+    out += 'scopes:   none requested (a login check): the token would carry no access\n';
   for (const d of decisions) {
     out += `\n${formatScope(d.requested)}\n`;
     if (d.requested.actions.length === 0) out += '  (no known actions requested)\n';

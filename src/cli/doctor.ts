@@ -25,7 +25,11 @@ export async function doctorCommand(args: string[], io: CommandIo): Promise<numb
   const file = str(values, 'config');
   if (!file) throw new UsageError('--config FILE is required');
   const config = loadConfigFile(file);
-  const ring = await KeyRing.load(config.token.keys, { issuer: config.token.issuer, keyId: config.token.keyId, expiresIn: config.token.expiresIn });
+  const ring = await KeyRing.load(config.token.keys, {
+    issuer: config.token.issuer,
+    keyId: config.token.keyId,
+    expiresIn: config.token.expiresIn,
+  });
   const host = config.listen.startsWith(':') ? `127.0.0.1${config.listen}` : config.listen;
   const realm = str(values, 'realm') ?? `${config.tls ? 'https' : 'http'}://${host}/token`;
   const warnings: string[] = [];
@@ -37,7 +41,9 @@ export async function doctorCommand(args: string[], io: CommandIo): Promise<numb
       const x = Buffer.from(k.jwk.x!, 'base64url');
       const y = Buffer.from(k.jwk.y!, 'base64url');
       if (x[0] === 0 || y[0] === 0) {
-        warnings.push(`key [${i}]: a coordinate starts with a zero byte; distribution 3.1 computes its thumbprint differently (regenerate with purser keys generate)`);
+        warnings.push(
+          `key [${i}]: a coordinate starts with a zero byte; distribution 3.1 computes its thumbprint differently (regenerate with purser keys generate)`,
+        );
       }
     }
     if (where.certificate) {
@@ -45,22 +51,39 @@ export async function doctorCommand(args: string[], io: CommandIo): Promise<numb
       out += `      x5c: ${where.certificate} (subject ${cert.subject.replace(/\n/g, ', ')}, valid until ${cert.validTo})\n`;
       const left = (new Date(cert.validTo).getTime() - Date.now()) / 86_400_000;
       if (left < 0) warnings.push(`key [${i}]: certificate ${where.certificate} expired on ${cert.validTo}`);
-      else if (left < 30) warnings.push(`key [${i}]: certificate ${where.certificate} expires in ${Math.floor(left)} days`);
+      else if (left < 30)
+        warnings.push(`key [${i}]: certificate ${where.certificate} expires in ${Math.floor(left)} days`);
     } else {
       out += `      x5c: none (no certificate configured)\n`;
-      warnings.push(`key [${i}]: no certificate: a registry's rootcertbundle needs one (purser keys generate writes token.crt)`);
+      warnings.push(
+        `key [${i}]: no certificate: a registry's rootcertbundle needs one (purser keys generate writes token.crt)`,
+      );
     }
   });
   out += `\nTokens name their key by: ${config.token.keyId} (${config.token.keyId === 'x5c' ? 'certificate chain' : `kid ${ring.kidOf(ring.keys[0]!)}`})\n`;
-  if (config.token.keyId === 'thumbprint') warnings.push('keyId thumbprint: distribution 2.x refuses these tokens ("token signed by untrusted key"); use libtrust or x5c for 2.x');
-  if (config.token.services.length > 1) warnings.push(`several services configured; each registry must use one of: ${config.token.services.join(', ')}`);
-  if (!config.tls && !/^(127\.|\[::1\]|localhost)/.test(host)) warnings.push(`listen ${config.listen} is not loopback and has no tls: passwords would cross the network in clear; terminate TLS in front or set tls:`);
-  const plain = Object.entries(config.users).filter(([, u]) => 'password' in u).map(([n]) => n);
-  if (plain.length) warnings.push(`plaintext passwords for ${plain.join(', ')}: store bcrypt hashes (purser hash)`);
+  if (config.token.keyId === 'thumbprint')
+    warnings.push(
+      'keyId thumbprint: distribution 2.x refuses these tokens ("token signed by untrusted key"); use libtrust or x5c for 2.x',
+    );
+  if (config.token.services.length > 1)
+    warnings.push(
+      `several services configured; each registry must use one of: ${config.token.services.join(', ')}`,
+    );
+  if (!config.tls && !/^(127\.|\[::1\]|localhost)/.test(host))
+    warnings.push(
+      `listen ${config.listen} is not loopback and has no tls: passwords would cross the network in clear; terminate TLS in front or set tls:`,
+    );
+  const plain = Object.entries(config.users)
+    .filter(([, u]) => 'password' in u)
+    .map(([n]) => n);
+  if (plain.length)
+    warnings.push(`plaintext passwords for ${plain.join(', ')}: store bcrypt hashes (purser hash)`);
 
   const s = registrySnippets(config, realm);
   out += `\n${s.distribution2}\n${s.distribution3}\n${s.zot}`;
-  out += warnings.length ? `\nWarnings:\n${warnings.map((w) => `  - ${w}`).join('\n')}\n` : '\nNo problems found.\n';
+  out += warnings.length
+    ? `\nWarnings:\n${warnings.map((w) => `  - ${w}`).join('\n')}\n`
+    : '\nNo problems found.\n';
   io.stdout(out);
   return 0;
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { hash } from '@node-rs/bcrypt';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { hash } from '@node-rs/bcrypt';
 import { buildConfig, type Config } from '../config/load.js';
 import type { ConfigInput } from '../config/schema.js';
 import { writeKeyPair } from './keys.js';
@@ -12,7 +12,9 @@ export const DEV_USER = 'dev';
  * The embedded development default: a key pair and a development user's password kept
  * under ./.purser/ (created on first start), the user allowed everything, anonymous pull.
  */
-export async function embeddedDefault(dir = '.purser'): Promise<{ config: Readonly<Config>; password: string; created: boolean }> {
+export async function embeddedDefault(
+  dir = '.purser',
+): Promise<{ config: Readonly<Config>; password: string; created: boolean }> {
   const base = resolve(dir);
   mkdirSync(base, { recursive: true, mode: 0o700 });
   let created = false;
@@ -21,11 +23,18 @@ export async function embeddedDefault(dir = '.purser'): Promise<{ config: Readon
     created = true;
   }
   const pwFile = join(base, 'dev-password');
-  if (!existsSync(pwFile)) writeFileSync(pwFile, `${randomBytes(12).toString('base64url')}\n`, { mode: 0o600 });
+  if (!existsSync(pwFile))
+    writeFileSync(pwFile, `${randomBytes(12).toString('base64url')}\n`, { mode: 0o600 });
   const password = readFileSync(pwFile, 'utf8').trim();
   const input: ConfigInput = {
     listen: process.env.PURSER_LISTEN ?? '127.0.0.1:5001',
-    token: { issuer: 'purser', service: 'registry.local', key: 'token.key', certificate: 'token.crt', keyId: 'libtrust' },
+    token: {
+      issuer: 'purser',
+      service: 'registry.local',
+      key: 'token.key',
+      certificate: 'token.crt',
+      keyId: 'libtrust',
+    },
     users: { [DEV_USER]: await hash(password, { cost: 10, version: '2b' }) },
     acl: [
       { match: { account: DEV_USER }, actions: ['*'], comment: 'the development user may do everything' },

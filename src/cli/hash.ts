@@ -17,7 +17,8 @@ export async function hashCommand(args: string[], io: CommandIo): Promise<number
     return 0;
   }
   const cost = str(values, 'cost') === undefined ? 12 : Number(str(values, 'cost'));
-  if (!Number.isInteger(cost) || cost < 4 || cost > 31) throw new UsageError('--cost must be an integer from 4 to 31');
+  if (!Number.isInteger(cost) || cost < 4 || cost > 31)
+    throw new UsageError('--cost must be an integer from 4 to 31');
   const input = (await io.stdin()).replace(/\r?\n$/, '');
   if (input === '') throw new UsageError('no password on standard input');
   io.stdout(`${await hash(input, { cost, version: '2b' })}\n`);

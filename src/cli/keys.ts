@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { selfSignedCertificate } from '../token/certificate.js';
-import { libtrustKeyId, jwkThumbprint } from '../token/keyid.js';
+import { jwkThumbprint, libtrustKeyId } from '../token/keyid.js';
 import { generateSigningKeyPair, type SigningAlgorithm } from '../token/keys.js';
 import { type CommandIo, flag, parse, str, UsageError } from './usage.js';
 
@@ -18,7 +18,11 @@ Options:
   --force             overwrite existing files
 `;
 
-export async function writeKeyPair(dir: string, alg: SigningAlgorithm, opts: { cn?: string; days?: number } = {}) {
+export async function writeKeyPair(
+  dir: string,
+  alg: SigningAlgorithm,
+  opts: { cn?: string; days?: number } = {},
+) {
   const { privateKey, publicKey } = generateSigningKeyPair(alg);
   const cert = selfSignedCertificate(privateKey, publicKey, {
     ...(opts.cn ? { commonName: opts.cn } : {}),
@@ -39,7 +43,8 @@ export async function keysCommand(args: string[], io: CommandIo): Promise<number
     io.stdout(KEYS_HELP);
     return sub === undefined ? 2 : 0;
   }
-  if (sub !== 'generate') throw new UsageError(`unknown keys subcommand ${JSON.stringify(sub)}; try: purser keys generate --help`);
+  if (sub !== 'generate')
+    throw new UsageError(`unknown keys subcommand ${JSON.stringify(sub)}; try: purser keys generate --help`);
   const { values } = parse(rest, {
     alg: { type: 'string' },
     out: { type: 'string' },
@@ -52,17 +57,22 @@ export async function keysCommand(args: string[], io: CommandIo): Promise<number
     return 0;
   }
   const alg = (str(values, 'alg') ?? 'ES256').toUpperCase();
-  if (alg !== 'ES256' && alg !== 'RS256') throw new UsageError(`--alg must be ES256 or RS256, not ${JSON.stringify(str(values, 'alg'))}`);
+  if (alg !== 'ES256' && alg !== 'RS256')
+    throw new UsageError(`--alg must be ES256 or RS256, not ${JSON.stringify(str(values, 'alg'))}`);
   const out = str(values, 'out');
   if (!out) throw new UsageError('--out DIR is required');
   const days = str(values, 'days') === undefined ? undefined : Number(str(values, 'days'));
-  if (days !== undefined && (!Number.isInteger(days) || days < 1)) throw new UsageError('--days must be a positive integer');
+  if (days !== undefined && (!Number.isInteger(days) || days < 1))
+    throw new UsageError('--days must be a positive integer');
   for (const f of ['token.key', 'token.crt']) {
     if (!flag(values, 'force') && existsSync(join(out, f))) {
       throw new UsageError(`${join(out, f)} exists; pass --force to overwrite`);
     }
   }
-  const r = await writeKeyPair(out, alg, { ...(str(values, 'cn') ? { cn: str(values, 'cn') } : {}), ...(days ? { days } : {}) });
+  const r = await writeKeyPair(out, alg, {
+    ...(str(values, 'cn') ? { cn: str(values, 'cn') } : {}),
+    ...(days ? { days } : {}),
+  });
   io.stdout(
     `wrote ${r.keyPath} (${alg} private key)\nwrote ${r.crtPath} (self-signed certificate for the registry's rootcertbundle)\n` +
       `libtrust key id:  ${r.libtrust}\nRFC 7638 thumbprint: ${r.thumbprint}\n`,

@@ -1,9 +1,14 @@
 import type { Config } from '../config/load.js';
 
 /** Registry-side snippets that match a Purser configuration (used by `doctor` and the dev default). */
-export function registrySnippets(config: Readonly<Config>, realm: string): { distribution2: string; distribution3: string; zot: string } {
+export function registrySnippets(
+  config: Readonly<Config>,
+  realm: string,
+): { distribution2: string; distribution3: string; zot: string } {
   const service = config.token.services[0]!;
-  const cert = config.token.keys.find((k) => k.certificate)?.certificate ?? '<certificate of token.key: purser keys generate writes token.crt>';
+  const cert =
+    config.token.keys.find((k) => k.certificate)?.certificate ??
+    '<certificate of token.key: purser keys generate writes token.crt>';
   const distribution2 =
     `# distribution 2.x (registry:2): token.keyId must be libtrust or x5c\n` +
     `auth:\n  token:\n    realm: ${realm}\n    service: ${service}\n    issuer: ${config.token.issuer}\n    rootcertbundle: ${cert}\n`;

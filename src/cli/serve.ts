@@ -1,10 +1,10 @@
-import { loadConfigFile, type Config } from '../config/load.js';
+import { type Config, loadConfigFile } from '../config/load.js';
 import { RegistryProxy } from '../proxy/server.js';
 import { buildApp } from '../server/app.js';
 import { TokenHttpServer } from '../server/http.js';
 import { Metrics } from '../server/metrics.js';
 import { createLogger } from '../util/log.js';
-import { embeddedDefault, DEV_USER } from './embedded.js';
+import { DEV_USER, embeddedDefault } from './embedded.js';
 import { registrySnippets } from './registry-config.js';
 import { type CommandIo, flag, parse, str } from './usage.js';
 
@@ -42,13 +42,29 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
   const server = new TokenHttpServer(state, logger, metrics);
   const url = await server.listen(config.listen, config.tls);
   const realm = `${url.origin}/token`;
-  logger.info('listening', { server: 'token', url: url.origin, issuer: config.token.issuer, services: config.token.services, keyId: config.token.keyId, kid: state.keyring.kidOf(state.keyring.keys[0]!) });
+  logger.info('listening', {
+    server: 'token',
+    url: url.origin,
+    issuer: config.token.issuer,
+    services: config.token.services,
+    keyId: config.token.keyId,
+    kid: state.keyring.kidOf(state.keyring.keys[0]!),
+  });
 
   let proxy: RegistryProxy | undefined;
   if (config.proxy) {
     proxy = new RegistryProxy(config.proxy, server, logger, metrics);
     const purl = await proxy.listen();
-    logger.info('listening', { server: 'proxy', url: purl.origin, upstream: config.proxy.upstream, externalUrl: proxy.externalUrl, upstreamAuth: typeof config.proxy.upstreamAuth === 'string' ? config.proxy.upstreamAuth : config.proxy.upstreamAuth.kind });
+    logger.info('listening', {
+      server: 'proxy',
+      url: purl.origin,
+      upstream: config.proxy.upstream,
+      externalUrl: proxy.externalUrl,
+      upstreamAuth:
+        typeof config.proxy.upstreamAuth === 'string'
+          ? config.proxy.upstreamAuth
+          : config.proxy.upstreamAuth.kind,
+    });
   }
 
   if (dev) {
@@ -69,14 +85,18 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
     reloading = true;
     try {
       const next = loadConfigFile(file);
-      if (next.listen !== config.listen) logger.warn('listen changed; restart to apply it', { listen: next.listen });
-      if (JSON.stringify(next.proxy) !== JSON.stringify(config.proxy)) logger.warn('proxy settings changed; restart to apply them');
+      if (next.listen !== config.listen)
+        logger.warn('listen changed; restart to apply it', { listen: next.listen });
+      if (JSON.stringify(next.proxy) !== JSON.stringify(config.proxy))
+        logger.warn('proxy settings changed; restart to apply them');
       server.setState(await buildApp(next, logger, metrics));
       metrics.reloads.inc({ outcome: 'ok' });
       logger.info('configuration reloaded', { file });
     } catch (e) {
       metrics.reloads.inc({ outcome: 'error' });
-      logger.error('configuration reload failed; keeping the previous configuration', { error: (e as Error).message });
+      logger.error('configuration reload failed; keeping the previous configuration', {
+        error: (e as Error).message,
+      });
     } finally {
       reloading = false;
     }

@@ -27,7 +27,12 @@ export type Values = Record<string, string | boolean | (string | boolean)[] | un
 /** parseArgs that turns its errors into UsageError with the flag named. */
 export function parse(args: string[], options: Record<string, OptionSpec>): { values: Values } {
   try {
-    const r = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
+    const r = parseArgs({
+      args,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    });
     return { values: r.values as Values };
   } catch (e) {
     throw new UsageError((e as Error).message);
@@ -43,5 +48,9 @@ export function flag(v: Values, name: string): boolean {
 }
 export function list(v: Values, name: string): string[] {
   const x = v[name];
-  return Array.isArray(x) ? x.filter((y): y is string => typeof y === 'string') : typeof x === 'string' ? [x] : [];
+  return Array.isArray(x)
+    ? x.filter((y): y is string => typeof y === 'string')
+    : typeof x === 'string'
+      ? [x]
+      : [];
 }

@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { PRESETS } from '../authn/oidc/presets.js';
 import { ConfigError } from '../errors.js';
 import { Secret } from '../util/secret.js';
-import { PRESETS } from '../authn/oidc/presets.js';
 import { type ConfigData, type ConfigInput, configSchema, type ProviderData } from './schema.js';
 
 /** A provider after presets are applied and paths resolved. */
@@ -16,7 +16,8 @@ export interface ProviderConfig extends Omit<ProviderData, 'issuer' | 'audience'
 }
 
 /** A validated configuration: defaults applied, paths absolute, secrets wrapped. Frozen. */
-export interface ProxyConfig extends Omit<NonNullable<ConfigData['proxy']>, 'upstreamAuth' | 'externalUrl' | 'service'> {
+export interface ProxyConfig
+  extends Omit<NonNullable<ConfigData['proxy']>, 'upstreamAuth' | 'externalUrl' | 'service'> {
   upstreamAuth: 'token' | 'none' | { kind: 'basic' | 'bearer'; username: string; password: Secret };
   externalUrl: string | undefined;
   service: string;
@@ -52,14 +53,19 @@ function expandRefs(value: unknown, path: string, file: string | undefined, base
         // One trailing newline is not part of a secret kept in a file.
         return readFileSync(p, 'utf8').replace(/\r?\n$/, '');
       } catch (e) {
-        throw new ConfigError(file, path, `cannot read ${p}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+        throw new ConfigError(
+          file,
+          path,
+          `cannot read ${p}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+        );
       }
     });
   }
   if (Array.isArray(value)) return value.map((v, i) => expandRefs(v, `${path}[${i}]`, file, baseDir));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = expandRefs(v, path ? `${path}.${k}` : k, file, baseDir);
+    for (const [k, v] of Object.entries(value))
+      out[k] = expandRefs(v, path ? `${path}.${k}` : k, file, baseDir);
     return out;
   }
   return value;
@@ -75,7 +81,10 @@ function formatPath(path: readonly PropertyKey[]): string {
 }
 
 /** Picks the most specific problem of a zod issue (unions report every branch). */
-function describeIssue(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[] = []): { path: string; message: string } {
+function describeIssue(
+  issue: z.core.$ZodIssue,
+  prefix: readonly PropertyKey[] = [],
+): { path: string; message: string } {
   const full = [...prefix, ...issue.path];
   if (issue.code === 'unrecognized_keys') {
     const keys = issue.keys.map((k) => JSON.stringify(k)).join(', ');
@@ -107,8 +116,10 @@ export function buildConfig(input: unknown, file: string | undefined, baseDir: s
   }
   const d = parsed.data;
   const t = d.token;
-  if (t.key !== undefined && t.keys !== undefined) throw new ConfigError(file, 'token', 'give either key or keys, not both');
-  if (t.key === undefined && t.keys === undefined) throw new ConfigError(file, 'token.key', 'a signing key is required');
+  if (t.key !== undefined && t.keys !== undefined)
+    throw new ConfigError(file, 'token', 'give either key or keys, not both');
+  if (t.key === undefined && t.keys === undefined)
+    throw new ConfigError(file, 'token.key', 'a signing key is required');
   if (t.certificate !== undefined && t.key === undefined) {
     throw new ConfigError(file, 'token.certificate', 'certificate goes with key (or inside keys[])');
   }
@@ -117,13 +128,21 @@ export function buildConfig(input: unknown, file: string | undefined, baseDir: s
     certificate: k.certificate === undefined ? undefined : abs(baseDir, k.certificate),
   }));
   if (t.keyId === 'x5c' && keys[0]!.certificate === undefined) {
-    throw new ConfigError(file, t.keys ? 'token.keys[0].certificate' : 'token.certificate', 'keyId x5c needs the certificate of the signing key');
+    throw new ConfigError(
+      file,
+      t.keys ? 'token.keys[0].certificate' : 'token.certificate',
+      'keyId x5c needs the certificate of the signing key',
+    );
   }
   const users: Config['users'] = {};
   for (const [name, entry] of Object.entries(d.users)) {
     if (typeof entry === 'string') {
       if (!/^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/.test(entry)) {
-        throw new ConfigError(file, `users.${name}`, 'not a bcrypt hash ($2a$, $2b$ or $2y$); use { password: … } for a plaintext password or `purser hash` to make one');
+        throw new ConfigError(
+          file,
+          `users.${name}`,
+          'not a bcrypt hash ($2a$, $2b$ or $2y$); use { password: … } for a plaintext password or `purser hash` to make one',
+        );
       }
       users[name] = { hash: entry };
     } else {
@@ -133,9 +152,18 @@ export function buildConfig(input: unknown, file: string | undefined, baseDir: s
   const providers = d.providers.map((p, i) => resolveProvider(p, `providers[${i}]`, file, baseDir));
   const names = new Set<string>();
   providers.forEach((p, i) => {
-    if (names.has(p.name)) throw new ConfigError(file, `providers[${i}].name`, `duplicate provider name ${JSON.stringify(p.name)}`);
+    if (names.has(p.name))
+      throw new ConfigError(
+        file,
+        `providers[${i}].name`,
+        `duplicate provider name ${JSON.stringify(p.name)}`,
+      );
     if (Object.hasOwn(d.users, p.name)) {
-      throw new ConfigError(file, `providers[${i}].name`, `${JSON.stringify(p.name)} is also a static user; a Basic username must select one or the other`);
+      throw new ConfigError(
+        file,
+        `providers[${i}].name`,
+        `${JSON.stringify(p.name)} is also a static user; a Basic username must select one or the other`,
+      );
     }
     names.add(p.name);
   });
@@ -159,11 +187,15 @@ function resolveProxy(d: ConfigData, file: string | undefined, baseDir: string):
   if (!p) return undefined;
   const services = Array.isArray(d.token.service) ? d.token.service : [d.token.service];
   const service = p.service ?? services[0]!;
-  if (!services.includes(service)) throw new ConfigError(file, 'proxy.service', `${JSON.stringify(service)} is not one of token.service`);
-  if (p.listen === d.listen && !p.listen.endsWith(':0')) throw new ConfigError(file, 'proxy.listen', 'must differ from listen (the token server)');
+  if (!services.includes(service))
+    throw new ConfigError(file, 'proxy.service', `${JSON.stringify(service)} is not one of token.service`);
+  if (p.listen === d.listen && !p.listen.endsWith(':0'))
+    throw new ConfigError(file, 'proxy.listen', 'must differ from listen (the token server)');
   const u = new URL(p.upstream);
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError(file, 'proxy.upstream', 'must be http:// or https://');
-  if (u.pathname !== '/' && u.pathname !== '') throw new ConfigError(file, 'proxy.upstream', 'give the registry origin only (no path)');
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new ConfigError(file, 'proxy.upstream', 'must be http:// or https://');
+  if (u.pathname !== '/' && u.pathname !== '')
+    throw new ConfigError(file, 'proxy.upstream', 'give the registry origin only (no path)');
   const a = p.upstreamAuth;
   const upstreamAuth: ProxyConfig['upstreamAuth'] =
     typeof a === 'string'
@@ -191,10 +223,20 @@ function checkUrl(u: string, file: string | undefined, path: string): void {
   throw new ConfigError(file, path, `${u}: only https:// is accepted (http:// only on a loopback address)`);
 }
 
-function resolveProvider(p: ProviderData, where: string, file: string | undefined, baseDir: string): ProviderConfig {
+function resolveProvider(
+  p: ProviderData,
+  where: string,
+  file: string | undefined,
+  baseDir: string,
+): ProviderConfig {
   const preset = p.preset ? PRESETS[p.preset] : undefined;
   const issuer = p.issuer ?? preset?.issuer;
-  if (!issuer) throw new ConfigError(file, `${where}.issuer`, p.preset ? `preset ${p.preset} needs the cluster's issuer URL` : 'required');
+  if (!issuer)
+    throw new ConfigError(
+      file,
+      `${where}.issuer`,
+      p.preset ? `preset ${p.preset} needs the cluster's issuer URL` : 'required',
+    );
   checkUrl(issuer, file, `${where}.issuer`);
   if (p.jwksUri) checkUrl(p.jwksUri, file, `${where}.jwksUri`);
   if (p.jwksUri && p.keys) throw new ConfigError(file, `${where}.keys`, 'give jwksUri or keys, not both');
@@ -202,7 +244,12 @@ function resolveProvider(p: ProviderData, where: string, file: string | undefine
   if (Array.isArray(p.labels)) {
     labels = {};
     for (const c of p.labels) {
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(c)) throw new ConfigError(file, `${where}.labels`, `claim name ${JSON.stringify(c)} is not a plain identifier; use the map form`);
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(c))
+        throw new ConfigError(
+          file,
+          `${where}.labels`,
+          `claim name ${JSON.stringify(c)} is not a plain identifier; use the map form`,
+        );
       labels[c] = `claims.${c}`;
     }
   } else if (p.labels) labels = p.labels;
@@ -233,7 +280,11 @@ export function loadConfigFile(file: string): Readonly<Config> {
   if (doc.errors.length > 0) {
     const err = doc.errors[0]!;
     const pos = err.linePos?.[0];
-    throw new ConfigError(path, pos ? `line ${pos.line}, column ${pos.col}` : '', `YAML: ${err.message.split('\n')[0]}`);
+    throw new ConfigError(
+      path,
+      pos ? `line ${pos.line}, column ${pos.col}` : '',
+      `YAML: ${err.message.split('\n')[0]}`,
+    );
   }
   const data: unknown = doc.toJS({ maxAliasCount: 100 });
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {

@@ -23,13 +23,18 @@ const tls = z
   .describe('Serve HTTPS with this certificate and key.');
 
 const signingKey = z.strictObject({
-  key: z.string().describe('PEM private key file (PKCS#8, SEC1 or PKCS#1), ES256 (P-256) or RS256 (RSA ≥ 2048).'),
+  key: z
+    .string()
+    .describe('PEM private key file (PKCS#8, SEC1 or PKCS#1), ES256 (P-256) or RS256 (RSA ≥ 2048).'),
   certificate: z.string().optional().describe('PEM certificate for this key; needed for keyId x5c.'),
 });
 
 const token = z
   .strictObject({
-    issuer: z.string().min(1).describe("The `iss` of issued tokens; must equal the registry's auth.token.issuer."),
+    issuer: z
+      .string()
+      .min(1)
+      .describe("The `iss` of issued tokens; must equal the registry's auth.token.issuer."),
     service: z
       .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
       .describe(
@@ -41,14 +46,22 @@ const token = z
       .array(signingKey)
       .min(1)
       .optional()
-      .describe('Several keys for rotation: the first signs, all are published in the JWKS and accepted for refresh tokens.'),
+      .describe(
+        'Several keys for rotation: the first signs, all are published in the JWKS and accepted for refresh tokens.',
+      ),
     keyId: z
       .enum(['libtrust', 'thumbprint', 'x5c'])
       .default('libtrust')
       .describe(
         'How the token header names its key: libtrust kid (distribution 2.x), RFC 7638 thumbprint kid (distribution 3.x), or an x5c certificate chain.',
       ),
-    expiresIn: z.number().int().min(60).max(86400).default(300).describe('Lifetime of issued tokens, seconds (60 to 86400).'),
+    expiresIn: z
+      .number()
+      .int()
+      .min(60)
+      .max(86400)
+      .default(300)
+      .describe('Lifetime of issued tokens, seconds (60 to 86400).'),
     refreshTokenLifetime: z
       .number()
       .int()
@@ -70,17 +83,26 @@ const auth = z
     anonymous: z
       .boolean()
       .default(true)
-      .describe('Let callers without credentials through as the anonymous identity (account ""); the ACL decides what they get.'),
+      .describe(
+        'Let callers without credentials through as the anonymous identity (account ""); the ACL decides what they get.',
+      ),
     cacheSeconds: z
       .number()
       .int()
       .min(0)
       .max(3600)
       .default(60)
-      .describe('How long a successful password check is remembered (under a keyed hash), so a client asking for a token per layer pays bcrypt once.'),
+      .describe(
+        'How long a successful password check is remembered (under a keyed hash), so a client asking for a token per layer pays bcrypt once.',
+      ),
     failedLogins: z
       .strictObject({
-        max: z.number().int().min(1).default(10).describe('Failed logins allowed per client address and username within the window.'),
+        max: z
+          .number()
+          .int()
+          .min(1)
+          .default(10)
+          .describe('Failed logins allowed per client address and username within the window.'),
         windowSeconds: z.number().int().min(1).default(60).describe('The window, seconds.'),
       })
       .prefault({})
@@ -107,14 +129,27 @@ const rule = z.strictObject({
     .string()
     .min(1)
     .optional()
-    .describe('CEL condition over identity, claims and request; the rule applies only when it is true. A runtime error counts as false.'),
+    .describe(
+      'CEL condition over identity, claims and request; the rule applies only when it is true. A runtime error counts as false.',
+    ),
   actions: z
     .array(z.enum(ACTION_NAMES))
     .describe('Actions this rule grants ("*" = all). An empty list denies explicitly and stops the search.'),
   comment: z.string().optional().describe('Free text, shown by `purser check`.'),
 });
 
-export const ASYMMETRIC_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+export const ASYMMETRIC_ALGS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+] as const;
 
 const provider = z.strictObject({
   name: z
@@ -125,41 +160,74 @@ const provider = z.strictObject({
     .enum(['github-actions', 'gitlab', 'kubernetes'])
     .optional()
     .describe('Defaults for a well-known issuer: issuer (GitHub, gitlab.com), account, labels.'),
-  issuer: z.string().url().optional().describe("The issuer URL, equal to the tokens' `iss` and the discovery document's `issuer`."),
+  issuer: z
+    .string()
+    .url()
+    .optional()
+    .describe("The issuer URL, equal to the tokens' `iss` and the discovery document's `issuer`."),
   audience: z
     .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
     .describe('Accepted `aud` value(s); a token must carry one of them.'),
   jwksUri: z.string().url().optional().describe('Fetch keys from here and skip discovery.'),
-  keys: z.string().optional().describe('A local PEM public key or JWKS file instead of fetching (air-gapped clusters).'),
+  keys: z
+    .string()
+    .optional()
+    .describe('A local PEM public key or JWKS file instead of fetching (air-gapped clusters).'),
   ca: z.string().optional().describe('PEM CA bundle to trust for this issuer (a private issuer).'),
   clockSkew: z.number().int().min(0).max(300).default(60).describe('Leeway for exp/nbf/iat, seconds.'),
-  maxTokenAge: z.number().int().min(1).optional().describe('Refuse tokens whose `iat` is older than this, seconds.'),
+  maxTokenAge: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe('Refuse tokens whose `iat` is older than this, seconds.'),
   algorithms: z
     .array(z.enum(ASYMMETRIC_ALGS))
     .min(1)
     .default(['RS256', 'ES256'])
     .describe('Accepted signature algorithms (asymmetric only; none and HMAC are never accepted).'),
-  account: z.string().min(1).optional().describe('CEL over `claims` giving the account name (default: the preset\'s, else claims.sub).'),
+  account: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("CEL over `claims` giving the account name (default: the preset's, else claims.sub)."),
   when: z.string().min(1).optional().describe('CEL over `claims`: the token is accepted only when true.'),
   labels: z
-    .union([z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().min(1)), z.array(z.string().min(1))])
+    .union([
+      z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().min(1)),
+      z.array(z.string().min(1)),
+    ])
     .optional()
-    .describe('Labels for policies: a map of name to CEL string expression over `claims`, or a list of claim names.'),
+    .describe(
+      'Labels for policies: a map of name to CEL string expression over `claims`, or a list of claim names.',
+    ),
   refreshTokenLifetime: z
     .number()
     .int()
     .min(0)
     .default(0)
-    .describe('Lifetime of refresh tokens issued to this provider\'s identities, seconds (0: none). Lets a build outlive its CI token.'),
+    .describe(
+      "Lifetime of refresh tokens issued to this provider's identities, seconds (0: none). Lets a build outlive its CI token.",
+    ),
   keyCache: z
     .strictObject({
       maxAge: z.number().int().min(1).default(600).describe('Refetch keys after this many seconds.'),
-      cooldown: z.number().int().min(0).default(30).describe('At most one refetch per this many seconds for an unknown kid.'),
+      cooldown: z
+        .number()
+        .int()
+        .min(0)
+        .default(30)
+        .describe('At most one refetch per this many seconds for an unknown kid.'),
       timeout: z.number().min(0.1).max(60).default(5).describe('Fetch timeout, seconds.'),
-      staleFor: z.number().int().min(0).default(86400).describe('Keep serving the last good keys this long while the issuer is unreachable, seconds.'),
+      staleFor: z
+        .number()
+        .int()
+        .min(0)
+        .default(86400)
+        .describe('Keep serving the last good keys this long while the issuer is unreachable, seconds.'),
     })
     .prefault({})
-    .describe('How the issuer\'s keys are fetched and cached.'),
+    .describe("How the issuer's keys are fetched and cached."),
 });
 
 const upstreamCredentials = z.strictObject({
@@ -186,10 +254,19 @@ const proxy = z
       .url()
       .optional()
       .describe('What clients call the proxy (challenges, Location headers); default http(s)://listen.'),
-    service: z.string().optional().describe('The service the proxy checks tokens for; default the first token.service.'),
+    service: z
+      .string()
+      .optional()
+      .describe('The service the proxy checks tokens for; default the first token.service.'),
     upstreamCa: z.string().optional().describe('PEM CA bundle for an https upstream with a private CA.'),
     tls: tls.optional(),
-    connections: z.number().int().min(1).max(1024).default(64).describe('Keep-alive connections to the upstream.'),
+    connections: z
+      .number()
+      .int()
+      .min(1)
+      .max(1024)
+      .default(64)
+      .describe('Keep-alive connections to the upstream.'),
   })
   .describe('Authenticating reverse proxy in front of a registry.');
 
@@ -202,7 +279,9 @@ const log = z
 
 export const configSchema = z
   .strictObject({
-    listen: hostPort.default('127.0.0.1:5001').describe('Address of the token server, host:port (port 0 picks a free one).'),
+    listen: hostPort
+      .default('127.0.0.1:5001')
+      .describe('Address of the token server, host:port (port 0 picks a free one).'),
     tls: tls.optional(),
     trustProxy: z
       .boolean()
@@ -211,15 +290,27 @@ export const configSchema = z
     token,
     auth,
     users: z
-      .record(z.string().min(1).regex(/^[^:\s]+$/, 'usernames may not contain ":" or whitespace'), userEntry)
+      .record(
+        z
+          .string()
+          .min(1)
+          .regex(/^[^:\s]+$/, 'usernames may not contain ":" or whitespace'),
+        userEntry,
+      )
       .default({})
       .describe('Static accounts: a bcrypt hash, or { password: plaintext }.'),
-    htpasswd: z.string().optional().describe('An htpasswd file with bcrypt entries (htpasswd -B); other schemes are refused.'),
+    htpasswd: z
+      .string()
+      .optional()
+      .describe('An htpasswd file with bcrypt entries (htpasswd -B); other schemes are refused.'),
     providers: z
       .array(provider)
       .default([])
       .describe('OIDC / JWT issuers whose tokens are accepted as passwords (workload identity).'),
-    acl: z.array(rule).min(1).describe('Ordered rules; for each requested scope the first matching rule decides.'),
+    acl: z
+      .array(rule)
+      .min(1)
+      .describe('Ordered rules; for each requested scope the first matching rule decides.'),
     proxy: proxy.optional(),
     log,
   })

@@ -22,7 +22,13 @@ function environment(vars: readonly CelVariables[]): Environment {
   if (!env) {
     env = new Environment({
       homogeneousAggregateLiterals: false,
-      limits: { maxAstNodes: 2000, maxDepth: 50, maxListElements: 200, maxMapEntries: 200, maxCallArguments: 16 },
+      limits: {
+        maxAstNodes: 2000,
+        maxDepth: 50,
+        maxListElements: 200,
+        maxMapEntries: 200,
+        maxCallArguments: 16,
+      },
     });
     for (const v of vars) env.registerVariable(v, 'map');
     envCache.set(key, env);
@@ -66,7 +72,11 @@ function firstLine(e: unknown): string {
 
 export function compileCel(source: string, vars: readonly CelVariables[], kind: 'bool'): CelProgram<boolean>;
 export function compileCel(source: string, vars: readonly CelVariables[], kind: 'string'): CelProgram<string>;
-export function compileCel(source: string, vars: readonly CelVariables[], kind: CelResultKind): CelProgram<unknown> {
+export function compileCel(
+  source: string,
+  vars: readonly CelVariables[],
+  kind: CelResultKind,
+): CelProgram<unknown> {
   const env = environment(vars);
   let program: ReturnType<Environment['parse']>;
   try {
@@ -75,9 +85,16 @@ export function compileCel(source: string, vars: readonly CelVariables[], kind: 
     throw new CelCompileError(`CEL syntax error in ${JSON.stringify(source)}: ${firstLine(e)}`);
   }
   const checked = program.check();
-  if (!checked.valid) throw new CelCompileError(`CEL type error in ${JSON.stringify(source)}: ${firstLine(checked.error)}`);
-  if (checked.type && !ACCEPTED[kind].includes(checked.type) && !(kind === 'map' && checked.type.startsWith('map'))) {
-    throw new CelCompileError(`CEL expression ${JSON.stringify(source)} gives ${checked.type}; a ${kind} is needed here`);
+  if (!checked.valid)
+    throw new CelCompileError(`CEL type error in ${JSON.stringify(source)}: ${firstLine(checked.error)}`);
+  if (
+    checked.type &&
+    !ACCEPTED[kind].includes(checked.type) &&
+    !(kind === 'map' && checked.type.startsWith('map'))
+  ) {
+    throw new CelCompileError(
+      `CEL expression ${JSON.stringify(source)} gives ${checked.type}; a ${kind} is needed here`,
+    );
   }
   return {
     source,
@@ -88,8 +105,10 @@ export function compileCel(source: string, vars: readonly CelVariables[], kind: 
       } catch (e) {
         throw new CelEvalError(firstLine(e));
       }
-      if (kind === 'bool' && typeof out !== 'boolean') throw new CelEvalError(`expected a bool, got ${typeof out}`);
-      if (kind === 'string' && typeof out !== 'string') throw new CelEvalError(`expected a string, got ${typeof out}`);
+      if (kind === 'bool' && typeof out !== 'boolean')
+        throw new CelEvalError(`expected a bool, got ${typeof out}`);
+      if (kind === 'string' && typeof out !== 'string')
+        throw new CelEvalError(`expected a string, got ${typeof out}`);
       return out;
     },
   };

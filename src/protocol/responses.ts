@@ -16,7 +16,12 @@ export function basicChallenge(realm: string): string {
   return `Basic realm=${quote(realm)}`;
 }
 
-export function bearerChallenge(params: { realm: string; service: string; scope?: string; error?: string }): string {
+export function bearerChallenge(params: {
+  realm: string;
+  service: string;
+  scope?: string;
+  error?: string;
+}): string {
   let h = `Bearer realm=${quote(params.realm)},service=${quote(params.service)}`;
   if (params.scope) h += `,scope=${quote(params.scope)}`;
   if (params.error) h += `,error=${quote(params.error)}`;

@@ -18,7 +18,8 @@ const MAX_SCOPE_LENGTH = 512;
 const TYPE_RE = /^([a-z0-9]+)(?:\(([a-z0-9]+)\))?$/;
 // distribution's reference grammar: optional domain[:port]/ then lowercase path components.
 const COMPONENT = '[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*';
-const DOMAIN = '(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\\[[0-9a-fA-F:]+\\])(?::[0-9]+)?';
+const DOMAIN =
+  '(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\\[[0-9a-fA-F:]+\\])(?::[0-9]+)?';
 const REPOSITORY_RE = new RegExp(`^(?:${DOMAIN}/)?${COMPONENT}(?:/${COMPONENT})*$`);
 const OTHER_NAME_RE = /^[A-Za-z0-9._\-/:]+$/;
 const ACTION_RE = /^(?:\*|[a-z][a-z0-9_-]*)$/;
@@ -81,7 +82,8 @@ export function parseScopes(values: readonly string[]): Scope[] {
       if (prev) {
         for (const a of s.actions) if (!prev.actions.includes(a)) prev.actions.push(a);
       } else {
-        if (merged.size >= MAX_SCOPES) throw new PurserError('INVALID_SCOPE', `more than ${MAX_SCOPES} scopes`);
+        if (merged.size >= MAX_SCOPES)
+          throw new PurserError('INVALID_SCOPE', `more than ${MAX_SCOPES} scopes`);
         merged.set(key, s);
       }
     }

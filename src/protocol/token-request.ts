@@ -47,7 +47,9 @@ function bool(params: URLSearchParams, name: string): boolean {
  * Other schemes (a registry Bearer token sent to the token endpoint) are ignored, as
  * distribution's token servers do; a malformed Basic header is a 400.
  */
-export function parseBasicAuth(header: string | undefined): { username: string; password: Secret } | undefined {
+export function parseBasicAuth(
+  header: string | undefined,
+): { username: string; password: Secret } | undefined {
   if (header === undefined || header === '') return undefined;
   const sp = header.indexOf(' ');
   const scheme = (sp < 0 ? header : header.slice(0, sp)).toLowerCase();
@@ -65,7 +67,10 @@ export function parseBasicAuth(header: string | undefined): { username: string; 
 }
 
 /** `GET /token?service=…&scope=…&account=…&offline_token=…&client_id=…` */
-export function parseGetTokenRequest(query: URLSearchParams, authorization: string | undefined): TokenRequest {
+export function parseGetTokenRequest(
+  query: URLSearchParams,
+  authorization: string | undefined,
+): TokenRequest {
   const credentials = parseBasicAuth(authorization);
   const account = one(query, 'account');
   if (credentials && account !== undefined && account !== '' && account !== credentials.username) {
@@ -84,7 +89,10 @@ export function parseGetTokenRequest(query: URLSearchParams, authorization: stri
 }
 
 /** `POST /token` with an OAuth2 form body (RFC 6749 §4.3 password, §6 refresh_token). */
-export function parsePostTokenRequest(form: URLSearchParams, authorization: string | undefined): TokenRequest {
+export function parsePostTokenRequest(
+  form: URLSearchParams,
+  authorization: string | undefined,
+): TokenRequest {
   const grantType = one(form, 'grant_type');
   const base = {
     service: one(form, 'service'),
@@ -103,12 +111,24 @@ export function parsePostTokenRequest(form: URLSearchParams, authorization: stri
       credentials = parseBasicAuth(authorization);
     }
     if (!credentials) throw bad('grant_type=password needs username and password');
-    return { ...base, grant: 'password', account: credentials.username, credentials, refreshToken: undefined };
+    return {
+      ...base,
+      grant: 'password',
+      account: credentials.username,
+      credentials,
+      refreshToken: undefined,
+    };
   }
   if (grantType === 'refresh_token') {
     const token = one(form, 'refresh_token');
     if (token === undefined || token === '') throw bad('grant_type=refresh_token needs refresh_token');
-    return { ...base, grant: 'refresh_token', account: undefined, credentials: undefined, refreshToken: new Secret(token) };
+    return {
+      ...base,
+      grant: 'refresh_token',
+      account: undefined,
+      credentials: undefined,
+      refreshToken: new Secret(token),
+    };
   }
   if (grantType === undefined) throw bad('missing grant_type');
   throw new PurserError(

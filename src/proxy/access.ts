@@ -38,19 +38,41 @@ function actionsFor(method: string): string[] | undefined {
 export function requiredAccess(method: string, path: string, query: URLSearchParams): RouteAccess {
   if (path === '/v2/' || path === '/v2') return { kind: 'base' };
   if (path === '/v2/_catalog') {
-    if (method !== 'GET' && method !== 'HEAD') return { kind: 'invalid', status: 405, code: 'UNSUPPORTED', message: 'the catalog is read-only' };
-    return { kind: 'scoped', scopes: [{ type: 'registry', name: 'catalog', actions: ['*'] }], repository: undefined };
+    if (method !== 'GET' && method !== 'HEAD')
+      return { kind: 'invalid', status: 405, code: 'UNSUPPORTED', message: 'the catalog is read-only' };
+    return {
+      kind: 'scoped',
+      scopes: [{ type: 'registry', name: 'catalog', actions: ['*'] }],
+      repository: undefined,
+    };
   }
   for (const { re, route } of ROUTES) {
     const m = re.exec(path);
     if (!m) continue;
     const name = m[1]!;
-    if (!isRepositoryName(name)) return { kind: 'invalid', status: 400, code: 'NAME_INVALID', message: `invalid repository name ${JSON.stringify(name.slice(0, 200))}` };
+    if (!isRepositoryName(name))
+      return {
+        kind: 'invalid',
+        status: 400,
+        code: 'NAME_INVALID',
+        message: `invalid repository name ${JSON.stringify(name.slice(0, 200))}`,
+      };
     let actions = actionsFor(method);
-    if (!actions) return { kind: 'invalid', status: 405, code: 'UNSUPPORTED', message: `method ${method} not allowed here` };
+    if (!actions)
+      return {
+        kind: 'invalid',
+        status: 405,
+        code: 'UNSUPPORTED',
+        message: `method ${method} not allowed here`,
+      };
     if (route === 'upload' && method === 'DELETE') actions = ['pull', 'push'];
     if ((route === 'tags' || route === 'referrers') && method !== 'GET' && method !== 'HEAD') {
-      return { kind: 'invalid', status: 405, code: 'UNSUPPORTED', message: `method ${method} not allowed here` };
+      return {
+        kind: 'invalid',
+        status: 405,
+        code: 'UNSUPPORTED',
+        message: `method ${method} not allowed here`,
+      };
     }
     const scopes: Scope[] = [{ type: 'repository', name, actions }];
     const out: RouteAccess = { kind: 'scoped', scopes, repository: name };

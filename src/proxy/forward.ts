@@ -59,7 +59,12 @@ function responseHeaders(raw: Dispatcher.ResponseData['headers']): Record<string
  * no buffering. A client that goes away aborts the upstream request; an upstream that fails
  * mid-body destroys the client connection, so a truncated body never looks complete.
  */
-export function forward(req: IncomingMessage, res: ServerResponse, pool: Dispatcher, o: ForwardOptions): void {
+export function forward(
+  req: IncomingMessage,
+  res: ServerResponse,
+  pool: Dispatcher,
+  o: ForwardOptions,
+): void {
   const abort = new AbortController();
   let finished = false;
   let bytes = 0;
@@ -97,7 +102,9 @@ export function forward(req: IncomingMessage, res: ServerResponse, pool: Dispatc
       if (err) {
         if (!res.headersSent) {
           res.writeHead(502, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ errors: [{ code: 'UNAVAILABLE', message: 'upstream registry unavailable' }] }));
+          res.end(
+            JSON.stringify({ errors: [{ code: 'UNAVAILABLE', message: 'upstream registry unavailable' }] }),
+          );
         } else res.destroy(err);
         o.onDone(status || 502, bytes, err);
       } else o.onDone(status, bytes);

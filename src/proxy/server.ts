@@ -1,23 +1,32 @@
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Agent, Pool } from 'undici';
+import type { Identity } from '../authn/identity.js';
 import type { ProxyConfig } from '../config/load.js';
-import { isPurserError, PurserError } from '../errors.js';
+import { isPurserError } from '../errors.js';
 import { bearerChallenge, errorBody } from '../protocol/responses.js';
 import { formatScope, type Scope } from '../protocol/scope.js';
 import { parseBasicAuth } from '../protocol/token-request.js';
 import type { AppState } from '../server/app.js';
 import { clientIp, splitHostPort, type TokenHttpServer } from '../server/http.js';
 import type { Metrics } from '../server/metrics.js';
-import { covers, verifyAccessToken, type VerifiedAccessToken } from '../token/verify-access.js';
+import { covers, type VerifiedAccessToken, verifyAccessToken } from '../token/verify-access.js';
 import type { Logger } from '../util/log.js';
 import { requiredAccess } from './access.js';
 import { forward } from './forward.js';
 import { createUpstreamAuth, type UpstreamAuth } from './upstream-auth.js';
 
-const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'docker-distribution-api-version': 'registry/2.0' };
+const JSON_HEADERS = {
+  'content-type': 'application/json; charset=utf-8',
+  'docker-distribution-api-version': 'registry/2.0',
+};
 
 /** Verified bearer tokens, until they expire; bounded. */
 class VerifiedTokens {
@@ -73,7 +82,12 @@ export class RegistryProxy {
       ...(ca ? { connect: { ca } } : {}),
     });
     this.#authFor = token.state;
-    this.#auth = createUpstreamAuth(cfg, token.state.keyring, new Agent(ca ? { connect: { ca } } : {}), this.#log);
+    this.#auth = createUpstreamAuth(
+      cfg,
+      token.state.keyring,
+      new Agent(ca ? { connect: { ca } } : {}),
+      this.#log,
+    );
     this.#externalUrl = cfg.externalUrl ?? `http://${cfg.listen}`;
   }
 
@@ -90,14 +104,24 @@ export class RegistryProxy {
   handler = (req: IncomingMessage, res: ServerResponse): void => {
     this.#handle(req, res).catch((e: unknown) => {
       if (isPurserError(e) && e.status < 500) return this.#error(res, e.status, e.code, e.message);
-      if (isPurserError(e) && e.code === 'UNAVAILABLE') return this.#error(res, 503, 'UNAVAILABLE', e.message);
-      this.#log.error('unexpected proxy error', { error: e instanceof Error ? e.stack : String(e), path: req.url });
+      if (isPurserError(e) && e.code === 'UNAVAILABLE')
+        return this.#error(res, 503, 'UNAVAILABLE', e.message);
+      this.#log.error('unexpected proxy error', {
+        error: e instanceof Error ? e.stack : String(e),
+        path: req.url,
+      });
       if (!res.headersSent) this.#error(res, 500, 'UNKNOWN', 'internal error');
       else res.destroy();
     });
   };
 
-  #error(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+  #error(
+    res: ServerResponse,
+    status: number,
+    code: string,
+    message: string,
+    headers: Record<string, string> = {},
+  ): void {
     if (res.headersSent) return void res.destroy();
     res.writeHead(status, { ...JSON_HEADERS, ...headers }).end(errorBody(code, message));
   }
@@ -106,7 +130,7 @@ export class RegistryProxy {
     return bearerChallenge({
       realm: `${this.#externalUrl}/token`,
       service: this.#cfg.service,
-      ...(scopes && scopes.length ? { scope: scopes.map(formatScope).join(' ') } : {}),
+      ...(scopes?.length ? { scope: scopes.map(formatScope).join(' ') } : {}),
       ...(error ? { error } : {}),
     });
   }
@@ -131,7 +155,13 @@ export class RegistryProxy {
     let account: string;
     let allowedMount = true;
     try {
-      const r = await this.#authorize(req, state, scopes, access.kind === 'scoped' ? access.mountFrom : undefined, ip);
+      const r = await this.#authorize(
+        req,
+        state,
+        scopes,
+        access.kind === 'scoped' ? access.mountFrom : undefined,
+        ip,
+      );
       account = r.account;
       allowedMount = r.mountAllowed;
     } catch (e) {
@@ -165,11 +195,12 @@ export class RegistryProxy {
       clientIp: ip,
       rewrite: (status, h) => {
         const loc = h.location;
-        if (typeof loc === 'string' && loc.startsWith(this.#cfg.upstream)) h.location = this.#externalUrl + loc.slice(this.#cfg.upstream.length);
+        if (typeof loc === 'string' && loc.startsWith(this.#cfg.upstream))
+          h.location = this.#externalUrl + loc.slice(this.#cfg.upstream.length);
         if (status === 401) h['www-authenticate'] = this.#challenge(scopes);
       },
       onDone: (status, bytes, err) => {
-        this.#metrics.proxyRequests.inc({ method, status: String(Math.floor(status / 100)) + 'xx' });
+        this.#metrics.proxyRequests.inc({ method, status: `${Math.floor(status / 100)}xx` });
         const rec = { method, path, status, bytes, ms: Date.now() - started, account, ip };
         if (err) this.#log.warn('proxy request failed', { ...rec, reason: err.message });
         else this.#log.info('proxied', rec);
@@ -178,7 +209,13 @@ export class RegistryProxy {
   }
 
   /** Who the caller is and whether they may do this; throws ProxyRefusal. */
-  async #authorize(req: IncomingMessage, state: AppState, scopes: readonly Scope[], mountFrom: string | undefined, ip: string): Promise<{ account: string; mountAllowed: boolean }> {
+  async #authorize(
+    req: IncomingMessage,
+    state: AppState,
+    scopes: readonly Scope[],
+    mountFrom: string | undefined,
+    ip: string,
+  ): Promise<{ account: string; mountAllowed: boolean }> {
     const header = req.headers.authorization;
     const primary = mountFrom ? scopes.slice(0, 1) : scopes;
     if (!header) {
@@ -191,13 +228,23 @@ export class RegistryProxy {
         try {
           v = await verifyAccessToken(state.keyring, token, state.config.token.issuer, this.#cfg.service);
         } catch (e) {
-          throw new ProxyRefusal(401, 'UNAUTHORIZED', isPurserError(e) ? e.message : 'invalid token', 'invalid_token');
+          throw new ProxyRefusal(
+            401,
+            'UNAUTHORIZED',
+            isPurserError(e) ? e.message : 'invalid token',
+            'invalid_token',
+          );
         }
         this.#verified.set(token, v);
       }
       for (const s of primary) {
         if (!covers(v.access, s.type, s.name, s.actions)) {
-          throw new ProxyRefusal(401, 'DENIED', 'requested access to the resource is denied', 'insufficient_scope');
+          throw new ProxyRefusal(
+            401,
+            'DENIED',
+            'requested access to the resource is denied',
+            'insufficient_scope',
+          );
         }
       }
       const mountAllowed = mountFrom === undefined || covers(v.access, 'repository', mountFrom, ['pull']);
@@ -210,11 +257,12 @@ export class RegistryProxy {
       throw new ProxyRefusal(401, 'UNAUTHORIZED', (e as Error).message);
     }
     if (!creds) throw new ProxyRefusal(401, 'UNAUTHORIZED', 'unsupported authorization scheme');
-    let identity;
+    let identity: Identity;
     try {
       identity = await state.tokens.authenticate(creds, ip);
     } catch (e) {
-      if (isPurserError(e) && (e.status === 401 || e.status === 429)) throw new ProxyRefusal(401, 'UNAUTHORIZED', e.message);
+      if (isPurserError(e) && (e.status === 401 || e.status === 429))
+        throw new ProxyRefusal(401, 'UNAUTHORIZED', e.message);
       throw e;
     }
     const decisions = await state.acl.authorize({ identity, service: this.#cfg.service, scopes, ip });
@@ -230,7 +278,9 @@ export class RegistryProxy {
   async listen(): Promise<URL> {
     const { host, port } = splitHostPort(this.#cfg.listen);
     const tls = this.#cfg.tls;
-    const server = tls ? createHttpsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, this.handler) : createHttpServer(this.handler);
+    const server = tls
+      ? createHttpsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, this.handler)
+      : createHttpServer(this.handler);
     // Uploads and downloads of large layers take as long as they take: no request timeout.
     server.requestTimeout = 0;
     server.headersTimeout = 60_000;

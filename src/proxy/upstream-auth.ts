@@ -61,7 +61,8 @@ export class BasicAuth implements UpstreamAuth {
 function parseChallenge(h: string): Record<string, string> | undefined {
   if (!/^bearer\s/i.test(h)) return undefined;
   const out: Record<string, string> = {};
-  for (const m of h.slice(7).matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)) out[m[1]!.toLowerCase()] = m[2]!.replace(/\\(.)/g, '$1');
+  for (const m of h.slice(7).matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g))
+    out[m[1]!.toLowerCase()] = m[2]!.replace(/\\(.)/g, '$1');
   return out;
 }
 
@@ -88,7 +89,8 @@ export class UpstreamBearerAuth implements UpstreamAuth {
         await res.body.dump();
         const h = res.headers['www-authenticate'];
         const c = parseChallenge(Array.isArray(h) ? h[0]! : (h ?? ''));
-        if (!c?.realm) throw new Error(`upstream ${this.upstream}/v2/ gave no Bearer challenge (HTTP ${res.statusCode})`);
+        if (!c?.realm)
+          throw new Error(`upstream ${this.upstream}/v2/ gave no Bearer challenge (HTTP ${res.statusCode})`);
         return { realm: c.realm, service: c.service };
       })().catch((e: Error) => {
         this.#challenge = undefined;
@@ -107,22 +109,34 @@ export class UpstreamBearerAuth implements UpstreamAuth {
       const url = new URL(realm);
       if (service) url.searchParams.set('service', service);
       for (const s of scopes) url.searchParams.append('scope', formatScope(s));
-      const res = await request(url, { headers: { authorization: this.#basic }, dispatcher: this.dispatcher });
+      const res = await request(url, {
+        headers: { authorization: this.#basic },
+        dispatcher: this.dispatcher,
+      });
       const body = (await res.body.json()) as { token?: string; access_token?: string; expires_in?: number };
-      if (res.statusCode !== 200) throw new Error(`upstream token server ${url.origin}${url.pathname} answered HTTP ${res.statusCode}`);
+      if (res.statusCode !== 200)
+        throw new Error(`upstream token server ${url.origin}${url.pathname} answered HTTP ${res.statusCode}`);
       const token = body.token ?? body.access_token;
       if (!token) throw new Error('upstream token server returned no token');
       const value = `Bearer ${token}`;
       this.#cache.set(k, value, Date.now() + Math.max(30, (body.expires_in ?? 60) - 30) * 1000);
       return value;
     } catch (e) {
-      this.log.warn('upstream token request failed', { upstream: this.upstream, reason: (e as Error).message });
+      this.log.warn('upstream token request failed', {
+        upstream: this.upstream,
+        reason: (e as Error).message,
+      });
       throw new PurserError('UNAVAILABLE', 'upstream registry authentication failed');
     }
   }
 }
 
-export function createUpstreamAuth(cfg: ProxyConfig, ring: KeyRing, dispatcher: Dispatcher, log: Logger): UpstreamAuth {
+export function createUpstreamAuth(
+  cfg: ProxyConfig,
+  ring: KeyRing,
+  dispatcher: Dispatcher,
+  log: Logger,
+): UpstreamAuth {
   const a = cfg.upstreamAuth;
   if (a === 'none') return { header: async () => undefined };
   if (a === 'token') return new MintedTokenAuth(ring, cfg.service);

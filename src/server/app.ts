@@ -1,13 +1,13 @@
 import type { Authenticator } from '../authn/authenticator.js';
 import { readHtpasswd } from '../authn/htpasswd.js';
-import { FailedLoginLimiter } from '../authn/rate-limit.js';
-import { type StoredCredential, StaticUsers } from '../authn/static-users.js';
 import { OidcAuthenticator, OidcProviders } from '../authn/oidc/authenticator.js';
 import { OidcProvider } from '../authn/oidc/provider.js';
-import { Acl, compileRules, type ConditionCompiler } from '../authz/acl.js';
-import { CelCompileError, CelEvalError, type CelProgram, compileCel, toCelValue } from '../expr/cel.js';
+import { FailedLoginLimiter } from '../authn/rate-limit.js';
+import { StaticUsers, type StoredCredential } from '../authn/static-users.js';
+import { Acl, type ConditionCompiler, compileRules } from '../authz/acl.js';
 import type { Config } from '../config/load.js';
 import { ConfigError } from '../errors.js';
+import { CelCompileError, CelEvalError, type CelProgram, compileCel, toCelValue } from '../expr/cel.js';
 import { KeyRing } from '../token/keyring.js';
 import type { Logger } from '../util/log.js';
 import type { Metrics } from './metrics.js';
@@ -25,7 +25,11 @@ export interface AppState {
 }
 
 /** Builds the state for a configuration; throws a ConfigError/PurserError naming what is wrong. */
-export async function buildApp(config: Readonly<Config>, logger: Logger, metrics?: Metrics): Promise<AppState> {
+export async function buildApp(
+  config: Readonly<Config>,
+  logger: Logger,
+  metrics?: Metrics,
+): Promise<AppState> {
   const keyring = await KeyRing.load(config.token.keys, {
     issuer: config.token.issuer,
     keyId: config.token.keyId,
@@ -38,12 +42,15 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, metrics
   }
   const plaintext: string[] = [];
   for (const [name, entry] of Object.entries(config.users)) {
-    if (users.has(name)) throw new ConfigError(config.file, `users.${name}`, `also defined in ${config.htpasswd}`);
+    if (users.has(name))
+      throw new ConfigError(config.file, `users.${name}`, `also defined in ${config.htpasswd}`);
     users.set(name, entry);
     if ('password' in entry) plaintext.push(name);
   }
   if (plaintext.length > 0) {
-    logger.warn('plaintext passwords in the configuration; store bcrypt hashes instead (purser hash)', { users: plaintext });
+    logger.warn('plaintext passwords in the configuration; store bcrypt hashes instead (purser hash)', {
+      users: plaintext,
+    });
   }
   const staticUsers = new StaticUsers(users, config.auth.cacheSeconds);
   const providerList = await Promise.all(
@@ -62,11 +69,18 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, metrics
   if (providerList.length) authenticators.push(new OidcAuthenticator(providers, 'by-issuer'));
 
   if (users.size === 0 && providerList.length === 0 && !config.auth.anonymous) {
-    throw new ConfigError(config.file, 'users', 'no way to authenticate: add users, htpasswd or providers, or enable auth.anonymous');
+    throw new ConfigError(
+      config.file,
+      'users',
+      'no way to authenticate: add users, htpasswd or providers, or enable auth.anonymous',
+    );
   }
 
   const acl = new Acl(compileRules(config.acl, config.file, celConditions(config.file, logger)));
-  const limiter = new FailedLoginLimiter(config.auth.failedLogins.max, config.auth.failedLogins.windowSeconds);
+  const limiter = new FailedLoginLimiter(
+    config.auth.failedLogins.max,
+    config.auth.failedLogins.windowSeconds,
+  );
   const tokens = new TokenService({
     issuer: config.token.issuer,
     services: config.token.services,
@@ -101,13 +115,20 @@ function celConditions(file: string | undefined, logger: Logger): ConditionCompi
       evaluate(input) {
         try {
           return program.run({
-            identity: { account: input.identity.account, provider: input.identity.provider, labels: input.identity.labels },
+            identity: {
+              account: input.identity.account,
+              provider: input.identity.provider,
+              labels: input.identity.labels,
+            },
             claims: toCelValue(input.identity.claims),
             request: input.request,
           });
         } catch (e) {
           if (!(e instanceof CelEvalError)) throw e;
-          logger.warn('ACL condition failed to evaluate; the rule does not apply', { rule: where, reason: e.message });
+          logger.warn('ACL condition failed to evaluate; the rule does not apply', {
+            rule: where,
+            reason: e.message,
+          });
           return false;
         }
       },

@@ -1,10 +1,15 @@
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { isPurserError, PurserError } from '../errors.js';
-import { formatScope } from '../protocol/scope.js';
 import { basicChallenge, errorBody } from '../protocol/responses.js';
+import { formatScope } from '../protocol/scope.js';
 import { parseGetTokenRequest, parsePostTokenRequest, type TokenRequest } from '../protocol/token-request.js';
 import type { Logger } from '../util/log.js';
 import type { AppState } from './app.js';
@@ -84,7 +89,8 @@ export class TokenHttpServer {
     const path = q < 0 ? url : url.slice(0, q);
     const method = req.method ?? 'GET';
     if (path === '/token') {
-      if (method === 'GET' || method === 'POST') return this.#token(req, res, method, q < 0 ? '' : url.slice(q + 1));
+      if (method === 'GET' || method === 'POST')
+        return this.#token(req, res, method, q < 0 ? '' : url.slice(q + 1));
       return this.#methodNotAllowed(res, 'GET, POST');
     }
     if (method !== 'GET' && method !== 'HEAD') return this.#methodNotAllowed(res, 'GET, HEAD');
@@ -104,15 +110,24 @@ export class TokenHttpServer {
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(this.#metrics.render());
         return;
       default:
-        res.writeHead(404, JSON_HEADERS).end(errorBody('NOT_FOUND', `no route for ${method} ${path.slice(0, 200)}`));
+        res
+          .writeHead(404, JSON_HEADERS)
+          .end(errorBody('NOT_FOUND', `no route for ${method} ${path.slice(0, 200)}`));
     }
   }
 
   #methodNotAllowed(res: ServerResponse, allow: string): void {
-    res.writeHead(405, { ...JSON_HEADERS, allow }).end(errorBody('UNSUPPORTED', `method not allowed; use ${allow}`));
+    res
+      .writeHead(405, { ...JSON_HEADERS, allow })
+      .end(errorBody('UNSUPPORTED', `method not allowed; use ${allow}`));
   }
 
-  async #token(req: IncomingMessage, res: ServerResponse, method: 'GET' | 'POST', query: string): Promise<void> {
+  async #token(
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: 'GET' | 'POST',
+    query: string,
+  ): Promise<void> {
     const started = process.hrtime.bigint();
     const state = this.#state;
     const ip = clientIp(req, state.config.trustProxy);
@@ -135,8 +150,11 @@ export class TokenHttpServer {
       fields.account = out.identity.account;
       fields.provider = out.identity.provider;
       fields.service = out.service;
-      fields.granted = out.decisions.filter((d) => d.granted.length > 0).map((d) => formatScope({ ...d.requested, actions: d.granted }));
-      if (this.#log.enabled('debug')) fields.decisions = out.decisions.map((d) => `${formatScope(d.requested)}: ${d.explanation}`);
+      fields.granted = out.decisions
+        .filter((d) => d.granted.length > 0)
+        .map((d) => formatScope({ ...d.requested, actions: d.granted }));
+      if (this.#log.enabled('debug'))
+        fields.decisions = out.decisions.map((d) => `${formatScope(d.requested)}: ${d.explanation}`);
       fields.refresh_token_issued = out.response.refresh_token ? true : undefined;
       res.writeHead(200, JSON_HEADERS).end(JSON.stringify(out.response));
       this.#finish(started, grant, 'ok', 200, fields);
@@ -149,18 +167,35 @@ export class TokenHttpServer {
       const body: Record<string, unknown> = { errors: [{ code: e.code, message: e.message }] };
       if (method === 'POST') {
         // OAuth2 clients (containerd) read RFC 6749 §5.2 fields.
-        body.error = e.status === 401 ? 'invalid_grant' : e.code === 'UNSUPPORTED_GRANT_TYPE' ? 'unsupported_grant_type' : 'invalid_request';
+        body.error =
+          e.status === 401
+            ? 'invalid_grant'
+            : e.code === 'UNSUPPORTED_GRANT_TYPE'
+              ? 'unsupported_grant_type'
+              : 'invalid_request';
         body.error_description = e.message;
       }
       res.writeHead(e.status, headers).end(JSON.stringify(body));
       fields.error = e.message;
       if (e.detail) fields.detail = e.detail;
       if (parsed?.credentials) fields.account = parsed.credentials.username;
-      this.#finish(started, grant, e.status === 401 ? 'unauthorized' : e.status === 429 ? 'rate_limited' : 'bad_request', e.status, fields);
+      this.#finish(
+        started,
+        grant,
+        e.status === 401 ? 'unauthorized' : e.status === 429 ? 'rate_limited' : 'bad_request',
+        e.status,
+        fields,
+      );
     }
   }
 
-  #finish(started: bigint, grant: string, outcome: string, status: number, fields: Record<string, unknown>): void {
+  #finish(
+    started: bigint,
+    grant: string,
+    outcome: string,
+    status: number,
+    fields: Record<string, unknown>,
+  ): void {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     this.#metrics.tokenRequests.inc({ grant, outcome });
     this.#metrics.tokenDuration.observe(seconds);

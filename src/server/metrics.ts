@@ -58,11 +58,19 @@ class Histogram {
 export class Metrics {
   readonly tokenRequests = new Counter('purser_token_requests_total', 'Token requests by grant and outcome.');
   readonly failedLogins = new Counter('purser_failed_logins_total', 'Failed authentications by reason kind.');
-  readonly tokenDuration = new Histogram('purser_token_request_duration_seconds', 'Time to answer a token request.', [
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
-  ]);
-  readonly oidcFetches = new Counter('purser_oidc_fetches_total', 'Discovery and JWKS fetches by provider, kind and outcome.');
-  readonly proxyRequests = new Counter('purser_proxy_requests_total', 'Proxied registry requests by method and status class.');
+  readonly tokenDuration = new Histogram(
+    'purser_token_request_duration_seconds',
+    'Time to answer a token request.',
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+  );
+  readonly oidcFetches = new Counter(
+    'purser_oidc_fetches_total',
+    'Discovery and JWKS fetches by provider, kind and outcome.',
+  );
+  readonly proxyRequests = new Counter(
+    'purser_proxy_requests_total',
+    'Proxied registry requests by method and status class.',
+  );
   readonly reloads = new Counter('purser_config_reloads_total', 'Configuration reloads by outcome.');
   readonly #extra: (() => string)[] = [];
 

@@ -55,9 +55,12 @@ export class TokenService {
     const wait = this.#o.limiter.retryAfter(limitKey);
     if (wait > 0) {
       this.#o.onFailedLogin?.('rate_limited');
-      throw Object.assign(new PurserError('TOO_MANY_ATTEMPTS', `too many failed logins; retry in ${wait} s`), {
-        retryAfter: wait,
-      });
+      throw Object.assign(
+        new PurserError('TOO_MANY_ATTEMPTS', `too many failed logins; retry in ${wait} s`),
+        {
+          retryAfter: wait,
+        },
+      );
     }
     for (const a of this.#o.authenticators) {
       const r = await a.authenticate(credentials, trace ? { ip, trace } : { ip });
@@ -82,7 +85,10 @@ export class TokenService {
     if (c.prv === 'static') {
       const fp = this.#o.staticUsers?.credentialFingerprint(c.sub);
       if (fp === undefined || fp !== c.cfp) {
-        throw new PurserError('UNAUTHORIZED', 'refresh token no longer valid (the account or its password changed): log in again');
+        throw new PurserError(
+          'UNAUTHORIZED',
+          'refresh token no longer valid (the account or its password changed): log in again',
+        );
       }
       return identity;
     }
@@ -99,7 +105,10 @@ export class TokenService {
   resolveService(service: string | undefined): string {
     if (service === undefined || service === '') return this.#o.services[0]!;
     if (!this.#o.services.includes(service)) {
-      throw new PurserError('UNKNOWN_SERVICE', `unknown service ${JSON.stringify(service.slice(0, 100))}: this server issues tokens for ${this.#o.services.map((s) => JSON.stringify(s)).join(', ')}`);
+      throw new PurserError(
+        'UNKNOWN_SERVICE',
+        `unknown service ${JSON.stringify(service.slice(0, 100))}: this server issues tokens for ${this.#o.services.map((s) => JSON.stringify(s)).join(', ')}`,
+      );
     }
     return service;
   }
@@ -128,8 +137,17 @@ export class TokenService {
     if (req.offline && req.grant !== 'refresh_token') {
       const lifetime = this.#refreshLifetime(identity);
       if (lifetime > 0) {
-        const cfp = identity.provider === 'static' ? this.#o.staticUsers?.credentialFingerprint(identity.account) : undefined;
-        response.refresh_token = issueRefreshToken(this.#o.keyring, this.#o.issuer, identity, cfp ? { cfp } : {}, lifetime);
+        const cfp =
+          identity.provider === 'static'
+            ? this.#o.staticUsers?.credentialFingerprint(identity.account)
+            : undefined;
+        response.refresh_token = issueRefreshToken(
+          this.#o.keyring,
+          this.#o.issuer,
+          identity,
+          cfp ? { cfp } : {},
+          lifetime,
+        );
       }
     }
     return { response, identity, service, decisions };

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, sign, type KeyObject, X509Certificate } from 'node:crypto';
+import { createHash, type KeyObject, randomBytes, sign, X509Certificate } from 'node:crypto';
 
 // A minimal DER writer: enough to build a self-signed X.509 v3 certificate for a token
 // signing key (what a registry's rootcertbundle holds). Node can parse certificates but
@@ -46,7 +46,9 @@ const bool = (v: boolean) => tlv(0x01, Buffer.from([v ? 0xff : 0]));
 function time(d: Date): Buffer {
   const iso = d.toISOString().replace(/[-:T]/g, '').slice(0, 14);
   // UTCTime up to 2049, GeneralizedTime after (RFC 5280 §4.1.2.5).
-  return d.getUTCFullYear() < 2050 ? tlv(0x17, Buffer.from(`${iso.slice(2)}Z`)) : tlv(0x18, Buffer.from(`${iso}Z`));
+  return d.getUTCFullYear() < 2050
+    ? tlv(0x17, Buffer.from(`${iso.slice(2)}Z`))
+    : tlv(0x18, Buffer.from(`${iso}Z`));
 }
 
 export interface CertificateOptions {
@@ -55,7 +57,11 @@ export interface CertificateOptions {
 }
 
 /** Creates a self-signed certificate (PEM) for a P-256 or RSA key pair. */
-export function selfSignedCertificate(privateKey: KeyObject, publicKey: KeyObject, opts: CertificateOptions = {}): string {
+export function selfSignedCertificate(
+  privateKey: KeyObject,
+  publicKey: KeyObject,
+  opts: CertificateOptions = {},
+): string {
   const isEc = publicKey.asymmetricKeyType === 'ec';
   const sigAlg = isEc ? seq(oid('1.2.840.10045.4.3.2')) : seq(oid('1.2.840.113549.1.1.11'), tlv(0x05));
   const spki = publicKey.export({ type: 'spki', format: 'der' });
@@ -85,7 +91,10 @@ export function selfSignedCertificate(privateKey: KeyObject, publicKey: KeyObjec
   );
   const signature = sign('sha256', tbs, privateKey); // DER-encoded ECDSA / PKCS#1 v1.5, as X.509 wants
   const der = seq(tbs, sigAlg, bitString(signature));
-  const b64 = der.toString('base64').match(/.{1,64}/g)!.join('\n');
+  const b64 = der
+    .toString('base64')
+    .match(/.{1,64}/g)!
+    .join('\n');
   const pem = `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
   // Parse it back: a certificate Node cannot read would be refused by the registry too.
   const check = new X509Certificate(pem);

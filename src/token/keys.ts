@@ -1,4 +1,10 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, X509Certificate } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  X509Certificate,
+} from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { exportJWK, type JWK } from 'jose';
 import { PurserError } from '../errors.js';
@@ -24,16 +30,23 @@ export interface SigningKey {
 function algorithmOf(key: KeyObject, where: string): SigningAlgorithm {
   if (key.asymmetricKeyType === 'ec') {
     if (key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
-      throw new PurserError('INVALID_KEY', `${where}: EC keys must be P-256 (ES256); got ${key.asymmetricKeyDetails?.namedCurve}`);
+      throw new PurserError(
+        'INVALID_KEY',
+        `${where}: EC keys must be P-256 (ES256); got ${key.asymmetricKeyDetails?.namedCurve}`,
+      );
     }
     return 'ES256';
   }
   if (key.asymmetricKeyType === 'rsa') {
     const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
-    if (bits < 2048) throw new PurserError('INVALID_KEY', `${where}: RSA keys must have at least 2048 bits; got ${bits}`);
+    if (bits < 2048)
+      throw new PurserError('INVALID_KEY', `${where}: RSA keys must have at least 2048 bits; got ${bits}`);
     return 'RS256';
   }
-  throw new PurserError('INVALID_KEY', `${where}: unsupported key type ${key.asymmetricKeyType}; use P-256 (ES256) or RSA (RS256)`);
+  throw new PurserError(
+    'INVALID_KEY',
+    `${where}: unsupported key type ${key.asymmetricKeyType}; use P-256 (ES256) or RSA (RS256)`,
+  );
 }
 
 function splitPemCertificates(pem: string): string[] {
@@ -41,7 +54,11 @@ function splitPemCertificates(pem: string): string[] {
 }
 
 /** Builds a SigningKey from PEM text. `where` names the source in errors. */
-export async function signingKeyFromPem(keyPem: string, certPem: string | undefined, where: string): Promise<SigningKey> {
+export async function signingKeyFromPem(
+  keyPem: string,
+  certPem: string | undefined,
+  where: string,
+): Promise<SigningKey> {
   let privateKey: KeyObject;
   try {
     privateKey = createPrivateKey(keyPem);
@@ -53,7 +70,8 @@ export async function signingKeyFromPem(keyPem: string, certPem: string | undefi
   let x5c: string[] | undefined;
   if (certPem !== undefined) {
     const blocks = splitPemCertificates(certPem);
-    if (blocks.length === 0) throw new PurserError('INVALID_KEY', `${where}: certificate file holds no PEM certificate`);
+    if (blocks.length === 0)
+      throw new PurserError('INVALID_KEY', `${where}: certificate file holds no PEM certificate`);
     const certs = blocks.map((b) => new X509Certificate(b));
     const leafKey = certs[0]!.publicKey.export({ type: 'spki', format: 'der' });
     if (!leafKey.equals(publicKey.export({ type: 'spki', format: 'der' }))) {
@@ -78,7 +96,10 @@ export async function loadSigningKey(keyPath: string, certPath: string | undefin
     try {
       return readFileSync(p, 'utf8');
     } catch (e) {
-      throw new PurserError('INVALID_KEY', `${p}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+      throw new PurserError(
+        'INVALID_KEY',
+        `${p}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
+      );
     }
   };
   return signingKeyFromPem(read(keyPath), certPath === undefined ? undefined : read(certPath), keyPath);
@@ -89,7 +110,10 @@ export async function loadSigningKey(keyPath: string, certPath: string | undefin
  * drawn again: distribution 3.1 strips leading zeros before thumbprinting, so such a key
  * would get a different kid there than RFC 7638 gives.
  */
-export function generateSigningKeyPair(alg: SigningAlgorithm): { privateKey: KeyObject; publicKey: KeyObject } {
+export function generateSigningKeyPair(alg: SigningAlgorithm): {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+} {
   if (alg === 'RS256') return generateKeyPairSync('rsa', { modulusLength: 2048 });
   for (;;) {
     const pair = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });

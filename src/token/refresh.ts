@@ -23,7 +23,13 @@ export interface RefreshClaims {
   clm?: Record<string, unknown>;
 }
 
-export function issueRefreshToken(ring: KeyRing, issuer: string, identity: Identity, extra: { cfp?: string }, lifetime: number): string {
+export function issueRefreshToken(
+  ring: KeyRing,
+  issuer: string,
+  identity: Identity,
+  extra: { cfp?: string },
+  lifetime: number,
+): string {
   const iat = Math.floor(Date.now() / 1000);
   const claims: Record<string, unknown> = {
     iss: issuer,
@@ -42,7 +48,11 @@ export function issueRefreshToken(ring: KeyRing, issuer: string, identity: Ident
 }
 
 /** Verifies a refresh token's signature, type and lifetime. Identity checks are the caller's. */
-export async function verifyRefreshToken(ring: KeyRing, issuer: string, token: string): Promise<RefreshClaims> {
+export async function verifyRefreshToken(
+  ring: KeyRing,
+  issuer: string,
+  token: string,
+): Promise<RefreshClaims> {
   if (token.length > 64 * 1024) throw new PurserError('UNAUTHORIZED', 'invalid refresh token: too long');
   try {
     const { payload } = await jwtVerify(
@@ -52,7 +62,13 @@ export async function verifyRefreshToken(ring: KeyRing, issuer: string, token: s
         if (!key) throw new PurserError('UNAUTHORIZED', 'invalid refresh token: signed by an unknown key');
         return key.publicKey;
       },
-      { issuer, audience: AUDIENCE, typ: TYP, algorithms: ['ES256', 'RS256'], requiredClaims: ['exp', 'sub'] },
+      {
+        issuer,
+        audience: AUDIENCE,
+        typ: TYP,
+        algorithms: ['ES256', 'RS256'],
+        requiredClaims: ['exp', 'sub'],
+      },
     );
     if (typeof payload.prv !== 'string' || typeof payload.sub !== 'string') {
       throw new PurserError('UNAUTHORIZED', 'invalid refresh token: malformed claims');
@@ -64,7 +80,8 @@ export async function verifyRefreshToken(ring: KeyRing, issuer: string, token: s
     return out;
   } catch (e) {
     if (e instanceof PurserError) throw e;
-    if (e instanceof joseErrors.JWTExpired) throw new PurserError('UNAUTHORIZED', 'refresh token expired: log in again');
+    if (e instanceof joseErrors.JWTExpired)
+      throw new PurserError('UNAUTHORIZED', 'refresh token expired: log in again');
     const why = e instanceof joseErrors.JOSEError ? e.code : 'malformed';
     throw new PurserError('UNAUTHORIZED', `invalid refresh token (${why})`);
   }

@@ -72,9 +72,16 @@ export class TokenSigner {
       iat,
       jti: randomBytes(16).toString('base64url'),
       access: access.map((s) =>
-        s.class ? { type: s.type, class: s.class, name: s.name, actions: s.actions } : { type: s.type, name: s.name, actions: s.actions },
+        s.class
+          ? { type: s.type, class: s.class, name: s.name, actions: s.actions }
+          : { type: s.type, name: s.name, actions: s.actions },
       ),
     };
-    return { token: this.signClaims(claims), claims, expiresIn: this.#lifetime, issuedAt: new Date(iat * 1000) };
+    return {
+      token: this.signClaims(claims),
+      claims,
+      expiresIn: this.#lifetime,
+      issuedAt: new Date(iat * 1000),
+    };
   }
 }

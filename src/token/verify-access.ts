@@ -1,7 +1,7 @@
 import { errors as joseErrors, jwtVerify } from 'jose';
 import { PurserError } from '../errors.js';
-import type { AccessEntry } from './signer.js';
 import type { KeyRing } from './keyring.js';
+import type { AccessEntry } from './signer.js';
 
 export interface VerifiedAccessToken {
   sub: string;
@@ -14,34 +14,57 @@ export interface VerifiedAccessToken {
  * registry would: a key of ours (by kid or x5c leaf), our issuer, the expected service,
  * exp/nbf with distribution's 60 s leeway.
  */
-export async function verifyAccessToken(ring: KeyRing, token: string, issuer: string, service: string): Promise<VerifiedAccessToken> {
+export async function verifyAccessToken(
+  ring: KeyRing,
+  token: string,
+  issuer: string,
+  service: string,
+): Promise<VerifiedAccessToken> {
   if (token.length > 64 * 1024) throw new PurserError('UNAUTHORIZED', 'invalid token: too long');
   try {
     const { payload } = await jwtVerify(
       token,
       (header) => {
         const key = ring.keys.find(
-          (k) => (header.kid !== undefined && (k.libtrustKid === header.kid || k.thumbprint === header.kid)) || (header.x5c?.[0] !== undefined && k.x5c?.[0] === header.x5c[0]),
+          (k) =>
+            (header.kid !== undefined && (k.libtrustKid === header.kid || k.thumbprint === header.kid)) ||
+            (header.x5c?.[0] !== undefined && k.x5c?.[0] === header.x5c[0]),
         );
         if (!key) throw new PurserError('UNAUTHORIZED', 'invalid token: not signed by this server');
         return key.publicKey;
       },
-      { issuer, audience: service, algorithms: ['ES256', 'RS256'], clockTolerance: 60, requiredClaims: ['exp'], typ: 'JWT' },
+      {
+        issuer,
+        audience: service,
+        algorithms: ['ES256', 'RS256'],
+        clockTolerance: 60,
+        requiredClaims: ['exp'],
+        typ: 'JWT',
+      },
     );
     const access = Array.isArray(payload.access) ? (payload.access as AccessEntry[]) : [];
     return { sub: typeof payload.sub === 'string' ? payload.sub : '', access, exp: payload.exp! };
   } catch (e) {
     if (e instanceof PurserError) throw e;
     if (e instanceof joseErrors.JWTExpired) throw new PurserError('UNAUTHORIZED', 'token expired');
-    throw new PurserError('UNAUTHORIZED', `invalid token (${e instanceof joseErrors.JOSEError ? e.code : 'malformed'})`);
+    throw new PurserError(
+      'UNAUTHORIZED',
+      `invalid token (${e instanceof joseErrors.JOSEError ? e.code : 'malformed'})`,
+    );
   }
 }
 
 /** True when the token's access list covers every action of `actions` on type:name. */
-export function covers(access: readonly AccessEntry[], type: string, name: string, actions: readonly string[]): boolean {
+export function covers(
+  access: readonly AccessEntry[],
+  type: string,
+  name: string,
+  actions: readonly string[],
+): boolean {
   const granted = new Set<string>();
   for (const a of access) {
-    if (a.type === type && a.name === name && Array.isArray(a.actions)) for (const x of a.actions) granted.add(x);
+    if (a.type === type && a.name === name && Array.isArray(a.actions))
+      for (const x of a.actions) granted.add(x);
   }
   if (granted.has('*')) return true;
   return actions.every((a) => granted.has(a));

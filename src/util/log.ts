@@ -50,4 +50,4 @@ export function createLogger(opts: LoggerOptions = {}, bound: Record<string, unk
   };
 }
 
-export const silentLogger: Logger = createLogger({ write: () => {} , level: 'error' });
+export const silentLogger: Logger = createLogger({ write: () => {}, level: 'error' });

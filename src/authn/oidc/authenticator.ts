@@ -1,5 +1,5 @@
 import { ConfigError, PurserError } from '../../errors.js';
-import type { AuthnResult, Authenticator, Credentials } from '../authenticator.js';
+import type { Authenticator, AuthnResult, Credentials } from '../authenticator.js';
 import type { Identity } from '../identity.js';
 import type { OidcProvider } from './provider.js';
 import { looksLikeJwt, peekJwt } from './verify.js';
@@ -91,20 +91,25 @@ export class OidcAuthenticator implements Authenticator {
       provider = this.#providers.byName(credentials.username);
       if (!provider) return { outcome: 'no-match' };
       ctx.trace?.push(`provider: ${provider.name} (chosen by the username)`);
-      if (!looksLikeJwt(token)) return { outcome: 'rejected', reason: `provider ${provider.name} expects a JWT as the password` };
+      if (!looksLikeJwt(token))
+        return { outcome: 'rejected', reason: `provider ${provider.name} expects a JWT as the password` };
     } else {
       if (!looksLikeJwt(token)) return { outcome: 'no-match' };
       provider = this.#providers.forToken(token);
       if (!provider) {
         const iss = peekJwt(token)?.payload.iss;
-        return { outcome: 'rejected', reason: `no provider is configured for the token's issuer${typeof iss === 'string' ? ` ${JSON.stringify(iss.slice(0, 200))}` : ''}` };
+        return {
+          outcome: 'rejected',
+          reason: `no provider is configured for the token's issuer${typeof iss === 'string' ? ` ${JSON.stringify(iss.slice(0, 200))}` : ''}`,
+        };
       }
       ctx.trace?.push(`provider: ${provider.name} (chosen by the token's iss ${provider.config.issuer})`);
     }
     try {
       return { outcome: 'authenticated', identity: await provider.identify(token, ctx.trace) };
     } catch (e) {
-      if (e instanceof PurserError && e.status === 401) return { outcome: 'rejected', reason: `${provider.name}: ${e.message}` };
+      if (e instanceof PurserError && e.status === 401)
+        return { outcome: 'rejected', reason: `${provider.name}: ${e.message}` };
       throw e;
     }
   }

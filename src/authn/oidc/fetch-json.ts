@@ -12,7 +12,12 @@ export async function fetchJson(url: string, dispatcher: Dispatcher, timeoutMs: 
   const signal = AbortSignal.timeout(timeoutMs);
   let res: Dispatcher.ResponseData<unknown>;
   try {
-    res = await request(url, { dispatcher, signal, headers: { accept: 'application/json' }, maxRedirections: 0 } as Parameters<typeof request>[1]);
+    res = await request(url, {
+      dispatcher,
+      signal,
+      headers: { accept: 'application/json' },
+      maxRedirections: 0,
+    } as Parameters<typeof request>[1]);
   } catch (e) {
     const err = e as Error & { code?: string };
     if (signal.aborted) throw new Error(`timed out after ${timeoutMs} ms`);

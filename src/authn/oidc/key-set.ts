@@ -1,12 +1,24 @@
 import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createLocalJWKSet, errors as joseErrors, exportJWK, type jwtVerify, type JSONWebKeySet, type JWSHeaderParameters, type FlattenedJWSInput } from 'jose';
+import {
+  type CryptoKey,
+  createLocalJWKSet,
+  exportJWK,
+  type FlattenedJWSInput,
+  type JSONWebKeySet,
+  type JWSHeaderParameters,
+  errors as joseErrors,
+  type KeyObject,
+} from 'jose';
 import type { Dispatcher } from 'undici';
 import { PurserError } from '../../errors.js';
 import type { Logger } from '../../util/log.js';
 import { fetchJson } from './fetch-json.js';
 
-export type KeyResolver = (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<Parameters<typeof jwtVerify>[1] extends infer K ? Exclude<K, Function> : never>;
+export type KeyResolver = (
+  header: JWSHeaderParameters,
+  token: FlattenedJWSInput,
+) => Promise<CryptoKey | KeyObject>;
 
 export interface KeySetOptions {
   provider: string;
@@ -73,7 +85,9 @@ export class RemoteKeySet implements KeySet {
     const d = doc as { issuer?: unknown; jwks_uri?: unknown };
     if (d.issuer !== this.#o.issuer) {
       this.#o.onFetch?.('discovery', 'error');
-      throw new Error(`discovery ${url}: issuer ${JSON.stringify(d.issuer)} does not equal the configured ${JSON.stringify(this.#o.issuer)}`);
+      throw new Error(
+        `discovery ${url}: issuer ${JSON.stringify(d.issuer)} does not equal the configured ${JSON.stringify(this.#o.issuer)}`,
+      );
     }
     if (typeof d.jwks_uri !== 'string') throw new Error(`discovery ${url}: no jwks_uri`);
     const bad = this.#o.checkUrl(d.jwks_uri);
@@ -99,14 +113,25 @@ export class RemoteKeySet implements KeySet {
         throw new Error(`JWKS ${uri}: not a JWK set`);
       }
       // Only public asymmetric keys: a symmetric `oct` key in a JWKS is never trusted.
-      const keys = body.keys.filter((k) => k && typeof k === 'object' && (k.kty === 'RSA' || k.kty === 'EC' || k.kty === 'OKP') && !('d' in k));
+      const keys = body.keys.filter(
+        (k) =>
+          k && typeof k === 'object' && (k.kty === 'RSA' || k.kty === 'EC' || k.kty === 'OKP') && !('d' in k),
+      );
       this.#local = createLocalJWKSet({ keys });
       this.#fetchedAt = this.#now();
       this.#o.onFetch?.('jwks', 'ok');
-      this.#o.logger.debug('issuer keys fetched', { provider: this.#o.provider, url: uri, keys: keys.length });
+      this.#o.logger.debug('issuer keys fetched', {
+        provider: this.#o.provider,
+        url: uri,
+        keys: keys.length,
+      });
     })()
       .catch((e: Error) => {
-        this.#o.logger.warn('fetching issuer keys failed', { provider: this.#o.provider, issuer: this.#o.issuer, reason: e.message });
+        this.#o.logger.warn('fetching issuer keys failed', {
+          provider: this.#o.provider,
+          issuer: this.#o.issuer,
+          reason: e.message,
+        });
         throw e;
       })
       .finally(() => {
@@ -125,18 +150,28 @@ export class RemoteKeySet implements KeySet {
     if (!this.#local) {
       // Nothing cached: wait for a fetch, but do not hammer a dead issuer.
       if (now - this.#lastAttempt < this.#o.cooldownMs && !this.#inflight) {
-        throw new PurserError('UNAVAILABLE', `identity provider ${this.#o.provider} is unreachable; try again shortly`);
+        throw new PurserError(
+          'UNAVAILABLE',
+          `identity provider ${this.#o.provider} is unreachable; try again shortly`,
+        );
       }
       try {
         await this.#refresh();
       } catch (e) {
-        throw new PurserError('UNAVAILABLE', `identity provider ${this.#o.provider} is unreachable; try again shortly`, { detail: (e as Error).message });
+        throw new PurserError(
+          'UNAVAILABLE',
+          `identity provider ${this.#o.provider} is unreachable; try again shortly`,
+          { detail: (e as Error).message },
+        );
       }
     } else if (now - this.#fetchedAt > this.#o.maxAgeMs && now - this.#lastAttempt >= this.#o.cooldownMs) {
       // Stale: refresh in the background and keep serving what we have.
       this.#refresh().catch(() => {});
       if (now - this.#fetchedAt > this.#o.maxAgeMs + this.#o.staleForMs) {
-        throw new PurserError('UNAVAILABLE', `identity provider ${this.#o.provider}'s keys are too old and it is unreachable`);
+        throw new PurserError(
+          'UNAVAILABLE',
+          `identity provider ${this.#o.provider}'s keys are too old and it is unreachable`,
+        );
       }
     }
     try {

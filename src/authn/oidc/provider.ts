@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { ProviderConfig } from '../../config/load.js';
 import { ConfigError, PurserError } from '../../errors.js';
 import { CelCompileError, CelEvalError, type CelProgram, compileCel, toCelValue } from '../../expr/cel.js';
@@ -6,13 +7,16 @@ import type { Identity } from '../identity.js';
 import { issuerDispatcher } from './fetch-json.js';
 import { type KeySet, localKeySet, RemoteKeySet } from './key-set.js';
 import { verifyWorkloadJwt } from './verify.js';
-import { readFileSync } from 'node:fs';
 
 function loopbackOrHttps(u: string): string | undefined {
   try {
     const url = new URL(u);
     if (url.protocol === 'https:') return undefined;
-    if (url.protocol === 'http:' && (url.hostname === 'localhost' || url.hostname === '[::1]' || url.hostname.startsWith('127.'))) return undefined;
+    if (
+      url.protocol === 'http:' &&
+      (url.hostname === 'localhost' || url.hostname === '[::1]' || url.hostname.startsWith('127.'))
+    )
+      return undefined;
     return `${u} is neither https:// nor http:// on loopback`;
   } catch {
     return `${u} is not a URL`;
@@ -28,7 +32,16 @@ export class OidcProvider {
   readonly #labels: [string, CelProgram<string>][];
   readonly #log: Logger;
 
-  private constructor(config: ProviderConfig, keys: KeySet, programs: { account: CelProgram<string>; when: CelProgram<boolean> | undefined; labels: [string, CelProgram<string>][] }, log: Logger) {
+  private constructor(
+    config: ProviderConfig,
+    keys: KeySet,
+    programs: {
+      account: CelProgram<string>;
+      when: CelProgram<boolean> | undefined;
+      labels: [string, CelProgram<string>][];
+    },
+    log: Logger,
+  ) {
     this.config = config;
     this.keys = keys;
     this.#account = programs.account;
@@ -50,7 +63,9 @@ export class OidcProvider {
   ): Promise<OidcProvider> {
     const compile = <K extends 'bool' | 'string'>(src: string, key: string, kind: K) => {
       try {
-        return compileCel(src, ['claims'], kind as 'bool') as unknown as CelProgram<K extends 'bool' ? boolean : string>;
+        return compileCel(src, ['claims'], kind as 'bool') as unknown as CelProgram<
+          K extends 'bool' ? boolean : string
+        >;
       } catch (e) {
         if (e instanceof CelCompileError) throw new ConfigError(file, `${where}.${key}`, e.message);
         throw e;
@@ -59,7 +74,10 @@ export class OidcProvider {
     const programs = {
       account: compile(config.account, 'account', 'string') as CelProgram<string>,
       when: config.when ? (compile(config.when, 'when', 'bool') as CelProgram<boolean>) : undefined,
-      labels: Object.entries(config.labels).map(([k, v]) => [k, compile(v, `labels.${k}`, 'string') as CelProgram<string>] as [string, CelProgram<string>]),
+      labels: Object.entries(config.labels).map(
+        ([k, v]) =>
+          [k, compile(v, `labels.${k}`, 'string') as CelProgram<string>] as [string, CelProgram<string>],
+      ),
     };
     let keys: KeySet;
     if (config.keys) {
@@ -74,7 +92,11 @@ export class OidcProvider {
         try {
           ca = readFileSync(config.ca, 'utf8');
         } catch (e) {
-          throw new ConfigError(file, `${where}.ca`, `cannot read ${config.ca}: ${(e as NodeJS.ErrnoException).code}`);
+          throw new ConfigError(
+            file,
+            `${where}.ca`,
+            `cannot read ${config.ca}: ${(e as NodeJS.ErrnoException).code}`,
+          );
         }
       }
       keys = new RemoteKeySet({
@@ -88,7 +110,12 @@ export class OidcProvider {
         dispatcher: issuerDispatcher(ca),
         logger: log,
         checkUrl: loopbackOrHttps,
-        ...(onFetch ? { onFetch: (kind: 'discovery' | 'jwks', outcome: 'ok' | 'error') => onFetch(config.name, kind, outcome) } : {}),
+        ...(onFetch
+          ? {
+              onFetch: (kind: 'discovery' | 'jwks', outcome: 'ok' | 'error') =>
+                onFetch(config.name, kind, outcome),
+            }
+          : {}),
       });
     }
     return new OidcProvider(config, keys, programs, log);
@@ -120,7 +147,10 @@ export class OidcProvider {
         ok = this.#when.run(ctx);
       } catch (e) {
         if (!(e instanceof CelEvalError)) throw e;
-        this.#log.debug('provider when condition failed to evaluate', { provider: this.name, reason: e.message });
+        this.#log.debug('provider when condition failed to evaluate', {
+          provider: this.name,
+          reason: e.message,
+        });
       }
       trace?.push(`when: ${this.#when.source} → ${ok}`);
       if (!ok) throw new PurserError('UNAUTHORIZED', `token refused by provider ${this.name}'s condition`);
@@ -130,9 +160,16 @@ export class OidcProvider {
       account = this.#account.run(ctx);
     } catch (e) {
       if (!(e instanceof CelEvalError)) throw e;
-      throw new PurserError('UNAUTHORIZED', `provider ${this.name}: the token has no account (${this.#account.source}: ${e.message})`);
+      throw new PurserError(
+        'UNAUTHORIZED',
+        `provider ${this.name}: the token has no account (${this.#account.source}: ${e.message})`,
+      );
     }
-    if (account === '') throw new PurserError('UNAUTHORIZED', `provider ${this.name}: empty account from ${this.#account.source}`);
+    if (account === '')
+      throw new PurserError(
+        'UNAUTHORIZED',
+        `provider ${this.name}: empty account from ${this.#account.source}`,
+      );
     trace?.push(`account: ${this.#account.source} → ${JSON.stringify(account)}`);
     const labels: Record<string, string> = {};
     for (const [k, prog] of this.#labels) {

@@ -1,4 +1,4 @@
-import { errors as joseErrors, type JWTPayload, jwtVerify } from 'jose';
+import { type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
 import { PurserError } from '../../errors.js';
 import type { KeySet } from './key-set.js';
 
@@ -10,7 +10,9 @@ export function looksLikeJwt(s: string): boolean {
 }
 
 /** Reads (without trusting) a JWT's header and payload, to choose a provider. */
-export function peekJwt(token: string): { header: Record<string, unknown>; payload: Record<string, unknown> } | undefined {
+export function peekJwt(
+  token: string,
+): { header: Record<string, unknown>; payload: Record<string, unknown> } | undefined {
   const [h, p] = token.split('.');
   try {
     const header: unknown = JSON.parse(Buffer.from(h!, 'base64url').toString('utf8'));
@@ -38,8 +40,14 @@ const refuse = (why: string) => new PurserError('UNAUTHORIZED', why);
  * signature by one of the issuer's own keys. Header fields that would let the token pick
  * its key (`jku`, `x5u`, an embedded `jwk`, `x5c`) are never used.
  */
-export async function verifyWorkloadJwt(token: string, keys: KeySet, policy: VerifyPolicy, trace?: string[]): Promise<JWTPayload> {
-  if (token.length > MAX_JWT_LENGTH) throw refuse(`token too large (${token.length} bytes, at most ${MAX_JWT_LENGTH})`);
+export async function verifyWorkloadJwt(
+  token: string,
+  keys: KeySet,
+  policy: VerifyPolicy,
+  trace?: string[],
+): Promise<JWTPayload> {
+  if (token.length > MAX_JWT_LENGTH)
+    throw refuse(`token too large (${token.length} bytes, at most ${MAX_JWT_LENGTH})`);
   if (!JWT_RE.test(token)) throw refuse('malformed token: not a compact JWS');
   try {
     const { payload } = await jwtVerify(token, keys.resolve, {
@@ -51,7 +59,9 @@ export async function verifyWorkloadJwt(token: string, keys: KeySet, policy: Ver
       ...(policy.maxTokenAge ? { maxTokenAge: policy.maxTokenAge } : {}),
     });
     trace?.push(`signature: verified with a key published by ${policy.issuer}`);
-    trace?.push(`claims: iss, aud, exp${payload.nbf !== undefined ? ', nbf' : ''}${payload.iat !== undefined ? ', iat' : ''} valid (skew ${policy.clockSkew} s)`);
+    trace?.push(
+      `claims: iss, aud, exp${payload.nbf !== undefined ? ', nbf' : ''}${payload.iat !== undefined ? ', iat' : ''} valid (skew ${policy.clockSkew} s)`,
+    );
     return payload;
   } catch (e) {
     if (e instanceof PurserError) throw e;
@@ -85,9 +95,11 @@ function explainJoseError(e: unknown, token: string): string {
     const kid = peekJwt(token)?.header.kid;
     return `signed by a key the issuer does not publish${kid === undefined ? '' : ` (kid ${JSON.stringify(String(kid).slice(0, 80))})`}`;
   }
-  if (e instanceof joseErrors.JWSSignatureVerificationFailed) return "signature does not verify with the issuer's keys";
+  if (e instanceof joseErrors.JWSSignatureVerificationFailed)
+    return "signature does not verify with the issuer's keys";
   if (e instanceof joseErrors.JOSENotSupported) return 'unsupported token (algorithm or critical header)';
-  if (e instanceof joseErrors.JWSInvalid || e instanceof joseErrors.JWTInvalid) return `malformed token (${(e as Error).message})`;
+  if (e instanceof joseErrors.JWSInvalid || e instanceof joseErrors.JWTInvalid)
+    return `malformed token (${(e as Error).message})`;
   if (e instanceof joseErrors.JOSEError) return `token refused (${e.code})`;
   return 'malformed token';
 }

@@ -17,7 +17,13 @@ const claims = toCelValue({
   'kubernetes.io': { namespace: 'team-a', serviceaccount: { name: 'builder' }, pod: { name: 'p-1' } },
   nested: { deep: { value: 'x' } },
 });
-const request = { type: 'repository', name: 'acme/app', actions: ['pull'], service: 'registry.test', ip: '127.0.0.1' };
+const request = {
+  type: 'repository',
+  name: 'acme/app',
+  actions: ['pull'],
+  service: 'registry.test',
+  ip: '127.0.0.1',
+};
 const identity = { account: 'acme/app', provider: 'github', labels: { owner: 'acme' } };
 const ctx = { claims, request, identity };
 
@@ -29,7 +35,13 @@ describe('CEL compile errors (start-up errors)', () => {
   const compileError = (re: RegExp) => (e: unknown) => e instanceof CelCompileError && re.test(e.message);
 
   test('syntax errors', () => {
-    for (const src of ['claims.ref == ', 'claims.ref === "x"', '(claims.ref', 'claims.ref == "a" &&', '"unterminated']) {
+    for (const src of [
+      'claims.ref == ',
+      'claims.ref === "x"',
+      '(claims.ref',
+      'claims.ref == "a" &&',
+      '"unterminated',
+    ]) {
       assert.throws(() => compileCel(src, ALL, 'bool'), compileError(/syntax error/), src);
     }
   });
@@ -55,8 +67,14 @@ describe('CEL compile errors (start-up errors)', () => {
     assert.throws(() => compileCel('"main"', ALL, 'bool'), compileError(/gives string; a bool is needed/));
     assert.throws(() => compileCel('1', ALL, 'bool'), compileError(/gives int; a bool is needed/));
     assert.throws(() => compileCel('[1, 2]', ALL, 'bool'), compileError(/a bool is needed/));
-    assert.throws(() => compileCel('1 + 2', ['claims'], 'string'), compileError(/gives int; a string is needed/));
-    assert.throws(() => compileCel('claims.a == "x"', ['claims'], 'string'), compileError(/gives bool; a string is needed/));
+    assert.throws(
+      () => compileCel('1 + 2', ['claims'], 'string'),
+      compileError(/gives int; a string is needed/),
+    );
+    assert.throws(
+      () => compileCel('claims.a == "x"', ['claims'], 'string'),
+      compileError(/gives bool; a string is needed/),
+    );
     // dyn (a claim) is accepted at compile time and checked when it runs.
     assert.doesNotThrow(() => compileCel('claims.repository', ['claims'], 'string'));
     assert.doesNotThrow(() => compileCel('"gh:" + claims.repository', ['claims'], 'string'));
@@ -78,8 +96,14 @@ describe('CEL runtime', () => {
   });
 
   test('a dyn result of the wrong type is a CelEvalError', () => {
-    assert.throws(() => compileCel('claims.repository', ALL, 'bool').run(ctx), (e: unknown) => e instanceof CelEvalError && /expected a bool/.test(e.message));
-    assert.throws(() => compileCel('claims.run_number', ['claims'], 'string').run(ctx), (e: unknown) => e instanceof CelEvalError && /expected a string/.test(e.message));
+    assert.throws(
+      () => compileCel('claims.repository', ALL, 'bool').run(ctx),
+      (e: unknown) => e instanceof CelEvalError && /expected a bool/.test(e.message),
+    );
+    assert.throws(
+      () => compileCel('claims.run_number', ['claims'], 'string').run(ctx),
+      (e: unknown) => e instanceof CelEvalError && /expected a string/.test(e.message),
+    );
     assert.throws(() => compileCel('claims["kubernetes.io"]', ['claims'], 'string').run(ctx), CelEvalError);
   });
 
@@ -109,7 +133,10 @@ describe('CEL values from JSON claims', () => {
   });
 
   test('toCelValue turns safe integers into BigInt, deeply', () => {
-    const v = toCelValue({ a: 1, b: [2, { c: 3 }], d: 1.5, e: 'x', f: null, g: true, h: 2 ** 60 }) as Record<string, unknown>;
+    const v = toCelValue({ a: 1, b: [2, { c: 3 }], d: 1.5, e: 'x', f: null, g: true, h: 2 ** 60 }) as Record<
+      string,
+      unknown
+    >;
     assert.equal(v.a, 1n);
     assert.deepEqual(v.b, [2n, { c: 3n }]);
     assert.equal(v.d, 1.5);
@@ -130,13 +157,20 @@ describe('CEL values from JSON claims', () => {
     assert.equal(bool('claims["kubernetes.io"].namespace == "team-a"'), true);
     assert.equal(bool('claims["kubernetes.io"].serviceaccount.name == "builder"'), true);
     assert.equal(bool('claims["kubernetes.io"].namespace == "team-b"'), false);
-    const account = compileCel('claims["kubernetes.io"].namespace + "/" + claims["kubernetes.io"].serviceaccount.name', ['claims'], 'string');
+    const account = compileCel(
+      'claims["kubernetes.io"].namespace + "/" + claims["kubernetes.io"].serviceaccount.name',
+      ['claims'],
+      'string',
+    );
     assert.equal(account.run({ claims }), 'team-a/builder');
   });
 
   test('lists: request.actions == ["pull"], in, exists', () => {
     assert.equal(bool('request.actions == ["pull"]'), true);
-    assert.equal(bool('request.actions == ["pull"]', { ...ctx, request: { ...request, actions: ['pull', 'push'] } }), false);
+    assert.equal(
+      bool('request.actions == ["pull"]', { ...ctx, request: { ...request, actions: ['pull', 'push'] } }),
+      false,
+    );
     assert.equal(bool('"ops" in claims.groups'), true);
     assert.equal(bool('claims.groups.exists(g, g.startsWith("de"))'), true);
     assert.equal(bool('size(claims.groups) == 2'), true);
@@ -147,14 +181,20 @@ describe('CEL values from JSON claims', () => {
     const feature = toCelValue({ ref: 'refs/heads/feature' });
     assert.equal(p.run(ctx), true);
     assert.equal(p.run({ ...ctx, claims: feature }), true);
-    assert.equal(p.run({ ...ctx, claims: feature, request: { ...request, actions: ['pull', 'push'] } }), false);
+    assert.equal(
+      p.run({ ...ctx, claims: feature, request: { ...request, actions: ['pull', 'push'] } }),
+      false,
+    );
     assert.equal(p.run({ ...ctx, request: { ...request, actions: ['pull', 'push'] } }), true);
   });
 
   test('string functions and identity', () => {
     assert.equal(bool('claims.ref.startsWith("refs/heads/")'), true);
     assert.equal(bool('claims.repository.matches("^acme/[a-z]+$")'), true);
-    assert.equal(bool('identity.provider == "github" && identity.labels.owner == claims.repository_owner'), true);
+    assert.equal(
+      bool('identity.provider == "github" && identity.labels.owner == claims.repository_owner'),
+      true,
+    );
     assert.equal(bool('claims.ref_protected'), true);
   });
 

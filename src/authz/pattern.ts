@@ -10,6 +10,14 @@ export interface Pattern {
 // Only syntax characters: in `u` mode escaping anything else (`-`, say) is an error.
 const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
+/**
+ * Escapes a placeholder's value so it means only its own characters wherever it lands, even
+ * inside a `[...]` class of a user's regex (where `-` would form a range): every character
+ * that is not a letter, digit or `_` becomes a `\u{…}` escape, valid in and out of classes.
+ */
+const escapeValue = (s: string) =>
+  s.replace(/[^A-Za-z0-9_]/gu, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
+
 function globToRegex(glob: string): string {
   let out = '';
   for (let i = 0; i < glob.length; i++) {
@@ -89,7 +97,7 @@ export function compilePattern(source: string): Pattern {
         else {
           const v = resolvePlaceholder(p.placeholder, identity);
           if (v === undefined) return false;
-          re += escapeRegex(v);
+          re += escapeValue(v);
         }
       }
       let compiled = cache.get(re);

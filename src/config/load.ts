@@ -276,14 +276,14 @@ export function loadConfigFile(file: string): Readonly<Config> {
   } catch (e) {
     throw new ConfigError(path, '', `cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, merge: false });
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true, merge: false });
   if (doc.errors.length > 0) {
     const err = doc.errors[0]!;
     const pos = err.linePos?.[0];
     throw new ConfigError(
       path,
       pos ? `line ${pos.line}, column ${pos.col}` : '',
-      `YAML: ${err.message.split('\n')[0]}`,
+      `YAML: ${err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
     );
   }
   const data: unknown = doc.toJS({ maxAliasCount: 100 });

@@ -72,7 +72,16 @@ export async function signingKeyFromPem(
     const blocks = splitPemCertificates(certPem);
     if (blocks.length === 0)
       throw new PurserError('INVALID_KEY', `${where}: certificate file holds no PEM certificate`);
-    const certs = blocks.map((b) => new X509Certificate(b));
+    const certs = blocks.map((b, i) => {
+      try {
+        return new X509Certificate(b);
+      } catch (e) {
+        throw new PurserError(
+          'INVALID_KEY',
+          `${where}: certificate ${i + 1} in the certificate file is not valid X.509 (${(e as Error).message})`,
+        );
+      }
+    });
     const leafKey = certs[0]!.publicKey.export({ type: 'spki', format: 'der' });
     if (!leafKey.equals(publicKey.export({ type: 'spki', format: 'der' }))) {
       throw new PurserError('INVALID_KEY', `${where}: the certificate is not for this private key`);

@@ -70,7 +70,8 @@ export async function verifyWorkloadJwt(
 }
 
 function explainJoseError(e: unknown, token: string): string {
-  if (e instanceof joseErrors.JWTExpired) return 'token expired';
+  // jose reports maxTokenAge as an expiry of `iat`: name the age, not `exp`.
+  if (e instanceof joseErrors.JWTExpired) return e.claim === 'iat' ? 'token too old (iat)' : 'token expired';
   if (e instanceof joseErrors.JWTClaimValidationFailed) {
     switch (e.claim) {
       case 'nbf':

@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { PRESETS } from '../authn/oidc/presets.js';
 import { ConfigError } from '../errors.js';
 import { Secret } from '../util/secret.js';
+import { issuerUrlProblem } from '../util/url-policy.js';
 import { type ConfigData, type ConfigInput, configSchema, type ProviderData } from './schema.js';
 
 /** A provider after presets are applied and paths resolved. */
@@ -214,13 +215,9 @@ function resolveProxy(d: ConfigData, file: string | undefined, baseDir: string):
   };
 }
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
-
 function checkUrl(u: string, file: string | undefined, path: string): void {
-  const url = new URL(u);
-  if (url.protocol === 'https:') return;
-  if (url.protocol === 'http:' && (LOOPBACK.has(url.hostname) || url.hostname.startsWith('127.'))) return;
-  throw new ConfigError(file, path, `${u}: only https:// is accepted (http:// only on a loopback address)`);
+  const problem = issuerUrlProblem(u);
+  if (problem) throw new ConfigError(file, path, problem);
 }
 
 function resolveProvider(

@@ -5,8 +5,6 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { Agent, Pool } from 'undici';
 import type { Identity } from '../authn/identity.js';
 import type { ProxyConfig } from '../config/load.js';
@@ -15,7 +13,8 @@ import { bearerChallenge, errorBody } from '../protocol/responses.js';
 import { formatScope, type Scope } from '../protocol/scope.js';
 import { parseBasicAuth } from '../protocol/token-request.js';
 import type { AppState } from '../server/app.js';
-import { clientIp, splitHostPort, type TokenHttpServer } from '../server/http.js';
+import { clientIp, type TokenHttpServer } from '../server/http.js';
+import { closeServer, listenOn } from '../server/listen.js';
 import type { Metrics } from '../server/metrics.js';
 import { covers, type VerifiedAccessToken, verifyAccessToken } from '../token/verify-access.js';
 import type { Logger } from '../util/log.js';
@@ -276,27 +275,13 @@ export class RegistryProxy {
   }
 
   async listen(): Promise<URL> {
-    const { host, port } = splitHostPort(this.#cfg.listen);
-    const tls = this.#cfg.tls;
-    const server = tls
-      ? createHttpsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, this.handler)
-      : createHttpServer(this.handler);
     // Uploads and downloads of large layers take as long as they take: no request timeout.
-    server.requestTimeout = 0;
-    server.headersTimeout = 60_000;
-    server.keepAliveTimeout = 65_000;
-    server.timeout = 0;
-    this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
+    const { server, url } = await listenOn(this.#cfg.listen, this.handler, {
+      tls: this.#cfg.tls,
+      headersTimeout: 60_000,
+      requestTimeout: 0,
     });
-    const addr = server.address() as AddressInfo;
-    const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-    const url = new URL(`${tls ? 'https' : 'http'}://${h}:${addr.port}`);
+    this.server = server;
     if (!this.#cfg.externalUrl) this.#externalUrl = url.origin;
     return url;
   }
@@ -306,13 +291,7 @@ export class RegistryProxy {
   }
 
   async close(): Promise<void> {
-    const s = this.server;
-    if (s) {
-      await new Promise<void>((resolve) => {
-        s.close(() => resolve());
-        s.closeIdleConnections();
-      });
-    }
+    await closeServer(this.server);
     await this.#pool.close();
   }
 }

@@ -1,18 +1,16 @@
-import { readFileSync } from 'node:fs';
 import {
   createServer as createHttpServer,
   type IncomingMessage,
   type Server,
   type ServerResponse,
 } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { isPurserError, PurserError } from '../errors.js';
 import { basicChallenge, errorBody } from '../protocol/responses.js';
 import { formatScope } from '../protocol/scope.js';
 import { parseGetTokenRequest, parsePostTokenRequest, type TokenRequest } from '../protocol/token-request.js';
 import type { Logger } from '../util/log.js';
 import type { AppState } from './app.js';
+import { closeServer, listenOn } from './listen.js';
 import type { Metrics } from './metrics.js';
 
 const MAX_FORM_BYTES = 64 * 1024;
@@ -206,41 +204,18 @@ export class TokenHttpServer {
 
   /** Starts listening; resolves with the bound URL. */
   async listen(hostPort: string, tls?: { cert: string; key: string }): Promise<URL> {
-    const { host, port } = splitHostPort(hostPort);
-    const server = tls
-      ? createHttpsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, this.handler)
-      : createHttpServer(this.handler);
-    server.headersTimeout = 10_000;
-    server.requestTimeout = 30_000;
-    server.keepAliveTimeout = 65_000;
-    this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
+    const { server, url } = await listenOn(hostPort, this.handler, {
+      tls,
+      headersTimeout: 10_000,
+      requestTimeout: 30_000,
     });
+    this.server = server;
     this.#ready = true;
-    const addr = server.address() as AddressInfo;
-    const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-    return new URL(`${tls ? 'https' : 'http'}://${h}:${addr.port}`);
+    return url;
   }
 
   async close(): Promise<void> {
     this.#ready = false;
-    const s = this.server;
-    if (!s) return;
-    await new Promise<void>((resolve) => {
-      s.close(() => resolve());
-      s.closeIdleConnections();
-    });
+    await closeServer(this.server);
   }
-}
-
-export function splitHostPort(hostPort: string): { host: string; port: number } {
-  const i = hostPort.lastIndexOf(':');
-  let host = hostPort.slice(0, i);
-  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
-  return { host: host === '' ? '0.0.0.0' : host, port: Number(hostPort.slice(i + 1)) };
 }

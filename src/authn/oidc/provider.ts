@@ -3,25 +3,11 @@ import type { ProviderConfig } from '../../config/load.js';
 import { ConfigError, PurserError } from '../../errors.js';
 import { CelCompileError, CelEvalError, type CelProgram, compileCel, toCelValue } from '../../expr/cel.js';
 import type { Logger } from '../../util/log.js';
+import { issuerUrlProblem } from '../../util/url-policy.js';
 import type { Identity } from '../identity.js';
 import { issuerDispatcher } from './fetch-json.js';
 import { type KeySet, localKeySet, RemoteKeySet } from './key-set.js';
 import { verifyWorkloadJwt } from './verify.js';
-
-function loopbackOrHttps(u: string): string | undefined {
-  try {
-    const url = new URL(u);
-    if (url.protocol === 'https:') return undefined;
-    if (
-      url.protocol === 'http:' &&
-      (url.hostname === 'localhost' || url.hostname === '[::1]' || url.hostname.startsWith('127.'))
-    )
-      return undefined;
-    return `${u} is neither https:// nor http:// on loopback`;
-  } catch {
-    return `${u} is not a URL`;
-  }
-}
 
 /** One configured OIDC issuer: policy, keys and the CEL that turns claims into an identity. */
 export class OidcProvider {
@@ -109,7 +95,7 @@ export class OidcProvider {
         staleForMs: config.keyCache.staleFor * 1000,
         dispatcher: issuerDispatcher(ca),
         logger: log,
-        checkUrl: loopbackOrHttps,
+        checkUrl: issuerUrlProblem,
         ...(onFetch
           ? {
               onFetch: (kind: 'discovery' | 'jwks', outcome: 'ok' | 'error') =>

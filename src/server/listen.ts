@@ -1,0 +1,53 @@
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+
+export interface ListenOptions {
+  tls?: { cert: string; key: string } | undefined;
+  headersTimeout: number;
+  /** 0 disables it (the proxy: a layer upload takes as long as it takes). */
+  requestTimeout: number;
+}
+
+export function splitHostPort(hostPort: string): { host: string; port: number } {
+  const i = hostPort.lastIndexOf(':');
+  let host = hostPort.slice(0, i);
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  return { host: host === '' ? '0.0.0.0' : host, port: Number(hostPort.slice(i + 1)) };
+}
+
+/** Creates an HTTP(S) server for `handler`, listens on host:port, resolves with it and its URL. */
+export async function listenOn(
+  hostPort: string,
+  handler: RequestListener,
+  o: ListenOptions,
+): Promise<{ server: Server; url: URL }> {
+  const { host, port } = splitHostPort(hostPort);
+  const server = o.tls
+    ? createHttpsServer({ cert: readFileSync(o.tls.cert), key: readFileSync(o.tls.key) }, handler)
+    : createHttpServer(handler);
+  server.headersTimeout = o.headersTimeout;
+  server.requestTimeout = o.requestTimeout;
+  server.keepAliveTimeout = 65_000;
+  if (o.requestTimeout === 0) server.timeout = 0;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return { server, url: new URL(`${o.tls ? 'https' : 'http'}://${h}:${addr.port}`) };
+}
+
+/** Stops accepting, lets requests in flight finish, drops idle keep-alive connections. */
+export function closeServer(s: Server | undefined): Promise<void> {
+  if (!s) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    s.close(() => resolve());
+    s.closeIdleConnections();
+  });
+}

@@ -95,9 +95,9 @@ describe('signingKeyFromPem', () => {
     await assert.rejects(signingKeyFromPem('not a key', undefined, 'junk.pem'), purserError('INVALID_KEY', 'junk.pem', 'not a PEM private key'));
   });
 
+  // Regression (a raw OpenSSL Error escaped; fixed in 2ee9ea3).
   test(
     'a corrupt certificate block is an INVALID_KEY error naming the file',
-    { todo: 'BUG: new X509Certificate() throws a raw OpenSSL Error (not PurserError, no file name); the CLI then exits 1 instead of 2' },
     async () => {
       const corrupt = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n';
       await assert.rejects(signingKeyFromPem(pem(ec.privateKey), corrupt, 'k.pem'), purserError('INVALID_KEY', 'k.pem'));

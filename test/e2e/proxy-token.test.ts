@@ -1,0 +1,473 @@
+// Purser's proxy in front of distribution 2.8 with auth.token trusting Purser's key
+// (upstreamAuth: token): skopeo and podman use the proxy's address as the registry.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { writeKeyPair } from '../../src/cli/keys.js';
+import { KeyRing } from '../../src/token/keyring.js';
+import { assertFails, assertOk, BAD_CREDENTIALS } from '../helpers/assert.js';
+import { withLogs } from '../helpers/logs.js';
+import { buildOciImage, OCI_MANIFEST, type OciImage, readLayoutDigest } from '../helpers/oci.js';
+import { createPodman, type Podman } from '../helpers/podman.js';
+import {
+  ALICE,
+  BOB,
+  basic,
+  CAROL,
+  ISSUER,
+  logRecords,
+  type ProxyStack,
+  SERVICE,
+  startProxyStack,
+  waitForRegistryRequest,
+} from '../helpers/proxy.js';
+import { createSkopeo, type Skopeo } from '../helpers/skopeo.js';
+import { makeTempDir, removeDir } from '../helpers/tmp.js';
+
+const TIMEOUT = 120_000;
+
+interface TagsOut {
+  Tags: string[];
+}
+interface ErrorsBody {
+  errors?: { code?: string; message?: string }[];
+}
+
+describe('proxy, upstreamAuth token (distribution trusts Purser)', { timeout: TIMEOUT }, () => {
+  let st: ProxyStack | undefined;
+  let sk: Skopeo | undefined;
+  let img: OciImage;
+  let img2: OciImage;
+  const dirs: string[] = [];
+  const logs = () => st?.logSources() ?? [];
+  const docker = (repo: string): string => `docker://${st!.host}/${repo}`;
+  const outDir = (): string => {
+    const d = makeTempDir('purser-oci-out-');
+    dirs.push(d);
+    return d;
+  };
+  /** A token from the proxy's own /token endpoint. */
+  const tokenFor = async (who: { username: string; password: string }, scopes: string[]): Promise<string> => {
+    const q = new URLSearchParams({ service: SERVICE });
+    for (const sc of scopes) q.append('scope', sc);
+    const res = await fetch(`${st!.proxyUrl}/token?${q}`, { headers: { authorization: basic(who) } });
+    const body = (await res.json()) as { token?: string };
+    assert.equal(res.status, 200, JSON.stringify(body));
+    return body.token ?? '';
+  };
+
+  before(async () => {
+    sk = createSkopeo();
+    img = await buildOciImage({ tag: 'v1' });
+    img2 = await buildOciImage({ tag: 'v1' });
+    dirs.push(img.dir, img2.dir);
+    st = await startProxyStack({ upstream: 'token' });
+    // The image the read-only tests use.
+    assertOk(await sk.copy(img.ref, docker('team/base:v1'), { dest: ALICE }), 'seed push of team/base:v1');
+  });
+  after(async () => {
+    await st?.stop();
+    sk?.cleanup();
+    for (const d of dirs) removeDir(d);
+  });
+
+  test(
+    'skopeo: alice pushes, pulls (digest intact), lists tags and deletes through the proxy',
+    withLogs(logs, async () => {
+      const s = sk!;
+      assertOk(await s.copy(img.ref, docker('team/app:v1'), { dest: ALICE }), 'push v1');
+      assertOk(await s.copy(img.ref, docker('team/app:v2'), { dest: ALICE }), 'push v2');
+
+      const out = outDir();
+      assertOk(await s.copy(docker('team/app:v1'), `oci:${out}:v1`, { src: ALICE }), 'pull');
+      assert.equal(readLayoutDigest(out, 'v1'), img.manifestDigest, 'pulled manifest is the pushed one');
+
+      const lt = await s.listTags(docker('team/app'), ALICE);
+      assertOk(lt, 'list-tags');
+      assert.deepEqual((JSON.parse(lt.stdout) as TagsOut).Tags.sort(), ['v1', 'v2']);
+
+      assertOk(await s.delete(docker('team/app:v1'), ALICE), 'delete');
+      assertFails(
+        await s.inspect(docker('team/app:v1'), ALICE),
+        /manifest unknown|not found/i,
+        'inspect after delete',
+      );
+
+      // Purser logged the requests it forwarded, with the caller's account.
+      const proxied = logRecords(st!.purser, 'proxied');
+      assert.ok(
+        proxied.some(
+          (r) => r.method === 'PUT' && r.path === '/v2/team/app/manifests/v1' && r.account === 'alice',
+        ),
+        'a proxied manifest PUT by alice',
+      );
+      assert.ok(
+        proxied.some(
+          (r) => r.method === 'DELETE' && String(r.path).startsWith('/v2/team/app/manifests/sha256:'),
+        ),
+        'a proxied manifest DELETE',
+      );
+    }),
+  );
+
+  test(
+    'bob (pull-only on team/*) pulls, but his push is refused with denied',
+    withLogs(logs, async () => {
+      const s = sk!;
+      const out = outDir();
+      assertOk(await s.copy(docker('team/base:v1'), `oci:${out}:v1`, { src: BOB }), 'bob pulls team/base');
+      assert.equal(readLayoutDigest(out, 'v1'), img.manifestDigest);
+
+      const r = await s.copy(img2.ref, docker('team/bob:v1'), { dest: BOB });
+      assertFails(r, /denied/i, 'bob pushes team/bob');
+      // Nothing reached the registry's storage.
+      assertFails(await s.inspect(docker('team/bob:v1'), ALICE), /manifest unknown|not found/i, 'inspect');
+
+      // Directly with Basic credentials: 403 DENIED in the registry's error format.
+      const res = await fetch(`${st!.proxyUrl}/v2/team/bob/blobs/uploads/`, {
+        method: 'POST',
+        headers: { authorization: basic(BOB) },
+      });
+      const body = (await res.json()) as ErrorsBody;
+      assert.equal(res.status, 403);
+      assert.equal(body.errors?.[0]?.code, 'DENIED');
+    }),
+  );
+
+  test(
+    'a wrong password is refused (skopeo and direct Basic)',
+    withLogs(logs, async () => {
+      const s = sk!;
+      const wrong = { username: 'alice', password: 'not-the-password' };
+      assertFails(await s.copy(img2.ref, docker('team/wrong:v1'), { dest: wrong }), BAD_CREDENTIALS, 'push');
+      assertFails(await s.listTags(docker('team/base'), wrong), BAD_CREDENTIALS, 'list-tags');
+      const res = await fetch(`${st!.proxyUrl}/v2/team/base/manifests/v1`, {
+        headers: { authorization: basic(wrong), accept: OCI_MANIFEST },
+      });
+      const body = (await res.json()) as ErrorsBody;
+      assert.equal(res.status, 401);
+      assert.equal(body.errors?.[0]?.code, 'UNAUTHORIZED');
+      assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer realm=/);
+    }),
+  );
+
+  test(
+    'no credentials: 401 with a Bearer challenge for the proxy realm naming the needed scope',
+    withLogs(logs, async () => {
+      const p = st!.proxyUrl;
+      const get = await fetch(`${p}/v2/team/app/manifests/latest`);
+      await get.arrayBuffer();
+      assert.equal(get.status, 401);
+      assert.equal(
+        get.headers.get('www-authenticate'),
+        `Bearer realm="${p}/token",service="${SERVICE}",scope="repository:team/app:pull"`,
+      );
+      assert.equal(get.headers.get('docker-distribution-api-version'), 'registry/2.0');
+
+      const post = await fetch(`${p}/v2/team/app/blobs/uploads/`, { method: 'POST' });
+      const body = (await post.json()) as ErrorsBody;
+      assert.equal(post.status, 401);
+      assert.equal(body.errors?.[0]?.code, 'UNAUTHORIZED');
+      assert.equal(
+        post.headers.get('www-authenticate'),
+        `Bearer realm="${p}/token",service="${SERVICE}",scope="repository:team/app:pull,push"`,
+      );
+
+      const base = await fetch(`${p}/v2/`);
+      await base.arrayBuffer();
+      assert.equal(base.status, 401);
+      assert.equal(base.headers.get('www-authenticate'), `Bearer realm="${p}/token",service="${SERVICE}"`);
+
+      // Anonymous pull of public/* is granted by the token server but the proxy wants credentials.
+      const refused = logRecords(st!.purser, 'proxy request refused');
+      assert.ok(refused.some((r) => r.path === '/v2/team/app/manifests/latest' && r.status === 401));
+    }),
+  );
+
+  test(
+    "Basic credentials sent straight to a manifest GET work in one round trip; Purser's bearer tokens too",
+    withLogs(logs, async () => {
+      const p = st!.proxyUrl;
+      const res = await fetch(`${p}/v2/team/base/manifests/v1`, {
+        headers: { authorization: basic(ALICE), accept: OCI_MANIFEST },
+      });
+      const text = await res.text();
+      assert.equal(res.status, 200, text);
+      assert.equal(res.headers.get('docker-content-digest'), img.manifestDigest);
+      assert.equal((JSON.parse(text) as { schemaVersion: number }).schemaVersion, 2);
+
+      const head = await fetch(`${p}/v2/team/base/manifests/v1`, {
+        method: 'HEAD',
+        headers: { authorization: basic(BOB), accept: OCI_MANIFEST },
+      });
+      assert.equal(head.status, 200);
+      assert.equal(head.headers.get('docker-content-digest'), img.manifestDigest);
+
+      // A token from the proxy's own /token endpoint.
+      const tr = await fetch(
+        `${p}/token?service=${SERVICE}&scope=${encodeURIComponent('repository:team/base:pull')}`,
+        { headers: { authorization: basic(BOB) } },
+      );
+      assert.equal(tr.status, 200);
+      const { token } = (await tr.json()) as { token: string };
+      const viaBearer = await fetch(`${p}/v2/team/base/manifests/v1`, {
+        headers: { authorization: `Bearer ${token}`, accept: OCI_MANIFEST },
+      });
+      await viaBearer.arrayBuffer();
+      assert.equal(viaBearer.status, 200);
+      assert.equal(viaBearer.headers.get('docker-content-digest'), img.manifestDigest);
+      // The same token does not cover a push.
+      const push = await fetch(`${p}/v2/team/base/blobs/uploads/`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+      });
+      const body = (await push.json()) as ErrorsBody;
+      assert.ok(push.status === 401 || push.status === 403, `status ${push.status}`);
+      assert.equal(body.errors?.[0]?.code, 'DENIED');
+      assert.match(push.headers.get('www-authenticate') ?? '', /error="insufficient_scope"/);
+    }),
+  );
+
+  test(
+    'an expired token or one signed by another key gets 401 invalid_token',
+    withLogs(logs, async () => {
+      const p = st!.proxyUrl;
+      const scope = [{ type: 'repository', name: 'team/base', actions: ['pull'] }];
+      const ours = await KeyRing.load([{ key: st!.keys.key, certificate: st!.keys.crt }], {
+        issuer: ISSUER,
+        keyId: 'libtrust',
+        expiresIn: 300,
+      });
+      const expired = ours.signer.issue('alice', SERVICE, scope, Date.now() - 600_000).token;
+      const otherDir = makeTempDir('purser-other-key-');
+      dirs.push(otherDir);
+      const k = await writeKeyPair(join(otherDir, 'k'), 'ES256');
+      const theirs = await KeyRing.load([{ key: k.keyPath, certificate: k.crtPath }], {
+        issuer: ISSUER,
+        keyId: 'libtrust',
+        expiresIn: 300,
+      });
+      const foreign = theirs.signer.issue('alice', SERVICE, scope).token;
+      // Sanity: a fresh token of ours works.
+      const fresh = ours.signer.issue('alice', SERVICE, scope).token;
+      for (const [what, token, want] of [
+        ['fresh', fresh, 200],
+        ['expired', expired, 401],
+        ['foreign-key', foreign, 401],
+        ['garbage', 'abc.def.ghi', 401],
+      ] as const) {
+        const res = await fetch(`${p}/v2/team/base/manifests/v1`, {
+          headers: { authorization: `Bearer ${token}`, accept: OCI_MANIFEST },
+        });
+        const text = await res.text();
+        assert.equal(res.status, want, `${what}: ${text}`);
+        if (want === 401) {
+          assert.equal((JSON.parse(text) as ErrorsBody).errors?.[0]?.code, 'UNAUTHORIZED', what);
+          const h = res.headers.get('www-authenticate') ?? '';
+          assert.match(h, /^Bearer realm="[^"]+\/token"/, what);
+          assert.match(h, /error="invalid_token"/, what);
+        }
+      }
+    }),
+  );
+
+  test(
+    "an upload's Location header points at the proxy, not the upstream",
+    withLogs(logs, async () => {
+      const p = st!.proxyUrl;
+      const res = await fetch(`${p}/v2/team/loc/blobs/uploads/`, {
+        method: 'POST',
+        headers: { authorization: basic(ALICE) },
+      });
+      await res.arrayBuffer();
+      assert.equal(res.status, 202);
+      const loc = res.headers.get('location') ?? '';
+      assert.ok(loc.startsWith(`${p}/v2/team/loc/blobs/uploads/`), `Location ${loc}`);
+      assert.ok(!loc.includes(st!.registry.host), `Location ${loc} names the upstream`);
+      assert.ok(res.headers.get('docker-upload-uuid'), 'Docker-Upload-UUID passed through');
+      // The upload's status can be read at that address.
+      const status = await fetch(loc, { headers: { authorization: basic(ALICE) } });
+      await status.arrayBuffer();
+      assert.equal(status.status, 204);
+      const loc2 = status.headers.get('location') ?? '';
+      assert.ok(loc2.startsWith(`${p}/v2/team/loc/blobs/uploads/`), `status Location ${loc2}`);
+    }),
+  );
+
+  test(
+    'an upload can be cancelled (DELETE) through the proxy',
+    {
+      todo:
+        'BUG: DELETE /v2/<name>/blobs/uploads/<uuid> through the proxy (upstreamAuth token) gets 401 from distribution 2.8.2: ' +
+        'the proxy mints repository:<name>:pull,push for it, but distribution requires "delete" to cancel an upload ' +
+        '(registry log: "insufficient scope", detail Action "delete"); the 401 is passed on with a pull,push challenge',
+    },
+    withLogs(logs, async () => {
+      const p = st!.proxyUrl;
+      const res = await fetch(`${p}/v2/team/cancel/blobs/uploads/`, {
+        method: 'POST',
+        headers: { authorization: basic(ALICE) },
+      });
+      await res.arrayBuffer();
+      assert.equal(res.status, 202);
+      const loc = res.headers.get('location') ?? '';
+      const del = await fetch(loc, { method: 'DELETE', headers: { authorization: basic(ALICE) } });
+      const text = await del.text();
+      assert.equal(del.status, 204, `DELETE ${loc}: ${del.status} ${text}`);
+    }),
+  );
+
+  test(
+    'catalog: alice (with *) gets it, bob does not',
+    withLogs(logs, async () => {
+      const p = st!.proxyUrl;
+      const a = await fetch(`${p}/v2/_catalog`, { headers: { authorization: basic(ALICE) } });
+      const text = await a.text();
+      assert.equal(a.status, 200, text);
+      const repos = (JSON.parse(text) as { repositories: string[] }).repositories;
+      assert.ok(repos.includes('team/base'), text);
+
+      const b = await fetch(`${p}/v2/_catalog`, { headers: { authorization: basic(BOB) } });
+      const body = (await b.json()) as ErrorsBody;
+      assert.equal(b.status, 403);
+      assert.equal(body.errors?.[0]?.code, 'DENIED');
+
+      // And via a token: bob's token for the catalog carries no access.
+      const tr = await fetch(
+        `${p}/token?service=${SERVICE}&scope=${encodeURIComponent('registry:catalog:*')}`,
+        {
+          headers: { authorization: basic(BOB) },
+        },
+      );
+      const { token } = (await tr.json()) as { token: string };
+      const bt = await fetch(`${p}/v2/_catalog`, { headers: { authorization: `Bearer ${token}` } });
+      await bt.arrayBuffer();
+      assert.ok(bt.status === 401 || bt.status === 403, `status ${bt.status}`);
+    }),
+  );
+
+  test(
+    'cross-repository mount: alice mounts; for carol (no pull on the source) the mount is dropped and the copy still works',
+    withLogs(logs, async () => {
+      const s = sk!;
+      const reg = st!.registry;
+      const p = st!.proxyUrl;
+      // alice: team/base -> team/mounted, both through the proxy.
+      let from = reg.logs().length;
+      assertOk(
+        await s.copy(docker('team/base:v1'), docker('team/mounted:v1'), { src: ALICE, dest: ALICE }),
+        'alice copies team/base -> team/mounted',
+      );
+      let reqs = await waitForRegistryRequest(reg, from, (r) =>
+        r.startsWith('PUT /v2/team/mounted/manifests/v1'),
+      );
+      const mounts = reqs.filter(
+        (r) => r.startsWith('POST /v2/team/mounted/blobs/uploads/?') && r.includes('mount='),
+      );
+      assert.ok(mounts.length > 0, `no mount POST reached the registry:\n${reqs.join('\n')}`);
+      assert.ok(
+        mounts.some((r) => r.endsWith(' 201') && /from=team(%2F|\/)base/.test(r)),
+        `no successful mount from team/base:\n${mounts.join('\n')}`,
+      );
+      let out = outDir();
+      assertOk(await s.copy(docker('team/mounted:v1'), `oci:${out}:v1`, { src: ALICE }), 'pull team/mounted');
+      assert.equal(readLayoutDigest(out, 'v1'), img.manifestDigest);
+
+      // A direct mount by alice (Basic credentials): 201, Location at the proxy.
+      const direct = await fetch(
+        `${p}/v2/team/mounted2/blobs/uploads/?mount=${encodeURIComponent(img.layerDigest)}&from=team/base`,
+        { method: 'POST', headers: { authorization: basic(ALICE) } },
+      );
+      await direct.arrayBuffer();
+      assert.equal(direct.status, 201, 'alice mounts the layer directly');
+      assert.ok((direct.headers.get('location') ?? '').startsWith(`${p}/v2/team/mounted2/blobs/`));
+
+      // carol may do anything in carol/* but may not pull team/*: her mount from team/base is
+      // passed on as a plain upload (202), with mount/from stripped, and the blob is not linked.
+      for (const [how, authorization] of [
+        ['basic', basic(CAROL)],
+        [
+          'bearer',
+          `Bearer ${await tokenFor(CAROL, ['repository:carol/direct:pull,push', 'repository:team/base:pull'])}`,
+        ],
+      ] as const) {
+        from = reg.logs().length;
+        const res = await fetch(
+          `${p}/v2/carol/direct/blobs/uploads/?mount=${encodeURIComponent(img.layerDigest)}&from=team/base`,
+          { method: 'POST', headers: { authorization } },
+        );
+        await res.arrayBuffer();
+        assert.equal(res.status, 202, `${how}: carol's mount became an ordinary upload`);
+        assert.ok((res.headers.get('location') ?? '').startsWith(`${p}/v2/carol/direct/blobs/uploads/`), how);
+        reqs = await waitForRegistryRequest(reg, from, (x) => x.startsWith('POST /v2/carol/direct/'));
+        const posts = reqs.filter((x) => x.startsWith('POST /v2/carol/direct/blobs/uploads/'));
+        assert.deepEqual(posts, ['POST /v2/carol/direct/blobs/uploads/ 202'], `${how}:\n${reqs.join('\n')}`);
+        const head = await fetch(`${p}/v2/carol/direct/blobs/${img.layerDigest}`, {
+          method: 'HEAD',
+          headers: { authorization: basic(CAROL) },
+        });
+        assert.equal(head.status, 404, `${how}: the layer must not have been mounted into carol/direct`);
+      }
+
+      // And a real client copy with carol as the writer still succeeds.
+      const r = await s.copy(docker('team/base:v1'), docker('carol/copy:v1'), { src: ALICE, dest: CAROL });
+      assertOk(r, 'copy team/base (alice) -> carol/copy (carol)');
+      out = outDir();
+      assertOk(
+        await s.copy(docker('carol/copy:v1'), `oci:${out}:v1`, { src: CAROL }),
+        'carol pulls carol/copy',
+      );
+      assert.equal(readLayoutDigest(out, 'v1'), img.manifestDigest);
+    }),
+  );
+});
+
+describe('proxy, upstreamAuth token: podman', { timeout: TIMEOUT }, () => {
+  let st: ProxyStack | undefined;
+  let pm: Podman | undefined;
+  let img: OciImage;
+  let imageId = '';
+  const logs = () => st?.logSources() ?? [];
+
+  before(async () => {
+    img = await buildOciImage({ tag: 'v1' });
+    st = await startProxyStack({ upstream: 'token' });
+    pm = createPodman([st.host]);
+    const loaded = await pm.pullOci(img.dir, img.tag);
+    assertOk(loaded, 'podman pull oci:');
+    imageId = loaded.stdout.trim().split('\n').pop() ?? '';
+  });
+  after(async () => {
+    await st?.stop();
+    await pm?.cleanup();
+    if (img) removeDir(img.dir);
+  });
+
+  test(
+    'podman login, push, pull through the proxy; bob is denied a push',
+    withLogs(logs, async () => {
+      const p = pm!;
+      const host = st!.host;
+      assertOk(await p.login(host, ALICE.username, ALICE.password), 'podman login alice');
+      const dest = `${host}/team/podman:v1`;
+      const pushed = await p.push(imageId, dest);
+      assertOk(pushed, 'podman push');
+      assert.match(pushed.digest ?? '', /^sha256:[0-9a-f]{64}$/);
+      assertOk(await p.rmi(imageId), 'podman rmi');
+      const pulled = await p.pull(dest);
+      assertOk(pulled, 'podman pull');
+      assert.equal(pulled.stdout.trim().split('\n').pop(), imageId, 'pulled image is the pushed one');
+      const digest = await p.inspect(dest, '{{.Digest}}');
+      assertOk(digest, 'podman image inspect');
+      assert.equal(digest.stdout.trim(), pushed.digest);
+
+      assertFails(
+        await p.login(host, ALICE.username, 'wrong'),
+        BAD_CREDENTIALS,
+        'podman login, wrong password',
+      );
+      assertOk(await p.login(host, BOB.username, BOB.password), 'podman login bob');
+      assertFails(await p.push(imageId, `${host}/team/podman-bob:v1`), /denied/i, 'bob podman push');
+    }),
+  );
+});

@@ -1,0 +1,202 @@
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import type { Authenticator, AuthnResult, Credentials } from '../../../src/authn/authenticator.js';
+import type { Identity } from '../../../src/authn/identity.js';
+import { FailedLoginLimiter } from '../../../src/authn/rate-limit.js';
+import { StaticUsers } from '../../../src/authn/static-users.js';
+import { Acl, compileRules } from '../../../src/authz/acl.js';
+import type { RuleData } from '../../../src/config/schema.js';
+import { parseScopes } from '../../../src/protocol/scope.js';
+import type { TokenRequest } from '../../../src/protocol/token-request.js';
+import { TokenService, type TokenServiceOptions } from '../../../src/server/token-service.js';
+import { KeyRing } from '../../../src/token/keyring.js';
+import { loadSigningKey } from '../../../src/token/keys.js';
+import { Secret } from '../../../src/util/secret.js';
+import { cheapHash, decodeJwt, makeKeys, purserError } from '../support.js';
+
+class FakeAuthn implements Authenticator {
+  calls = 0;
+  constructor(
+    readonly kind: string,
+    private readonly answer: (c: Credentials) => AuthnResult | Promise<AuthnResult>,
+  ) {}
+  async authenticate(c: Credentials): Promise<AuthnResult> {
+    this.calls++;
+    return this.answer(c);
+  }
+}
+
+const ci: Identity = { account: 'acme/app', provider: 'github', labels: { org: 'acme' }, claims: { repository: 'acme/app' } };
+
+function req(partial: Partial<TokenRequest>): TokenRequest {
+  return {
+    grant: 'get',
+    service: undefined,
+    scopes: [],
+    account: undefined,
+    clientId: undefined,
+    offline: false,
+    credentials: undefined,
+    refreshToken: undefined,
+    ...partial,
+  };
+}
+const pw = (username: string, password: string) => ({ username, password: new Secret(password) });
+
+describe('TokenService', () => {
+  let ring: KeyRing;
+  before(async () => {
+    const k = await makeKeys();
+    ring = new KeyRing([await loadSigningKey(k.keyPath, k.crtPath)], { issuer: 'purser-test', keyId: 'libtrust', expiresIn: 120 });
+    k.cleanup();
+  });
+
+  function service(o: Partial<TokenServiceOptions> = {}, rules: RuleData[] = [{ match: {}, actions: ['pull'] } as RuleData]) {
+    const failed: string[] = [];
+    const staticUsers = new StaticUsers(new Map([['alice', { hash: cheapHash('pw') }]]), 60);
+    const s = new TokenService({
+      issuer: 'purser-test',
+      services: ['registry.test', 'other.test'],
+      keyring: ring,
+      authenticators: [staticUsers],
+      staticUsers,
+      authorizer: new Acl(compileRules(rules, undefined)),
+      anonymous: true,
+      limiter: new FailedLoginLimiter(2, 60),
+      refreshLifetime: 3600,
+      onFailedLogin: (k) => failed.push(k),
+      ...o,
+    });
+    return { s, failed };
+  }
+
+  test('resolveService: default first, known ones, unknown refused', () => {
+    const { s } = service();
+    assert.equal(s.resolveService(undefined), 'registry.test');
+    assert.equal(s.resolveService(''), 'registry.test');
+    assert.equal(s.resolveService('other.test'), 'other.test');
+    assert.throws(() => s.resolveService('x'), purserError('UNKNOWN_SERVICE', '"x"', 'registry.test'));
+  });
+
+  test('the first authenticator that does not say no-match decides', async () => {
+    const a = new FakeAuthn('first', () => ({ outcome: 'no-match' }));
+    const b = new FakeAuthn('second', () => ({ outcome: 'authenticated', identity: ci }));
+    const c = new FakeAuthn('third', () => ({ outcome: 'rejected', reason: 'never reached' }));
+    const { s } = service({ authenticators: [a, b, c] });
+    assert.deepEqual(await s.authenticate(pw('x', 'y'), '1.1.1.1'), ci);
+    assert.deepEqual([a.calls, b.calls, c.calls], [1, 1, 0]);
+  });
+
+  test('rejected: UNAUTHORIZED with the reason, counted under the authenticator kind', async () => {
+    const { s, failed } = service({ authenticators: [new FakeAuthn('oidc', () => ({ outcome: 'rejected', reason: 'token expired' }))] });
+    await assert.rejects(s.authenticate(pw('x', 'y'), '1.1.1.1'), purserError('UNAUTHORIZED', 'token expired'));
+    assert.deepEqual(failed, ['oidc']);
+  });
+
+  test('nobody claims the credentials: UNAUTHORIZED, counted as unknown', async () => {
+    const { s, failed } = service();
+    await assert.rejects(s.authenticate(pw('ghost', 'y'), '1.1.1.1'), purserError('UNAUTHORIZED', 'invalid username or password'));
+    assert.deepEqual(failed, ['unknown']);
+  });
+
+  test('an authenticator that throws (issuer down) is not a 401 and does not count as a failure', async () => {
+    const limiter = new FailedLoginLimiter(1, 60);
+    const { s } = service({ limiter, authenticators: [new FakeAuthn('oidc', () => Promise.reject(new Error('issuer unreachable')))] });
+    await assert.rejects(s.authenticate(pw('x', 'y'), '1.1.1.1'), /issuer unreachable/);
+    assert.equal(limiter.retryAfter('1.1.1.1\u0000x'), 0);
+  });
+
+  test('the failed-login limit is per address and username', async () => {
+    const { s, failed } = service();
+    for (let i = 0; i < 2; i++) await assert.rejects(s.authenticate(pw('alice', 'bad'), '10.0.0.1'), purserError('UNAUTHORIZED'));
+    await assert.rejects(s.authenticate(pw('alice', 'pw'), '10.0.0.1'), (e: unknown) => {
+      assert.ok(purserError('TOO_MANY_ATTEMPTS')(e));
+      assert.ok((e as { retryAfter?: number }).retryAfter! > 0);
+      return true;
+    });
+    assert.equal((await s.authenticate(pw('alice', 'pw'), '10.0.0.2')).account, 'alice', 'another address');
+    assert.deepEqual(failed, ['static', 'static', 'rate_limited']);
+  });
+
+  test('handle: anonymous, granted subset keeps class, response fields', async () => {
+    const { s } = service({}, [
+      { match: { name: 'a' }, actions: ['pull'] } as RuleData,
+      { match: { name: 'p' }, actions: ['*'] } as RuleData,
+    ]);
+    const out = await s.handle(req({ scopes: parseScopes(['repository:a:pull,push repository(plugin):p:pull repository:z:pull']) }), '::1');
+    assert.equal(out.identity.provider, 'anonymous');
+    assert.equal(out.service, 'registry.test');
+    assert.equal(out.decisions.length, 3);
+    assert.deepEqual(decodeJwt(out.response.token).payload.access, [
+      { type: 'repository', name: 'a', actions: ['pull'] },
+      { type: 'repository', class: 'plugin', name: 'p', actions: ['pull'] },
+    ]);
+    assert.equal(out.response.access_token, out.response.token);
+    assert.equal(out.response.expires_in, 120);
+    assert.equal(out.response.refresh_token, undefined);
+  });
+
+  test('anonymous disabled: UNAUTHORIZED', async () => {
+    const { s } = service({ anonymous: false });
+    await assert.rejects(s.handle(req({}), '::1'), purserError('UNAUTHORIZED', 'authentication required'));
+  });
+
+  test('unknown service is refused before any authentication', async () => {
+    const a = new FakeAuthn('x', () => ({ outcome: 'authenticated', identity: ci }));
+    const { s } = service({ authenticators: [a] });
+    await assert.rejects(s.handle(req({ service: 'nope', credentials: pw('u', 'p') }), '::1'), purserError('UNKNOWN_SERVICE'));
+    assert.equal(a.calls, 0);
+  });
+
+  test('refreshLifetime 0: no refresh token even when asked', async () => {
+    const { s } = service({ refreshLifetime: 0 });
+    const out = await s.handle(req({ offline: true, credentials: pw('alice', 'pw') }), '::1');
+    assert.equal(out.response.refresh_token, undefined);
+  });
+
+  test('static refresh token: lifetime, cfp bound, and the refresh grant restores the identity', async () => {
+    const { s } = service();
+    const login = await s.handle(req({ offline: true, credentials: pw('alice', 'pw') }), '::1');
+    const rt = login.response.refresh_token;
+    assert.ok(rt);
+    const p = decodeJwt(rt).payload;
+    assert.equal(Number(p.exp) - Number(p.iat), 3600);
+    assert.equal(typeof p.cfp, 'string');
+    const again = await s.handle(req({ grant: 'refresh_token', refreshToken: new Secret(rt), offline: true, scopes: parseScopes(['repository:a:pull']) }), '::1');
+    assert.equal(again.identity.account, 'alice');
+    assert.equal(again.response.refresh_token, undefined);
+  });
+
+  test('provider identities: refresh lifetime per provider; revalidate decides on refresh', async () => {
+    let valid = true;
+    const gh = new FakeAuthn('github', () => ({ outcome: 'authenticated', identity: ci }));
+    const { s } = service({
+      authenticators: [gh],
+      providerRefreshLifetime: (p) => (p === 'github' ? 600 : 0),
+      revalidate: (id) => valid && id.provider === 'github' && id.claims.repository === 'acme/app',
+    });
+    const login = await s.handle(req({ offline: true, credentials: pw('github', 'jwt') }), '::1');
+    const rt = login.response.refresh_token!;
+    const p = decodeJwt(rt).payload;
+    assert.equal(Number(p.exp) - Number(p.iat), 600);
+    assert.deepEqual(p.clm, { repository: 'acme/app' });
+    assert.deepEqual(p.lbl, { org: 'acme' });
+    const refresh = () => s.handle(req({ grant: 'refresh_token', refreshToken: new Secret(rt) }), '::1');
+    assert.deepEqual((await refresh()).identity, ci);
+    valid = false;
+    await assert.rejects(refresh(), purserError('UNAUTHORIZED', 'log in again'));
+  });
+
+  test('provider refresh without a revalidate hook is refused', async () => {
+    const gh = new FakeAuthn('github', () => ({ outcome: 'authenticated', identity: ci }));
+    const { s } = service({ authenticators: [gh], providerRefreshLifetime: () => 600 });
+    const rt = (await s.handle(req({ offline: true, credentials: pw('github', 'jwt') }), '::1')).response.refresh_token!;
+    await assert.rejects(s.handle(req({ grant: 'refresh_token', refreshToken: new Secret(rt) }), '::1'), purserError('UNAUTHORIZED'));
+  });
+
+  test('a provider without a refresh lifetime gets no refresh token', async () => {
+    const gh = new FakeAuthn('github', () => ({ outcome: 'authenticated', identity: ci }));
+    const { s } = service({ authenticators: [gh] });
+    assert.equal((await s.handle(req({ offline: true, credentials: pw('github', 'jwt') }), '::1')).response.refresh_token, undefined);
+  });
+});

@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
+import { describe, test } from 'node:test';
+import { clientIp } from '../../../src/server/http.js';
+import { splitHostPort } from '../../../src/server/listen.js';
+import { Metrics } from '../../../src/server/metrics.js';
+
+const fakeReq = (xff: string | string[] | undefined, remote = '10.0.0.9') =>
+  ({ headers: xff === undefined ? {} : { 'x-forwarded-for': xff }, socket: { remoteAddress: remote } }) as unknown as IncomingMessage;
+
+describe('clientIp', () => {
+  test('without trustProxy the socket address is used, X-Forwarded-For ignored', () => {
+    assert.equal(clientIp(fakeReq('1.2.3.4'), false), '10.0.0.9');
+  });
+
+  test('with trustProxy and one entry, that entry is the client', () => {
+    assert.equal(clientIp(fakeReq('1.2.3.4'), true), '1.2.3.4');
+    assert.equal(clientIp(fakeReq(undefined), true), '10.0.0.9');
+    assert.equal(clientIp(fakeReq(''), true), '10.0.0.9');
+  });
+
+  test(
+    'with trustProxy, a client-supplied X-Forwarded-For entry cannot choose the address',
+    {
+      todo:
+        'BUG: clientIp takes the FIRST X-Forwarded-For entry, which the client controls: behind nginx (proxy_add_x_forwarded_for) ' +
+        'a request sent with "X-Forwarded-For: 6.6.6.6" arrives as "6.6.6.6, 203.0.113.7" and Purser sees 6.6.6.6, so rotating ' +
+        'the header defeats the per-address failed-login limit and spoofs request.ip for when-conditions',
+    },
+    () => {
+      assert.equal(clientIp(fakeReq('6.6.6.6, 203.0.113.7'), true), '203.0.113.7');
+    },
+  );
+});
+
+describe('splitHostPort', () => {
+  const cases: [string, string, number][] = [
+    ['127.0.0.1:5001', '127.0.0.1', 5001],
+    [':5001', '0.0.0.0', 5001],
+    ['[::1]:0', '::1', 0],
+    ['localhost:80', 'localhost', 80],
+  ];
+  for (const [input, host, port] of cases) {
+    test(input, () => assert.deepEqual(splitHostPort(input), { host, port }));
+  }
+});
+
+describe('Metrics', () => {
+  test('counters render per label set, escaped; histogram buckets are cumulative', () => {
+    const m = new Metrics();
+    m.tokenRequests.inc({ grant: 'get', outcome: 'ok' });
+    m.tokenRequests.inc({ outcome: 'ok', grant: 'get' });
+    m.tokenRequests.inc({ grant: 'password', outcome: 'unauthorized' });
+    m.failedLogins.inc({ kind: 'a"b\\c\nd' });
+    m.tokenDuration.observe(0.003);
+    m.tokenDuration.observe(0.2);
+    m.tokenDuration.observe(5);
+    const text = m.render();
+    assert.match(text, /^purser_token_requests_total\{grant="get",outcome="ok"\} 2$/m);
+    assert.match(text, /^purser_token_requests_total\{grant="password",outcome="unauthorized"\} 1$/m);
+    assert.ok(text.includes('purser_failed_logins_total{kind="a\\"b\\\\c\\nd"} 1'), text);
+    assert.match(text, /^purser_token_request_duration_seconds_bucket\{le="0.001"\} 0$/m);
+    assert.match(text, /^purser_token_request_duration_seconds_bucket\{le="0.005"\} 1$/m);
+    assert.match(text, /^purser_token_request_duration_seconds_bucket\{le="0.25"\} 2$/m);
+    assert.match(text, /^purser_token_request_duration_seconds_bucket\{le="1"\} 2$/m);
+    assert.match(text, /^purser_token_request_duration_seconds_bucket\{le="\+Inf"\} 3$/m);
+    assert.match(text, /^purser_token_request_duration_seconds_count 3$/m);
+    assert.match(text, /^purser_token_request_duration_seconds_sum 5\.203/m);
+    assert.match(text, /^# TYPE process_resident_memory_bytes gauge$/m);
+    // Every non-comment line is "name{labels} value" or "name value".
+    for (const line of text.trim().split('\n')) {
+      if (line.startsWith('#')) continue;
+      assert.match(line, /^[a-z_]+(\{.*\})? [0-9.e+-]+$/, line);
+    }
+  });
+
+  test('extra counters are rendered too', () => {
+    const m = new Metrics();
+    m.counter('purser_extra_total', 'Extra.').inc({}, 4);
+    assert.match(m.render(), /^purser_extra_total 4$/m);
+  });
+});

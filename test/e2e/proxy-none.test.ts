@@ -1,0 +1,153 @@
+// Purser's proxy in front of an open distribution 2.8 (upstreamAuth: none): the proxy is the only gate.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { assertFails, assertOk } from '../helpers/assert.js';
+import { withLogs } from '../helpers/logs.js';
+import { buildOciImage, type OciImage, readLayoutDigest } from '../helpers/oci.js';
+import {
+  ALICE,
+  BOB,
+  basic,
+  type ProxyStack,
+  startProxyStack,
+  waitForRegistryRequest,
+} from '../helpers/proxy.js';
+import { createSkopeo, type Skopeo } from '../helpers/skopeo.js';
+import { makeTempDir, removeDir } from '../helpers/tmp.js';
+
+const TIMEOUT = 120_000;
+
+describe('proxy, upstreamAuth none (open distribution)', { timeout: TIMEOUT }, () => {
+  let st: ProxyStack | undefined;
+  let sk: Skopeo | undefined;
+  let img: OciImage;
+  let img2: OciImage;
+  const dirs: string[] = [];
+  const logs = () => st?.logSources() ?? [];
+  const docker = (repo: string): string => `docker://${st!.host}/${repo}`;
+  const outDir = (): string => {
+    const d = makeTempDir('purser-oci-out-');
+    dirs.push(d);
+    return d;
+  };
+
+  before(async () => {
+    sk = createSkopeo();
+    img = await buildOciImage({ tag: 'v1' });
+    img2 = await buildOciImage({ tag: 'v1' });
+    dirs.push(img.dir, img2.dir);
+    st = await startProxyStack({ upstream: 'none' });
+  });
+  after(async () => {
+    await st?.stop();
+    sk?.cleanup();
+    for (const d of dirs) removeDir(d);
+  });
+
+  test(
+    'skopeo: alice pushes, pulls (digest intact), lists tags, mounts and deletes',
+    withLogs(logs, async () => {
+      const s = sk!;
+      assertOk(await s.copy(img.ref, docker('team/app:v1'), { dest: ALICE }), 'push');
+      const out = outDir();
+      assertOk(await s.copy(docker('team/app:v1'), `oci:${out}:v1`, { src: ALICE }), 'pull');
+      assert.equal(readLayoutDigest(out, 'v1'), img.manifestDigest);
+      const lt = await s.listTags(docker('team/app'), ALICE);
+      assertOk(lt, 'list-tags');
+      assert.deepEqual((JSON.parse(lt.stdout) as { Tags: string[] }).Tags, ['v1']);
+
+      const reg = st!.registry;
+      const from = reg.logs().length;
+      assertOk(
+        await s.copy(docker('team/app:v1'), docker('team/copy:v1'), { src: ALICE, dest: ALICE }),
+        'copy',
+      );
+      const reqs = await waitForRegistryRequest(reg, from, (r) =>
+        r.startsWith('PUT /v2/team/copy/manifests/v1'),
+      );
+      assert.ok(
+        reqs.some(
+          (r) =>
+            r.startsWith('POST /v2/team/copy/blobs/uploads/?') && r.includes('mount=') && r.endsWith(' 201'),
+        ),
+        `no successful mount POST reached the registry:\n${reqs.join('\n')}`,
+      );
+
+      assertOk(await s.delete(docker('team/app:v1'), ALICE), 'delete');
+      assertFails(
+        await s.inspect(docker('team/app:v1'), ALICE),
+        /manifest unknown|not found/i,
+        'inspect after delete',
+      );
+    }),
+  );
+
+  test(
+    'the proxy still refuses an unauthenticated push (the upstream would take it)',
+    withLogs(logs, async () => {
+      const s = sk!;
+      // The upstream is open: a POST straight to it is accepted.
+      const direct = await fetch(`${st!.registry.url}/v2/public/anon/blobs/uploads/`, { method: 'POST' });
+      await direct.arrayBuffer();
+      assert.equal(direct.status, 202);
+
+      assertFails(
+        await s.copy(img2.ref, docker('public/anon:v1'), { dest: 'anonymous' }),
+        /denied|unauthorized|authentication required/i,
+        'anonymous push',
+      );
+      const res = await fetch(`${st!.proxyUrl}/v2/public/anon/blobs/uploads/`, { method: 'POST' });
+      const body = (await res.json()) as { errors?: { code?: string }[] };
+      assert.equal(res.status, 401);
+      assert.equal(body.errors?.[0]?.code, 'UNAUTHORIZED');
+      assert.match(res.headers.get('www-authenticate') ?? '', /scope="repository:public\/anon:pull,push"/);
+      const del = await fetch(`${st!.proxyUrl}/v2/team/app/manifests/${img.manifestDigest}`, {
+        method: 'DELETE',
+      });
+      await del.arrayBuffer();
+      assert.equal(del.status, 401);
+      // Nothing was written.
+      const check = await fetch(`${st!.registry.url}/v2/public/anon/manifests/v1`);
+      await check.arrayBuffer();
+      assert.equal(check.status, 404);
+    }),
+  );
+
+  test(
+    "anonymous callers get what the ACL gives them (pull public/*) through Purser's tokens, no push",
+    withLogs(logs, async () => {
+      const s = sk!;
+      assertOk(await s.copy(img2.ref, docker('public/app:v1'), { dest: ALICE }), 'alice pushes public/app');
+      const out = outDir();
+      assertOk(
+        await s.copy(docker('public/app:v1'), `oci:${out}:v1`, { src: 'anonymous' }),
+        'anonymous pull',
+      );
+      assert.equal(readLayoutDigest(out, 'v1'), img2.manifestDigest);
+      assertFails(
+        await s.copy(img.ref, docker('public/app:v2'), { dest: 'anonymous' }),
+        /denied|unauthorized|authentication required/i,
+        'anonymous push',
+      );
+      assertFails(
+        await s.copy(docker('team/copy:v1'), `oci:${outDir()}:v1`, { src: 'anonymous' }),
+        /denied|unauthorized|authentication required/i,
+        'anonymous pull of team/*',
+      );
+    }),
+  );
+
+  test(
+    "bob's push (pull-only) is refused with denied",
+    withLogs(logs, async () => {
+      assertFails(await sk!.copy(img.ref, docker('team/bob:v1'), { dest: BOB }), /denied/i, 'bob pushes');
+      const res = await fetch(`${st!.proxyUrl}/v2/team/bob/blobs/uploads/`, {
+        method: 'POST',
+        headers: { authorization: basic(BOB) },
+      });
+      const body = (await res.json()) as { errors?: { code?: string }[] };
+      assert.equal(res.status, 403);
+      assert.equal(body.errors?.[0]?.code, 'DENIED');
+    }),
+  );
+});

@@ -29,12 +29,18 @@ describe('generated schema and configuration reference', () => {
       const file = join(ROOT, rel);
       const actual = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
       assert.ok(actual !== undefined, `${rel} is missing: run \`npm run schema\``);
-      assert.ok(actual === expected, `${rel} is stale (the config schema changed): run \`npm run schema\` and commit it`);
+      assert.ok(
+        actual === expected,
+        `${rel} is stale (the config schema changed): run \`npm run schema\` and commit it`,
+      );
     }
   });
 
   test('the JSON Schema is a draft 2020-12 document with an id and no unknown keys allowed', async () => {
-    const schema = JSON.parse(readFileSync(join(ROOT, 'schema', 'purser.schema.json'), 'utf8')) as Record<string, unknown>;
+    const schema = JSON.parse(readFileSync(join(ROOT, 'schema', 'purser.schema.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
     assert.equal(schema.$schema, 'https://json-schema.org/draft/2020-12/schema');
     assert.equal(typeof schema.$id, 'string');
     assert.equal(schema.additionalProperties, false);
@@ -72,7 +78,8 @@ function examples(): Example[] {
       const body: string[] = [];
       let j = i + 1;
       for (; j < lines.length && lines[j]!.trim() !== '```'; j++) body.push(lines[j]!.slice(indent.length));
-      if (body[0]?.trim() === '# purser-config') out.push({ file: relative(ROOT, file), line: i + 2, text: body.join('\n') });
+      if (body[0]?.trim() === '# purser-config')
+        out.push({ file: relative(ROOT, file), line: i + 2, text: body.join('\n') });
       i = j;
     }
   }

@@ -125,4 +125,90 @@ describe('proxy: a 200 MiB layer', { timeout: TIMEOUT }, () => {
       }
     }),
   );
+
+  test(
+    'a client that goes away mid-download aborts the upstream request',
+    withLogs(logs, async () => {
+      const im = img!;
+      const path = `/v2/team/big/blobs/${im.layerDigest}`;
+      const before = logRecords(st!.purser, 'proxy request failed').length;
+      const regFrom = st!.registry.logs().length;
+      const ac = new AbortController();
+      const res = await fetch(`${st!.proxyUrl}${path}`, {
+        headers: { authorization: basic(ALICE) },
+        signal: ac.signal,
+      });
+      assert.equal(res.status, 200);
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      let got = 0;
+      while (got < 1024 * 1024) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        got += value.length;
+      }
+      ac.abort();
+      await reader.cancel().catch(() => undefined);
+      // Purser notices and logs the failed (aborted) request; the registry stops writing early.
+      const deadline = Date.now() + 10_000;
+      let failed = logRecords(st!.purser, 'proxy request failed').slice(before);
+      while (!failed.some((r) => r.path === path) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        failed = logRecords(st!.purser, 'proxy request failed').slice(before);
+      }
+      assert.ok(
+        failed.some((r) => r.path === path),
+        'Purser logged the aborted download as failed',
+      );
+      let written: number | undefined;
+      while (written === undefined && Date.now() < deadline) {
+        const m = /"GET \/v2\/team\/big\/blobs\/sha256:[0-9a-f]+ HTTP\/1\.1" 200 (\d+)/.exec(
+          st!.registry.logs().slice(regFrom),
+        );
+        if (m) written = Number(m[1]);
+        else await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(written !== undefined, 'the registry logged the GET');
+      assert.ok(written! < im.layerBlobSize, `the registry wrote ${written} of ${im.layerBlobSize} bytes`);
+    }),
+  );
+
+  test(
+    'an upstream that dies mid-download gives the client a broken stream, then 502/503 in the registry format',
+    withLogs(logs, async () => {
+      const im = img!;
+      const res = await fetch(`${st!.proxyUrl}/v2/team/big/blobs/${im.layerDigest}`, {
+        headers: { authorization: basic(ALICE) },
+      });
+      assert.equal(res.status, 200);
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      let got = 0;
+      let killed = false;
+      let error: unknown;
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          got += value.length;
+          if (!killed && got > 4 * 1024 * 1024) {
+            killed = true;
+            st!.registry.proc.child.kill('SIGKILL');
+          }
+        }
+      } catch (e) {
+        error = e;
+      }
+      assert.ok(killed, 'the registry was killed mid-stream');
+      assert.ok(error !== undefined, `the body ended cleanly after ${got} of ${im.layerBlobSize} bytes`);
+      assert.ok(got < im.layerBlobSize, `got ${got} bytes`);
+      await st!.registry.proc.exited;
+
+      const after = await fetch(`${st!.proxyUrl}/v2/team/big/manifests/v1`, {
+        headers: { authorization: basic(ALICE) },
+      });
+      const text = await after.text();
+      assert.ok(after.status === 502 || after.status === 503, `status ${after.status}: ${text}`);
+      const body = JSON.parse(text) as { errors?: { code?: string }[] };
+      assert.equal(body.errors?.[0]?.code, 'UNAVAILABLE');
+    }),
+  );
 });

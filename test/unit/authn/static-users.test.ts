@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
-import { before, describe, test } from 'node:test';
-import { hash } from '@node-rs/bcrypt';
+import { describe, test } from 'node:test';
 import { LoginCache } from '../../../src/authn/login-cache.js';
 import { FailedLoginLimiter } from '../../../src/authn/rate-limit.js';
 import { type StoredCredential, StaticUsers } from '../../../src/authn/static-users.js';
@@ -77,17 +76,21 @@ describe('StaticUsers', () => {
 });
 
 describe('StaticUsers login cache (cost-12 hash)', () => {
-  let h12 = '';
-  before(async () => {
-    h12 = await hash('correct horse', { cost: 12 });
-  });
+  // Precomputed (generating a cost-12 hash costs as much as checking one).
+  const h12 = '$2b$12$SW8VI8dzjPLVKnoqvR0NmOJ4daeJ9qhfIJwWVoWmTQJcNw60RxNWW'; // "correct horse"
+  const h10 = '$2b$10$uckWh10NgqnNAC680j.UROa.pLnXcr9ui/vmgQddfMC5Otk6rEebS'; // "battery staple"
 
   test('the second verify of the same password hits the cache; a different password does not', async () => {
     const su = new StaticUsers(new Map([['carol', { hash: h12 }]]), 60);
     const [r1, t1] = await timed(() => su.authenticate(creds('carol', 'correct horse'), ctx));
     assert.equal(r1.outcome, 'authenticated');
-    const [r2, t2] = await timed(() => su.authenticate(creds('carol', 'correct horse'), ctx));
-    assert.equal(r2.outcome, 'authenticated');
+    // Best of five, so that the OS descheduling this process on a busy machine does not count.
+    let t2 = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < 5; i++) {
+      const [r2, t] = await timed(() => su.authenticate(creds('carol', 'correct horse'), ctx));
+      assert.equal(r2.outcome, 'authenticated');
+      t2 = Math.min(t2, t);
+    }
     assert.ok(t1 > 40, `first check should pay bcrypt cost 12, took ${t1.toFixed(1)} ms`);
     assert.ok(t2 < 5, `second check should hit the cache, took ${t2.toFixed(2)} ms`);
     const [r3, t3] = await timed(() => su.authenticate(creds('carol', 'correct horsE'), ctx));
@@ -96,15 +99,15 @@ describe('StaticUsers login cache (cost-12 hash)', () => {
   });
 
   test('cacheSeconds 0 disables the cache', async () => {
-    const su = new StaticUsers(new Map([['carol', { hash: h12 }]]), 0);
-    await su.authenticate(creds('carol', 'correct horse'), ctx);
-    const [r, t] = await timed(() => su.authenticate(creds('carol', 'correct horse'), ctx));
+    const su = new StaticUsers(new Map([['dave', { hash: h10 }]]), 0);
+    await su.authenticate(creds('dave', 'battery staple'), ctx);
+    const [r, t] = await timed(() => su.authenticate(creds('dave', 'battery staple'), ctx));
     assert.equal(r.outcome, 'authenticated');
-    assert.ok(t > 40, `no cache: ${t.toFixed(1)} ms`);
+    assert.ok(t > 10, `no cache: ${t.toFixed(1)} ms`);
   });
 
   test('a failed check is not cached as a success', async () => {
-    const su = new StaticUsers(new Map([['carol', { hash: h12 }]]), 60);
+    const su = new StaticUsers(new Map([['carol', { hash: h10 }]]), 60);
     assert.equal((await su.authenticate(creds('carol', 'nope'), ctx)).outcome, 'rejected');
     assert.equal((await su.authenticate(creds('carol', 'nope'), ctx)).outcome, 'rejected');
   });

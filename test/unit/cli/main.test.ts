@@ -22,7 +22,7 @@ function run(args: string[], stdin?: string, env: NodeJS.ProcessEnv = {}): Promi
     child.stderr.setEncoding('utf8').on('data', (c: string) => {
       stderr += c;
     });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -147,7 +147,7 @@ describe('purser CLI', { concurrency: true }, () => {
     try {
       const origin = await new Promise<string>((resolve, reject) => {
         let buf = '';
-        const timer = setTimeout(() => reject(new Error(`no listening line in ${buf}`)), 10_000);
+        const timer = setTimeout(() => reject(new Error(`no listening line in ${buf}`)), 30_000);
         child.stdout?.setEncoding('utf8').on('data', (c: string) => {
           buf += c;
           const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(buf);

@@ -185,7 +185,7 @@ describe('properties', () => {
           if (!isPurserError(e) || e.code !== 'INVALID_SCOPE') throw e;
         }
       }),
-      { numRuns: 600, seed: 42 },
+      { numRuns: 300, seed: 42 },
     );
   });
 
@@ -220,7 +220,7 @@ describe('properties', () => {
         assert.deepEqual(parsed.actions, r.actions);
         assert.equal(formatScope(parsed), raw);
       }),
-      { numRuns: 1000, seed: 7 },
+      { numRuns: 300, seed: 7 },
     );
   });
 
@@ -231,7 +231,7 @@ describe('properties', () => {
         assert.deepEqual(parseScopes([raws.join(' ')]), raws.map(parseScope));
         assert.deepEqual(parseScopes(raws), raws.map(parseScope));
       }),
-      { numRuns: 300, seed: 3 },
+      { numRuns: 150, seed: 3 },
     );
   });
 });

@@ -1,6 +1,7 @@
 // Purser's proxy in front of distribution 2.8 with auth.token trusting Purser's key
 // (upstreamAuth: token): skopeo and podman use the proxy's address as the registry.
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { writeKeyPair } from '../../src/cli/keys.js';
@@ -314,6 +315,58 @@ describe('proxy, upstreamAuth token (distribution trusts Purser)', { timeout: TI
       const del = await fetch(loc, { method: 'DELETE', headers: { authorization: basic(ALICE) } });
       const text = await del.text();
       assert.equal(del.status, 204, `DELETE ${loc}: ${del.status} ${text}`);
+    }),
+  );
+
+  test(
+    'a chunked upload (POST, PATCH, PATCH, PUT ?digest) through the proxy; HEAD and GET of the blob',
+    withLogs(logs, async () => {
+      const p = st!.proxyUrl;
+      const auth = { authorization: basic(ALICE) };
+      const data = randomBytes(3 * 1024 * 1024 + 123);
+      const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+      const start = await fetch(`${p}/v2/team/chunked/blobs/uploads/`, { method: 'POST', headers: auth });
+      await start.arrayBuffer();
+      assert.equal(start.status, 202);
+      let loc = start.headers.get('location') ?? '';
+      const cut = 2 * 1024 * 1024;
+      for (const [from, to] of [
+        [0, cut],
+        [cut, data.length],
+      ] as const) {
+        const res = await fetch(loc, {
+          method: 'PATCH',
+          headers: {
+            ...auth,
+            'content-type': 'application/octet-stream',
+            'content-range': `${from}-${to - 1}`,
+            'content-length': String(to - from),
+          },
+          body: data.subarray(from, to),
+        });
+        const text = await res.text();
+        assert.equal(res.status, 202, `PATCH ${from}-${to - 1}: ${text}`);
+        assert.equal(res.headers.get('range'), `0-${to - 1}`);
+        loc = res.headers.get('location') ?? '';
+        assert.ok(loc.startsWith(`${p}/`), `Location ${loc}`);
+      }
+      const put = await fetch(`${loc}${loc.includes('?') ? '&' : '?'}digest=${encodeURIComponent(digest)}`, {
+        method: 'PUT',
+        headers: { ...auth, 'content-length': '0' },
+      });
+      const putText = await put.text();
+      assert.equal(put.status, 201, putText);
+      assert.equal(put.headers.get('docker-content-digest'), digest);
+      assert.ok((put.headers.get('location') ?? '').startsWith(`${p}/v2/team/chunked/blobs/${digest}`));
+
+      const head = await fetch(`${p}/v2/team/chunked/blobs/${digest}`, { method: 'HEAD', headers: auth });
+      assert.equal(head.status, 200);
+      assert.equal(Number(head.headers.get('content-length')), data.length);
+      assert.equal(head.headers.get('docker-content-digest'), digest);
+      const get = await fetch(`${p}/v2/team/chunked/blobs/${digest}`, { headers: auth });
+      const got = Buffer.from(await get.arrayBuffer());
+      assert.equal(get.status, 200);
+      assert.ok(got.equals(data), 'the blob reads back whole');
     }),
   );
 

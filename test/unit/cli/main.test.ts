@@ -66,7 +66,7 @@ describe('purser CLI', { concurrency: true }, () => {
   });
 
   test('no command: usage on stdout, exit 2; --help: exit 0', async () => {
-    const r = await run([]);
+    const r = await inproc([]);
     assert.equal(r.code, 2);
     assert.match(r.stdout, /Usage: purser/);
     assert.equal((await inproc(['--help'])).code, 0);
@@ -107,7 +107,7 @@ describe('purser CLI', { concurrency: true }, () => {
   test('serve --config with a bad value, a missing file, an unreadable key -> exit 2', async () => {
     const bad = writeFile(t.dir, 'badval.yml', good().replace('listen: 127.0.0.1:0', 'listen: nowhere'));
     const missingKey = writeFile(t.dir, 'nokey.yml', good().replace(keys.keyPath, join(t.dir, 'absent.key')));
-    const rs = await Promise.all([run(['serve', '--config', bad]), run(['serve', '--config', join(t.dir, 'missing.yml')]), run(['serve', '--config', missingKey])]);
+    const rs = await Promise.all([inproc(['serve', '--config', bad]), inproc(['serve', '--config', join(t.dir, 'missing.yml')]), inproc(['serve', '--config', missingKey])]);
     for (const [r, inc] of [
       [rs[0]!, 'listen'],
       [rs[1]!, 'missing.yml'],
@@ -124,7 +124,7 @@ describe('purser CLI', { concurrency: true }, () => {
     async () => {
       const crt = writeFile(t.dir, 'corrupt.crt', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
       const f = writeFile(t.dir, 'corrupt.yml', good().replace(keys.crtPath, crt));
-      const r = await run(['serve', '--config', f]);
+      const r = await inproc(['serve', '--config', f]);
       assert.equal(r.code, 2, r.stderr);
       assert.ok(oneLine(r.stderr), r.stderr);
       assert.ok(r.stderr.includes('corrupt.crt') || r.stderr.includes(keys.keyPath), r.stderr);
@@ -135,7 +135,7 @@ describe('purser CLI', { concurrency: true }, () => {
     'serve with listen port 70000 -> exit 2 naming listen',
     async () => {
       const f = writeFile(t.dir, 'port.yml', good().replace('listen: 127.0.0.1:0', 'listen: 127.0.0.1:70000'));
-      const r = await run(['serve', '--config', f]);
+      const r = await inproc(['serve', '--config', f]);
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, /listen/);
     },

@@ -256,7 +256,7 @@ describe('fuzz', () => {
           }
         }
       }),
-      { numRuns: 600, seed: 11 },
+      { numRuns: 300, seed: 11 },
     );
   });
 });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { assertFails, assertOk } from '../helpers/assert.js';
 import { withLogs } from '../helpers/logs.js';
-import { buildOciImage, type OciImage, readLayoutDigest } from '../helpers/oci.js';
+import { buildOciImage, OCI_MANIFEST, type OciImage, readLayoutDigest } from '../helpers/oci.js';
 import { createPodman, type Podman } from '../helpers/podman.js';
 import {
   ALICE,
@@ -135,6 +135,42 @@ describe('proxy, upstreamAuth none (open distribution)', { timeout: TIMEOUT }, (
         /denied|unauthorized|authentication required/i,
         'anonymous pull of team/*',
       );
+    }),
+  );
+
+  test(
+    'encoded path traversal in a pull-only request never reaches another repository (open upstream)',
+    withLogs(logs, async () => {
+      const s = sk!;
+      const p = st!.proxyUrl;
+      assertOk(await s.copy(img.ref, docker('team/secret:v1'), { dest: ALICE }), 'alice pushes team/secret');
+      const tr = await fetch(
+        `${p}/token?service=registry.test&scope=${encodeURIComponent('repository:public/app:pull')}`,
+      );
+      const { token } = (await tr.json()) as { token: string };
+      const headers = { authorization: `Bearer ${token}`, accept: OCI_MANIFEST };
+      const secret = `team%2Fsecret`;
+      for (const path of [
+        `/v2/public/app/manifests/..%2F..%2F${secret}%2Fmanifests%2Fv1`,
+        `/v2/public/app/manifests/..%2F..%2F..%2F..%2F${secret}%2Fmanifests%2Fv1`,
+        `/v2/public/app/blobs/..%2F..%2F${secret}%2Fblobs%2F${img.layerDigest}`,
+        `/v2/public/app/blobs/uploads/..%2F..%2F..%2F${secret}%2Ftags%2Flist`,
+        `/v2/public/app/manifests/%2e%2e%2f%2e%2e%2f${secret}%2fmanifests%2fv1`,
+        `/v2/public/app/../../${secret}/manifests/v1`,
+        `/v2/public/app/manifests/v1%3F/../../../team/secret/manifests/v1`,
+        `/v2/team/secret/manifests/v1`,
+        `/v2/team/secret/blobs/${img.layerDigest}`,
+      ]) {
+        const res = await fetch(`${p}${path}`, { headers, redirect: 'manual' });
+        const text = await res.text();
+        assert.ok(res.status !== 200 && res.status !== 206, `${path}: ${res.status} ${text.slice(0, 200)}`);
+        assert.ok(!text.includes(img.configDigest), `${path} leaked team/secret's manifest`);
+      }
+      // The same token still reads what it was issued for.
+      assertOk(await s.copy(img2.ref, docker('public/app:v1'), { dest: ALICE }), 'alice pushes public/app');
+      const ok = await fetch(`${p}/v2/public/app/manifests/v1`, { headers });
+      await ok.arrayBuffer();
+      assert.equal(ok.status, 200);
     }),
   );
 

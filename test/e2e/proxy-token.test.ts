@@ -10,6 +10,7 @@ import { assertFails, assertOk, BAD_CREDENTIALS } from '../helpers/assert.js';
 import { withLogs } from '../helpers/logs.js';
 import { buildOciImage, OCI_MANIFEST, type OciImage, readLayoutDigest } from '../helpers/oci.js';
 import { createPodman, type Podman } from '../helpers/podman.js';
+import { getFreePort } from '../helpers/ports.js';
 import {
   ALICE,
   BOB,
@@ -521,6 +522,46 @@ describe('proxy, upstreamAuth token: podman', { timeout: TIMEOUT }, () => {
       );
       assertOk(await p.login(host, BOB.username, BOB.password), 'podman login bob');
       assertFails(await p.push(imageId, `${host}/team/podman-bob:v1`), /denied/i, 'bob podman push');
+    }),
+  );
+});
+
+describe('proxy, upstreamAuth token: externalUrl', { timeout: TIMEOUT }, () => {
+  let st: ProxyStack | undefined;
+  let external = '';
+  const logs = () => st?.logSources() ?? [];
+
+  before(async () => {
+    const port = await getFreePort();
+    external = `http://localhost:${port}`;
+    st = await startProxyStack({
+      upstream: 'token',
+      proxy: { listen: `127.0.0.1:${port}`, externalUrl: external },
+    });
+  });
+  after(async () => {
+    await st?.stop();
+  });
+
+  test(
+    'challenges and upload Locations name the external URL',
+    withLogs(logs, async () => {
+      const p = st!.proxyUrl;
+      const res = await fetch(`${p}/v2/team/app/tags/list`);
+      await res.arrayBuffer();
+      assert.equal(res.status, 401);
+      assert.equal(
+        res.headers.get('www-authenticate'),
+        `Bearer realm="${external}/token",service="${SERVICE}",scope="repository:team/app:pull"`,
+      );
+      const up = await fetch(`${p}/v2/team/app/blobs/uploads/`, {
+        method: 'POST',
+        headers: { authorization: basic(ALICE) },
+      });
+      await up.arrayBuffer();
+      assert.equal(up.status, 202);
+      const loc = up.headers.get('location') ?? '';
+      assert.ok(loc.startsWith(`${external}/v2/team/app/blobs/uploads/`), `Location ${loc}`);
     }),
   );
 });

@@ -5,6 +5,7 @@ import { loadConfigFile } from '../config/load.js';
 import { PurserError } from '../errors.js';
 import { formatScope, parseScopes } from '../protocol/scope.js';
 import { buildApp } from '../server/app.js';
+import { accessEntries } from '../token/signer.js';
 import { silentLogger } from '../util/log.js';
 import { Secret } from '../util/secret.js';
 import { type CommandIo, flag, list, parse, str, UsageError } from './usage.js';
@@ -104,9 +105,9 @@ export async function checkCommand(args: string[], io: CommandIo): Promise<numbe
   }
 
   const decisions = app.acl.authorize({ identity, service, scopes, ip });
-  const access = decisions
-    .filter((d) => d.granted.length > 0)
-    .map((d) => ({ type: d.requested.type, name: d.requested.name, actions: d.granted }));
+  const access = accessEntries(
+    decisions.filter((d) => d.granted.length > 0).map((d) => ({ ...d.requested, actions: d.granted })),
+  );
   if (flag(values, 'json')) {
     io.stdout(
       `${JSON.stringify(

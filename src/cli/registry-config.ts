@@ -6,9 +6,12 @@ export function registrySnippets(
   realm: string,
 ): { distribution2: string; distribution3: string; zot: string } {
   const service = config.token.services[0]!;
+  const certs = config.token.keys.map((k) => k.certificate).filter((c): c is string => c !== undefined);
+  // During a key rotation the registry must trust every published key: one bundle of all certificates.
   const cert =
-    config.token.keys.find((k) => k.certificate)?.certificate ??
-    '<certificate of token.key: purser keys generate writes token.crt>';
+    certs.length > 1
+      ? `<one file holding all of: ${certs.join(' ')}> # cat them together`
+      : (certs[0] ?? '<certificate of token.key: purser keys generate writes token.crt>');
   const distribution2 =
     `# distribution 2.x (registry:2): token.keyId must be libtrust or x5c\n` +
     `auth:\n  token:\n    realm: ${realm}\n    service: ${service}\n    issuer: ${config.token.issuer}\n    rootcertbundle: ${cert}\n`;

@@ -9,7 +9,9 @@ import { issuerUrlProblem } from '../util/url-policy.js';
 import { type ConfigData, type ConfigInput, configSchema, type ProviderData } from './schema.js';
 
 /** A provider after presets are applied and paths resolved. */
-export interface ProviderConfig extends Omit<ProviderData, 'issuer' | 'audience' | 'labels' | 'preset'> {
+export interface ProviderConfig
+  extends Omit<ProviderData, 'issuer' | 'audience' | 'labels' | 'preset' | 'algorithms'> {
+  algorithms: string[];
   issuer: string;
   audiences: string[];
   account: string;
@@ -253,8 +255,7 @@ function resolveProvider(
   const { preset: _p, issuer: _i, audience, labels: _l, ...rest } = p;
   return {
     ...rest,
-    // Presets narrow the algorithms only when the user left the default.
-    algorithms: p.algorithms,
+    algorithms: p.algorithms ?? preset?.algorithms ?? ['RS256', 'ES256'],
     issuer,
     audiences: Array.isArray(audience) ? audience : [audience],
     account: p.account ?? preset?.account ?? 'claims.sub',

@@ -185,8 +185,10 @@ const provider = z.strictObject({
   algorithms: z
     .array(z.enum(ASYMMETRIC_ALGS))
     .min(1)
-    .default(['RS256', 'ES256'])
-    .describe('Accepted signature algorithms (asymmetric only; none and HMAC are never accepted).'),
+    .optional()
+    .describe(
+      "Accepted signature algorithms (asymmetric only; none and HMAC are never accepted). Default: the preset's (RS256 for GitHub and GitLab), else RS256 and ES256.",
+    ),
   account: z
     .string()
     .min(1)
@@ -273,10 +275,17 @@ const proxy = z
 
 const log = z
   .strictObject({
-    level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
-    format: z.enum(['json', 'text']).default('json'),
+    level: z
+      .enum(['debug', 'info', 'warn', 'error'])
+      .default('info')
+      .describe('Least severe level written; debug adds the rule that decided each scope.'),
+    format: z
+      .enum(['json', 'text'])
+      .default('json')
+      .describe('json: one JSON object per line (for log shippers); text: key=value lines for people.'),
   })
-  .prefault({});
+  .prefault({})
+  .describe('Logging to standard output. Secrets never appear in it.');
 
 export const configSchema = z
   .strictObject({

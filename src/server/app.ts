@@ -5,6 +5,7 @@ import { OidcProvider } from '../authn/oidc/provider.js';
 import { FailedLoginLimiter } from '../authn/rate-limit.js';
 import { StaticUsers, type StoredCredential } from '../authn/static-users.js';
 import { Acl, type ConditionCompiler, compileRules } from '../authz/acl.js';
+import type { Authorizer } from '../authz/authorizer.js';
 import type { Config } from '../config/load.js';
 import { ConfigError } from '../errors.js';
 import { CelCompileError, CelEvalError, type CelProgram, compileCel, toCelValue } from '../expr/cel.js';
@@ -24,11 +25,20 @@ export interface AppState {
   realm: string;
 }
 
+/** Extension points for applications that embed Purser as a library. */
+export interface BuildOptions {
+  /** Tried before the built-in authenticators (first that claims the credentials decides). */
+  authenticators?: Authenticator[];
+  /** Replaces the configured ACL as the authorizer. */
+  authorizer?: Authorizer;
+}
+
 /** Builds the state for a configuration; throws a ConfigError/PurserError naming what is wrong. */
 export async function buildApp(
   config: Readonly<Config>,
   logger: Logger,
   metrics?: Metrics,
+  options: BuildOptions = {},
 ): Promise<AppState> {
   const keyring = await KeyRing.load(config.token.keys, {
     issuer: config.token.issuer,
@@ -63,12 +73,17 @@ export async function buildApp(
   const providers = new OidcProviders(providerList, config.file);
   // Order (documented in docs/authentication.md): a username naming a provider, then static
   // users, then a JWT matched to a provider by its issuer.
-  const authenticators: Authenticator[] = [];
+  const authenticators: Authenticator[] = [...(options.authenticators ?? [])];
   if (providerList.length) authenticators.push(new OidcAuthenticator(providers, 'by-name'));
   authenticators.push(staticUsers);
   if (providerList.length) authenticators.push(new OidcAuthenticator(providers, 'by-issuer'));
 
-  if (users.size === 0 && providerList.length === 0 && !config.auth.anonymous) {
+  if (
+    authenticators.length === 0 &&
+    users.size === 0 &&
+    providerList.length === 0 &&
+    !config.auth.anonymous
+  ) {
     throw new ConfigError(
       config.file,
       'users',
@@ -87,7 +102,7 @@ export async function buildApp(
     keyring,
     authenticators,
     staticUsers,
-    authorizer: acl,
+    authorizer: options.authorizer ?? acl,
     anonymous: config.auth.anonymous,
     limiter,
     refreshLifetime: config.token.refreshTokenLifetime,

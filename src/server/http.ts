@@ -27,13 +27,16 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (c: Buffer) => {
+    const onData = (c: Buffer) => {
       size += c.length;
       if (size > limit) {
+        // Answer 400 rather than reset the connection; the rest of the body is discarded.
+        req.off('data', onData);
+        req.resume();
         reject(new PurserError('INVALID_REQUEST', `request body larger than ${limit} bytes`));
-        req.destroy();
       } else chunks.push(c);
-    });
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
@@ -42,8 +45,10 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
 export function clientIp(req: IncomingMessage, trustProxy: boolean): string {
   if (trustProxy) {
     const xff = req.headers['x-forwarded-for'];
-    const first = (Array.isArray(xff) ? xff[0] : xff)?.split(',')[0]?.trim();
-    if (first) return first;
+    // The right-most entry is the one our trusted proxy appended; entries left of it are
+    // whatever the client claimed.
+    const last = (Array.isArray(xff) ? xff.at(-1) : xff)?.split(',').at(-1)?.trim();
+    if (last) return last;
   }
   return req.socket.remoteAddress ?? '';
 }
@@ -159,6 +164,7 @@ export class TokenHttpServer {
     } catch (e) {
       if (!isPurserError(e)) throw e;
       const headers: Record<string, string> = { ...JSON_HEADERS };
+      if (e.code === 'INVALID_REQUEST' && !req.complete) headers.connection = 'close';
       if (e.status === 401) headers['www-authenticate'] = basicChallenge(state.realm);
       const retryAfter = (e as PurserError & { retryAfter?: number }).retryAfter;
       if (retryAfter) headers['retry-after'] = String(retryAfter);
@@ -170,7 +176,9 @@ export class TokenHttpServer {
             ? 'invalid_grant'
             : e.code === 'UNSUPPORTED_GRANT_TYPE'
               ? 'unsupported_grant_type'
-              : 'invalid_request';
+              : e.status === 429 || e.status >= 500
+                ? 'temporarily_unavailable'
+                : 'invalid_request';
         body.error_description = e.message;
       }
       res.writeHead(e.status, headers).end(JSON.stringify(body));
@@ -180,7 +188,13 @@ export class TokenHttpServer {
       this.#finish(
         started,
         grant,
-        e.status === 401 ? 'unauthorized' : e.status === 429 ? 'rate_limited' : 'bad_request',
+        e.status === 401
+          ? 'unauthorized'
+          : e.status === 429
+            ? 'rate_limited'
+            : e.status >= 500
+              ? 'unavailable'
+              : 'bad_request',
         e.status,
         fields,
       );

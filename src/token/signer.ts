@@ -29,6 +29,15 @@ export interface IssuedToken {
   issuedAt: Date;
 }
 
+/** The `access` claim for granted scopes (the resource class kept when there is one). */
+export function accessEntries(scopes: readonly Scope[]): AccessEntry[] {
+  return scopes.map((s) =>
+    s.class
+      ? { type: s.type, class: s.class, name: s.name, actions: s.actions }
+      : { type: s.type, name: s.name, actions: s.actions },
+  );
+}
+
 const b64url = (s: string | Buffer) => Buffer.from(s).toString('base64url');
 
 /** Signs registry tokens with one key; the header is computed once. */
@@ -71,11 +80,7 @@ export class TokenSigner {
       nbf: iat - 1,
       iat,
       jti: randomBytes(16).toString('base64url'),
-      access: access.map((s) =>
-        s.class
-          ? { type: s.type, class: s.class, name: s.name, actions: s.actions }
-          : { type: s.type, name: s.name, actions: s.actions },
-      ),
+      access: accessEntries(access),
     };
     return {
       token: this.signClaims(claims),

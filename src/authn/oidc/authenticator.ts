@@ -36,6 +36,10 @@ export class OidcProviders {
     });
   }
 
+  hasIssuer(iss: string): boolean {
+    return this.#byIssuer.has(iss);
+  }
+
   byName(name: string): OidcProvider | undefined {
     return this.#byName.get(name);
   }
@@ -98,6 +102,12 @@ export class OidcAuthenticator implements Authenticator {
       provider = this.#providers.forToken(token);
       if (!provider) {
         const iss = peekJwt(token)?.payload.iss;
+        if (typeof iss === 'string' && this.#providers.hasIssuer(iss)) {
+          return {
+            outcome: 'rejected',
+            reason: `the token's aud matches none of the providers for issuer ${JSON.stringify(iss.slice(0, 200))}`,
+          };
+        }
         return {
           outcome: 'rejected',
           reason: `no provider is configured for the token's issuer${typeof iss === 'string' ? ` ${JSON.stringify(iss.slice(0, 200))}` : ''}`,

@@ -147,9 +147,10 @@ export class RemoteKeySet implements KeySet {
 
   resolve: KeyResolver = async (header, token) => {
     const now = this.#now();
-    if (!this.#local) {
-      // Nothing cached: wait for a fetch, but do not hammer a dead issuer.
-      if (now - this.#lastAttempt < this.#o.cooldownMs && !this.#inflight) {
+    const age = now - this.#fetchedAt;
+    if (!this.#local || age > this.#o.maxAgeMs + this.#o.staleForMs) {
+      // Nothing usable cached: wait for a (shared) fetch, but do not hammer a dead issuer.
+      if (!this.#inflight && now - this.#lastAttempt < this.#o.cooldownMs) {
         throw new PurserError(
           'UNAVAILABLE',
           `identity provider ${this.#o.provider} is unreachable; try again shortly`,
@@ -161,18 +162,14 @@ export class RemoteKeySet implements KeySet {
         throw new PurserError(
           'UNAVAILABLE',
           `identity provider ${this.#o.provider} is unreachable; try again shortly`,
-          { detail: (e as Error).message },
+          {
+            detail: (e as Error).message,
+          },
         );
       }
-    } else if (now - this.#fetchedAt > this.#o.maxAgeMs && now - this.#lastAttempt >= this.#o.cooldownMs) {
-      // Stale: refresh in the background and keep serving what we have.
+    } else if (age > this.#o.maxAgeMs && now - this.#lastAttempt >= this.#o.cooldownMs) {
+      // Stale but within staleFor: refresh in the background and keep serving what we have.
       this.#refresh().catch(() => {});
-      if (now - this.#fetchedAt > this.#o.maxAgeMs + this.#o.staleForMs) {
-        throw new PurserError(
-          'UNAVAILABLE',
-          `identity provider ${this.#o.provider}'s keys are too old and it is unreachable`,
-        );
-      }
     }
     try {
       return await this.#local!(header, token);
@@ -200,5 +197,14 @@ export async function localKeySet(file: string): Promise<KeySet> {
     jwks = { keys: await Promise.all(blocks.map((b) => exportJWK(createPublicKey(b)))) };
   }
   const local = createLocalJWKSet(jwks);
-  return { resolve: async (h, t) => local(h, t), warm: async () => {}, fetchCount: 0 };
+  if (jwks.keys.some((k) => k.kid !== undefined)) {
+    return { resolve: async (h, t) => local(h, t), warm: async () => {}, fetchCount: 0 };
+  }
+  // PEM keys carry no kid, while real tokens name one: match such keys by type and algorithm
+  // only (jose then tries each candidate), instead of never matching.
+  return {
+    resolve: async (h, t) => createLocalJWKSet({ keys: jwks.keys.map((k) => ({ ...k, kid: h.kid })) })(h, t),
+    warm: async () => {},
+    fetchCount: 0,
+  };
 }

@@ -392,6 +392,27 @@ describe('token HTTP server', () => {
     },
   );
 
+  test(
+    'a client that disconnects in the middle of its body is not logged as an internal error',
+    { todo: 'BUG: readBody rejects with the plain "aborted" Error, #token rethrows it, and the handler logs level=error "unexpected error" with a stack (and tries to answer 500)' },
+    async () => {
+      const u = new URL(url);
+      const { connect } = await import('node:net');
+      const before = srv.logs.length;
+      await new Promise<void>((resolve) => {
+        const sock = connect(Number(u.port), u.hostname, () => {
+          sock.write('POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type=pass');
+          setTimeout(() => {
+            sock.destroy();
+            setTimeout(resolve, 150);
+          }, 50);
+        });
+      });
+      const errors = srv.logs.slice(before).filter((l) => (JSON.parse(l) as { level: string }).level === 'error');
+      assert.deepEqual(errors, []);
+    },
+  );
+
   test('the server keeps serving after the oversized requests', async () => {
     assert.equal((await fetch(`${url}/healthz`)).status, 200);
   });

@@ -180,7 +180,7 @@ describe('proxy, upstreamAuth token (distribution trusts Purser)', { timeout: TI
       assert.equal(base.status, 401);
       assert.equal(base.headers.get('www-authenticate'), `Bearer realm="${p}/token",service="${SERVICE}"`);
 
-      // Anonymous pull of public/* is granted by the token server but the proxy wants credentials.
+      // Purser logs each refusal.
       const refused = logRecords(st!.purser, 'proxy request refused');
       assert.ok(refused.some((r) => r.path === '/v2/team/app/manifests/latest' && r.status === 401));
     }),

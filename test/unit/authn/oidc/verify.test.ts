@@ -130,9 +130,7 @@ describe('verifyWorkloadJwt policy', () => {
     );
   });
 
-  test('maxTokenAge: the refusal names the age (iat), not expiry', {
-    todo: 'BUG: jose throws JWTExpired (claim "iat") for maxTokenAge; verify.ts maps every JWTExpired to "token expired" before its iat branch',
-  }, async () => {
+  test('maxTokenAge: the refusal names the age (iat), not expiry', async () => {
     await assert.rejects(
       verify(await iss.sign({ aud: AUD, iat: now() - 600 }), { maxTokenAge: 60 }),
       refused(/too old/),
@@ -324,10 +322,7 @@ describe('RemoteKeySet (issuer key cache)', () => {
       clock += 30_000;
       await verifyWorkloadJwt(t, ks, policy(own));
       clock += 40_000; // past maxAge + staleFor
-      await assert.rejects(
-        verifyWorkloadJwt(t, ks, policy(own)),
-        refused(/too old and it is unreachable/, 503),
-      );
+      await assert.rejects(verifyWorkloadJwt(t, ks, policy(own)), refused(/unreachable/, 503));
       await own.up();
     } finally {
       await own.close();

@@ -42,7 +42,11 @@ export function purserError(code: PurserErrorCode, ...includes: (string | RegExp
   };
 }
 
-export function decodeJwt(token: string): { header: Record<string, unknown>; payload: Record<string, unknown>; signature: Buffer } {
+export function decodeJwt(token: string): {
+  header: Record<string, unknown>;
+  payload: Record<string, unknown>;
+  signature: Buffer;
+} {
   const [h, p, s] = token.split('.');
   if (h === undefined || p === undefined || s === undefined) throw new Error(`not a compact JWS: ${token}`);
   return {
@@ -67,10 +71,20 @@ export async function makeKeys(alg: SigningAlgorithm = 'ES256'): Promise<KeyFile
 }
 
 /** A minimal valid config object around a key file; `extra` is merged at the top level. */
-export function configObject(keys: KeyFiles, extra: Record<string, unknown> = {}, token: Record<string, unknown> = {}) {
+export function configObject(
+  keys: KeyFiles,
+  extra: Record<string, unknown> = {},
+  token: Record<string, unknown> = {},
+) {
   return {
     listen: '127.0.0.1:0',
-    token: { issuer: 'purser-test', service: 'registry.test', key: keys.keyPath, certificate: keys.crtPath, ...token },
+    token: {
+      issuer: 'purser-test',
+      service: 'registry.test',
+      key: keys.keyPath,
+      certificate: keys.crtPath,
+      ...token,
+    },
     acl: [{ match: { account: '' }, actions: ['pull'] }],
     ...extra,
   };
@@ -87,10 +101,16 @@ export interface RunningServer {
 }
 
 /** Builds the app for a config object and serves it on 127.0.0.1:0. */
-export async function startServer(configObj: unknown, baseDir: string, opts: { captureLogs?: boolean } = {}): Promise<RunningServer> {
+export async function startServer(
+  configObj: unknown,
+  baseDir: string,
+  opts: { captureLogs?: boolean } = {},
+): Promise<RunningServer> {
   const config = buildConfig(configObj, undefined, baseDir);
   const logs: string[] = [];
-  const logger: Logger = opts.captureLogs ? createLogger({ level: 'debug', write: (l) => logs.push(l) }) : silentLogger;
+  const logger: Logger = opts.captureLogs
+    ? createLogger({ level: 'debug', write: (l) => logs.push(l) })
+    : silentLogger;
   const metrics = new Metrics();
   const state = await buildApp(config, logger, metrics);
   const server = new TokenHttpServer(state, logger, metrics);

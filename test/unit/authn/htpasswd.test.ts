@@ -12,7 +12,8 @@ function configError(fn: () => unknown, ...includes: string[]): ConfigError {
     caught = e;
   }
   assert.ok(caught instanceof ConfigError, `expected ConfigError, got ${String(caught)}`);
-  for (const inc of includes) assert.ok(caught.message.includes(inc), `${JSON.stringify(caught.message)} lacks ${JSON.stringify(inc)}`);
+  for (const inc of includes)
+    assert.ok(caught.message.includes(inc), `${JSON.stringify(caught.message)} lacks ${JSON.stringify(inc)}`);
   return caught;
 }
 
@@ -21,10 +22,13 @@ describe('htpasswd', () => {
     const h1 = cheapHash('a');
     const h2 = cheapHash('b').replace('$2b$', '$2y$');
     const m = parseHtpasswd(`# users\n\nalice:${h1}\r\nbob:${h2}\n`, 'users.htpasswd');
-    assert.deepEqual([...m], [
-      ['alice', h1],
-      ['bob', h2],
-    ]);
+    assert.deepEqual(
+      [...m],
+      [
+        ['alice', h1],
+        ['bob', h2],
+      ],
+    );
   });
 
   const refused: [string, string, string][] = [
@@ -36,7 +40,13 @@ describe('htpasswd', () => {
   ];
   for (const [why, line, scheme] of refused) {
     test(`${why} is refused naming the line number`, () => {
-      const e = configError(() => parseHtpasswd(`# header\n\n${line}\n`, 'users.htpasswd'), 'users.htpasswd', 'line 3', scheme, '"alice"');
+      const e = configError(
+        () => parseHtpasswd(`# header\n\n${line}\n`, 'users.htpasswd'),
+        'users.htpasswd',
+        'line 3',
+        scheme,
+        '"alice"',
+      );
       assert.equal(e.path, 'line 3');
     });
   }

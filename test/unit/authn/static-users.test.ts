@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { describe, test } from 'node:test';
 import { LoginCache } from '../../../src/authn/login-cache.js';
 import { FailedLoginLimiter } from '../../../src/authn/rate-limit.js';
-import { type StoredCredential, StaticUsers } from '../../../src/authn/static-users.js';
+import { StaticUsers, type StoredCredential } from '../../../src/authn/static-users.js';
 import { Secret } from '../../../src/util/secret.js';
 import { cheapHash } from '../support.js';
 
@@ -42,7 +42,10 @@ describe('StaticUsers', () => {
     ] as const) {
       const r = await su.authenticate(creds(u, p), ctx);
       assert.equal(r.outcome, 'rejected', `${u}/${p}`);
-      assert.ok(r.outcome === 'rejected' && !r.reason.includes(p || '\u0000'), r.outcome === 'rejected' ? r.reason : '');
+      assert.ok(
+        r.outcome === 'rejected' && !r.reason.includes(p || '\u0000'),
+        r.outcome === 'rejected' ? r.reason : '',
+      );
     }
   });
 
@@ -62,9 +65,16 @@ describe('StaticUsers', () => {
     assert.equal(su.credentialFingerprint('alice'), a1, 'stable');
     assert.equal(su.credentialFingerprint('mallory'), undefined);
     const changed = new StaticUsers(new Map([['alice', { hash: cheapHash('wonderland') }]]), 60);
-    assert.notEqual(changed.credentialFingerprint('alice'), a1, 'a new hash (even of the same password) revokes');
+    assert.notEqual(
+      changed.credentialFingerprint('alice'),
+      a1,
+      'a new hash (even of the same password) revokes',
+    );
     const b1 = su.credentialFingerprint('bob');
-    const b2 = new StaticUsers(new Map([['bob', { password: new Secret('builder2') }]]), 60).credentialFingerprint('bob');
+    const b2 = new StaticUsers(
+      new Map([['bob', { password: new Secret('builder2') }]]),
+      60,
+    ).credentialFingerprint('bob');
     assert.notEqual(b1, b2);
     assert.ok(!String(b1).includes('builder'));
   });

@@ -9,7 +9,12 @@ import { parseScope } from '../../../src/protocol/scope.js';
 type Rule = RuleData & { when?: string };
 const rule = (match: RuleData['match'], actions: string[], extra: Partial<Rule> = {}): Rule =>
   ({ match, actions, ...extra }) as Rule;
-const user = (account: string, claims: Record<string, unknown> = {}, provider = 'static'): Identity => ({ account, provider, labels: {}, claims });
+const user = (account: string, claims: Record<string, unknown> = {}, provider = 'static'): Identity => ({
+  account,
+  provider,
+  labels: {},
+  claims,
+});
 
 function decide(rules: Rule[], identity: Identity, scope: string, service = 'registry.test') {
   const acl = new Acl(compileRules(rules, 'acl.yml'));
@@ -22,12 +27,20 @@ describe('grantActions (SPEC §3)', () => {
   const cases: [string[], string[], string[]][] = [
     [['pull'], ['pull', 'push'], ['pull']],
     [['pull', 'push'], ['pull'], ['pull']],
-    [['push', 'pull'], ['pull', 'push'], ['push', 'pull']],
+    [
+      ['push', 'pull'],
+      ['pull', 'push'],
+      ['push', 'pull'],
+    ],
     [['*'], ['pull', 'push'], ['pull', 'push']],
     [['*'], ['*'], ['*']],
     [['pull'], ['*'], ['pull']],
     [['pull', 'push', 'delete'], ['*'], ['pull', 'push', 'delete']],
-    [['pull', '*'], ['pull', 'push'], ['pull', 'push']],
+    [
+      ['pull', '*'],
+      ['pull', 'push'],
+      ['pull', 'push'],
+    ],
     [['*', 'pull'], ['pull'], ['pull']],
     [['delete'], ['pull', 'push'], []],
     [['pull'], [], []],
@@ -60,13 +73,20 @@ describe('grantActions (SPEC §3)', () => {
 
 describe('Acl', () => {
   test('registry:catalog:* is granted as * by a * rule', () => {
-    const d = decide([rule({ account: 'admin', type: 'registry', name: 'catalog' }, ['*'])], user('admin'), 'registry:catalog:*');
+    const d = decide(
+      [rule({ account: 'admin', type: 'registry', name: 'catalog' }, ['*'])],
+      user('admin'),
+      'registry:catalog:*',
+    );
     assert.deepEqual(d.granted, ['*']);
     assert.equal(d.rule, 0);
   });
 
   test('repository:*: with a pull,push rule gets pull,push', () => {
-    assert.deepEqual(decide([rule({}, ['pull', 'push'])], user('a'), 'repository:x:*').granted, ['pull', 'push']);
+    assert.deepEqual(decide([rule({}, ['pull', 'push'])], user('a'), 'repository:x:*').granted, [
+      'pull',
+      'push',
+    ]);
   });
 
   test('the first matching rule decides even if a later rule would grant more', () => {
@@ -76,7 +96,10 @@ describe('Acl', () => {
     assert.equal(d.rule, 0);
     assert.match(d.explanation, /acl\[0\]/);
     // A scope the first rule does not match falls through to the second.
-    assert.deepEqual(decide(rules, user('alice'), 'repository:other/app:pull,push').granted, ['pull', 'push']);
+    assert.deepEqual(decide(rules, user('alice'), 'repository:other/app:pull,push').granted, [
+      'pull',
+      'push',
+    ]);
   });
 
   test('an empty actions rule denies and stops the search', () => {
@@ -100,11 +123,24 @@ describe('Acl', () => {
   });
 
   test('account: "*" also matches the anonymous account "" (documented behaviour of *)', () => {
-    assert.deepEqual(decide([rule({ account: '*' }, ['pull'])], ANONYMOUS, 'repository:a:pull').granted, ['pull']);
+    assert.deepEqual(decide([rule({ account: '*' }, ['pull'])], ANONYMOUS, 'repository:a:pull').granted, [
+      'pull',
+    ]);
   });
 
   test('all match keys must hold: account, provider, type, name, service', () => {
-    const r = [rule({ account: 'ci-*', provider: 'github', type: 'repository', name: 'acme/**', service: 'registry.test' }, ['push'])];
+    const r = [
+      rule(
+        {
+          account: 'ci-*',
+          provider: 'github',
+          type: 'repository',
+          name: 'acme/**',
+          service: 'registry.test',
+        },
+        ['push'],
+      ),
+    ];
     const gh = user('ci-1', {}, 'github');
     assert.deepEqual(decide(r, gh, 'repository:acme/a/b:push').granted, ['push']);
     assert.deepEqual(decide(r, user('ci-1'), 'repository:acme/a:push').granted, [], 'provider');
@@ -138,11 +174,16 @@ describe('Acl', () => {
 
   test('a missing claim makes the rule not match, so the next rule decides', () => {
     const rules = [rule({ name: '${claims.repository}' }, ['*']), rule({}, ['pull'])];
-    assert.deepEqual(decide(rules, user('x', {}, 'github'), 'repository:acme/app:push,pull').granted, ['pull']);
+    assert.deepEqual(decide(rules, user('x', {}, 'github'), 'repository:acme/app:push,pull').granted, [
+      'pull',
+    ]);
   });
 
   test('a claim holding * or .* cannot widen a rule', () => {
-    const rules = [rule({ name: '${claims.repository}' }, ['*']), rule({ name: '/${claims.repository}/' }, ['*'])];
+    const rules = [
+      rule({ name: '${claims.repository}' }, ['*']),
+      rule({ name: '/${claims.repository}/' }, ['*']),
+    ];
     for (const evil of ['*', '**', '.*', 'acme/*']) {
       const who = user('x', { repository: evil }, 'github');
       assert.deepEqual(decide(rules, who, 'repository:acme/app:push').granted, [], evil);
@@ -150,11 +191,18 @@ describe('Acl', () => {
   });
 
   test('each scope is decided on its own', () => {
-    const acl = new Acl(compileRules([rule({ name: 'pub/*' }, ['pull']), rule({ account: 'alice', name: 'alice/*' }, ['*'])], undefined));
+    const acl = new Acl(
+      compileRules(
+        [rule({ name: 'pub/*' }, ['pull']), rule({ account: 'alice', name: 'alice/*' }, ['*'])],
+        undefined,
+      ),
+    );
     const ds = acl.authorize({
       identity: user('alice'),
       service: 's',
-      scopes: ['repository:pub/x:pull,push', 'repository:alice/y:*', 'repository:other/z:pull'].map(parseScope),
+      scopes: ['repository:pub/x:pull,push', 'repository:alice/y:*', 'repository:other/z:pull'].map(
+        parseScope,
+      ),
       ip: '::1',
     });
     assert.deepEqual(
@@ -176,8 +224,11 @@ describe('Acl', () => {
         return input.request.actions.length === 1 && input.request.actions[0] === 'pull';
       },
     });
-    const acl = new Acl(compileRules([rule({}, ['pull', 'push'], { when: 'x' }), rule({}, [])], 'f.yml', compile));
-    const req = (s: string) => acl.authorize({ identity: user('bob'), service: 'svc', scopes: [parseScope(s)], ip: '10.0.0.1' })[0]!;
+    const acl = new Acl(
+      compileRules([rule({}, ['pull', 'push'], { when: 'x' }), rule({}, [])], 'f.yml', compile),
+    );
+    const req = (s: string) =>
+      acl.authorize({ identity: user('bob'), service: 'svc', scopes: [parseScope(s)], ip: '10.0.0.1' })[0]!;
     assert.deepEqual(req('repository:a:pull').granted, ['pull']);
     const d = req('repository:a:pull,push');
     assert.deepEqual(d.granted, []);
@@ -201,28 +252,50 @@ describe('compileRules errors', () => {
       assert.equal(e.path, path);
       assert.equal(e.file, 'acl.yml');
       assert.ok(e.message.startsWith(`acl.yml: ${path}: `), e.message);
-      for (const inc of includes) assert.match(e.message, typeof inc === 'string' ? new RegExp(inc.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) : inc);
+      for (const inc of includes)
+        assert.match(
+          e.message,
+          typeof inc === 'string' ? new RegExp(inc.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) : inc,
+        );
       return true;
     });
   }
 
   test('a bad regex names acl[i].match.KEY', () => {
-    configError(() => compileRules([rule({}, ['pull']), rule({ name: '/a(/' }, ['pull'])], 'acl.yml'), 'acl[1].match.name', 'invalid regular expression');
+    configError(
+      () => compileRules([rule({}, ['pull']), rule({ name: '/a(/' }, ['pull'])], 'acl.yml'),
+      'acl[1].match.name',
+      'invalid regular expression',
+    );
   });
 
   test('an unknown placeholder names acl[i].match.KEY', () => {
-    configError(() => compileRules([rule({ account: '${user}' }, ['pull'])], 'acl.yml'), 'acl[0].match.account', 'unknown placeholder ${user}');
+    configError(
+      () => compileRules([rule({ account: '${user}' }, ['pull'])], 'acl.yml'),
+      'acl[0].match.account',
+      'unknown placeholder ${user}',
+    );
   });
 
   test('in a list, the index of the bad pattern is named', () => {
-    configError(() => compileRules([rule({ service: ['ok', '/[/'] }, ['pull'])], 'acl.yml'), 'acl[0].match.service[1]');
+    configError(
+      () => compileRules([rule({ service: ['ok', '/[/'] }, ['pull'])], 'acl.yml'),
+      'acl[0].match.service[1]',
+    );
   });
 
   test('a when condition without a condition compiler is an error naming acl[i].when', () => {
-    configError(() => compileRules([rule({}, ['pull'], { when: 'true' })], 'acl.yml'), 'acl[0].when', 'not available');
+    configError(
+      () => compileRules([rule({}, ['pull'], { when: 'true' })], 'acl.yml'),
+      'acl[0].when',
+      'not available',
+    );
   });
 
   test('duplicate actions are merged', () => {
-    assert.deepEqual(compileRules([rule({}, ['pull', 'pull', 'push'])], undefined)[0]?.actions, ['pull', 'push']);
+    assert.deepEqual(compileRules([rule({}, ['pull', 'pull', 'push'])], undefined)[0]?.actions, [
+      'pull',
+      'push',
+    ]);
   });
 });

@@ -5,7 +5,12 @@ import type { Identity } from '../../../src/authn/identity.js';
 import { compilePattern } from '../../../src/authz/pattern.js';
 import { checkPlaceholder, resolvePlaceholder } from '../../../src/authz/placeholders.js';
 
-const id = (account: string, claims: Record<string, unknown> = {}, labels: Record<string, string> = {}, provider = 'static'): Identity => ({
+const id = (
+  account: string,
+  claims: Record<string, unknown> = {},
+  labels: Record<string, string> = {},
+  provider = 'static',
+): Identity => ({
   account,
   provider,
   labels,
@@ -17,7 +22,8 @@ function table(source: string, yes: string[], no: string[], who: Identity = nobo
   test(`${source}`, () => {
     const p = compilePattern(source);
     for (const v of yes) assert.equal(p.test(v, who), true, `${source} should match ${JSON.stringify(v)}`);
-    for (const v of no) assert.equal(p.test(v, who), false, `${source} should not match ${JSON.stringify(v)}`);
+    for (const v of no)
+      assert.equal(p.test(v, who), false, `${source} should not match ${JSON.stringify(v)}`);
   });
 }
 
@@ -27,7 +33,11 @@ describe('globs', () => {
   table('*', ['app', ''], ['team/app']);
   table('team/**', ['team/app', 'team/a/b/c'], ['team', 'teamx/a', 'other/team/a']);
   table('**', ['', 'a', 'a/b/c'], []);
-  table('team/**/app', ['team/app', 'team/x/app', 'team/x/y/app'], ['team/xapp', 'team/x/app2', 'team/app/x']);
+  table(
+    'team/**/app',
+    ['team/app', 'team/x/app', 'team/x/y/app'],
+    ['team/xapp', 'team/x/app2', 'team/app/x'],
+  );
   table('**/app', ['app', 'a/app', 'a/b/app'], ['xapp', 'a/app/b']);
   table('team/?pp', ['team/app', 'team/bpp'], ['team/pp', 'team//pp', 'team/aapp']);
   table('a.b', ['a.b'], ['axb']);
@@ -61,8 +71,18 @@ describe('placeholders', () => {
   table('users/${account}', ['users/alice'], ['users/bob'], id('alice'));
   table('${provider}/**', ['github/a/b'], ['static/a'], id('x', {}, {}, 'github'));
   table('${claims.repository}', ['acme/app'], ['acme/other', 'acme'], id('x', { repository: 'acme/app' }));
-  table('${claims.repository}/**', ['acme/app/x', 'acme/app/x/y'], ['acme/app', 'acme/other/x'], id('x', { repository: 'acme/app' }));
-  table('k8s/${claims.kubernetes.io.namespace}/*', ['k8s/prod/api'], ['k8s/dev/api'], id('x', { 'kubernetes.io': { namespace: 'prod' } }));
+  table(
+    '${claims.repository}/**',
+    ['acme/app/x', 'acme/app/x/y'],
+    ['acme/app', 'acme/other/x'],
+    id('x', { repository: 'acme/app' }),
+  );
+  table(
+    'k8s/${claims.kubernetes.io.namespace}/*',
+    ['k8s/prod/api'],
+    ['k8s/dev/api'],
+    id('x', { 'kubernetes.io': { namespace: 'prod' } }),
+  );
   table('k8s/${claims.a.b.c}', ['k8s/deep'], ['k8s/x'], id('x', { a: { b: { c: 'deep' } } }));
   table('${labels.team}/*', ['blue/app'], ['red/app'], id('x', {}, { team: 'blue' }));
   table('/${account}-(dev|prod)/', ['alice-dev', 'alice-prod'], ['alice-test', 'bob-dev'], id('alice'));
@@ -85,7 +105,8 @@ describe('placeholders', () => {
 
   test('non-scalar claims (object, array, null) do not substitute', () => {
     const p = compilePattern('r/${claims.v}');
-    for (const v of [{ a: 1 }, ['a'], null, Number.NaN]) assert.equal(p.test('r/a', id('x', { v })), false, JSON.stringify(v));
+    for (const v of [{ a: 1 }, ['a'], null, Number.NaN])
+      assert.equal(p.test('r/a', id('x', { v })), false, JSON.stringify(v));
   });
 
   test('claims named like Object.prototype members do not resolve', () => {
@@ -96,8 +117,17 @@ describe('placeholders', () => {
   });
 
   test('a dotted claim key and a nested path both resolve; the longest key wins first', () => {
-    assert.equal(resolvePlaceholder('claims.kubernetes.io.namespace', id('x', { 'kubernetes.io': { namespace: 'ns' } })), 'ns');
-    assert.equal(resolvePlaceholder('claims.kubernetes.io.namespace', id('x', { kubernetes: { io: { namespace: 'nested' } } })), 'nested');
+    assert.equal(
+      resolvePlaceholder('claims.kubernetes.io.namespace', id('x', { 'kubernetes.io': { namespace: 'ns' } })),
+      'ns',
+    );
+    assert.equal(
+      resolvePlaceholder(
+        'claims.kubernetes.io.namespace',
+        id('x', { kubernetes: { io: { namespace: 'nested' } } }),
+      ),
+      'nested',
+    );
     assert.equal(resolvePlaceholder('claims.a.b', id('x', { 'a.b': 'flat', a: { b: 'nested' } })), 'flat');
   });
 
@@ -139,13 +169,17 @@ describe('placeholders', () => {
     const p = compilePattern('${claims.v}');
     const r = compilePattern('/${claims.v}/');
     fc.assert(
-      fc.property(fc.string({ minLength: 1, maxLength: 20 }), fc.string({ maxLength: 20 }), (claim, other) => {
-        const who = id('x', { v: claim });
-        assert.equal(p.test(claim, who), true);
-        assert.equal(r.test(claim, who), true);
-        assert.equal(p.test(other, who), other === claim);
-        assert.equal(r.test(other, who), other === claim);
-      }),
+      fc.property(
+        fc.string({ minLength: 1, maxLength: 20 }),
+        fc.string({ maxLength: 20 }),
+        (claim, other) => {
+          const who = id('x', { v: claim });
+          assert.equal(p.test(claim, who), true);
+          assert.equal(r.test(claim, who), true);
+          assert.equal(p.test(other, who), other === claim);
+          assert.equal(r.test(other, who), other === claim);
+        },
+      ),
       { numRuns: 500, seed: 5 },
     );
   });

@@ -19,7 +19,8 @@ function configError(fn: () => unknown, ...includes: string[]): ConfigError {
   }
   assert.ok(caught instanceof ConfigError, `expected ConfigError, got ${String(caught)}`);
   assert.equal(caught.code, 'INVALID_CONFIG');
-  for (const inc of includes) assert.ok(caught.message.includes(inc), `${JSON.stringify(caught.message)} lacks ${JSON.stringify(inc)}`);
+  for (const inc of includes)
+    assert.ok(caught.message.includes(inc), `${JSON.stringify(caught.message)} lacks ${JSON.stringify(inc)}`);
   return caught;
 }
 
@@ -52,7 +53,10 @@ describe('loadConfigFile', () => {
     const f = writeFile(
       sub,
       'c.yml',
-      `${MIN}htpasswd: ../users.htpasswd\ntls: { cert: tls/c.pem, key: /abs/k.pem }\n`.replace('keys/token.key', 'token.key'),
+      `${MIN}htpasswd: ../users.htpasswd\ntls: { cert: tls/c.pem, key: /abs/k.pem }\n`.replace(
+        'keys/token.key',
+        'token.key',
+      ),
     );
     const c = loadConfigFile(f);
     assert.equal(c.token.keys[0]?.key, join(sub, 'token.key'));
@@ -83,7 +87,10 @@ describe('loadConfigFile', () => {
     const cases: [string, string][] = [
       [`${MIN}listen: 5001\n`, 'listen'],
       [`${MIN}listen: "localhost"\n`, 'listen'],
-      [MIN.replace('  key: keys/token.key\n', '  key: keys/token.key\n  expiresIn: "300"\n'), 'token.expiresIn'],
+      [
+        MIN.replace('  key: keys/token.key\n', '  key: keys/token.key\n  expiresIn: "300"\n'),
+        'token.expiresIn',
+      ],
       [MIN.replace('  key: keys/token.key\n', '  key: keys/token.key\n  expiresIn: 30\n'), 'token.expiresIn'],
       [MIN.replace('  key: keys/token.key\n', '  key: keys/token.key\n  keyId: kid\n'), 'token.keyId'],
       [MIN.replace('[pull]', '[pull, fly]'), 'acl[0].actions[1]'],
@@ -134,21 +141,19 @@ describe('loadConfigFile', () => {
     configError(() => loadConfigFile(missing), missing, 'ENOENT');
   });
 
-  test(
-    'a YAML alias bomb is a ConfigError naming the file',
-    { todo: 'BUG: doc.toJS({ maxAliasCount: 100 }) throws a plain Error ("Excessive alias count indicates a resource exhaustion attack") that loadConfigFile does not wrap: no file name, CLI exit 1 instead of 2' },
-    () => {
-      const levels = ['a: &a [x, x, x, x, x, x, x, x, x]'];
-      for (const [i, n] of ['b', 'c', 'd', 'e', 'f', 'g'].entries()) {
-        const prev = i === 0 ? 'a' : ['b', 'c', 'd', 'e', 'f', 'g'][i - 1];
-        levels.push(`${n}: &${n} [${Array(9).fill(`*${prev}`).join(', ')}]`);
-      }
-      const f = file(`${levels.join('\n')}\n${MIN}`);
-      const t0 = Date.now();
-      configError(() => loadConfigFile(f), f);
-      assert.ok(Date.now() - t0 < 2000, 'refused quickly');
-    },
-  );
+  test('a YAML alias bomb is a ConfigError naming the file', {
+    todo: 'BUG: doc.toJS({ maxAliasCount: 100 }) throws a plain Error ("Excessive alias count indicates a resource exhaustion attack") that loadConfigFile does not wrap: no file name, CLI exit 1 instead of 2',
+  }, () => {
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (const [i, n] of ['b', 'c', 'd', 'e', 'f', 'g'].entries()) {
+      const prev = i === 0 ? 'a' : ['b', 'c', 'd', 'e', 'f', 'g'][i - 1];
+      levels.push(`${n}: &${n} [${Array(9).fill(`*${prev}`).join(', ')}]`);
+    }
+    const f = file(`${levels.join('\n')}\n${MIN}`);
+    const t0 = Date.now();
+    configError(() => loadConfigFile(f), f);
+    assert.ok(Date.now() - t0 < 2000, 'refused quickly');
+  });
 
   test('YAML merge keys (<<) are not special', () => {
     const f = file(`base: &b { account: "" }\n${MIN}`);
@@ -203,7 +208,9 @@ describe('loadConfigFile', () => {
     const e = configError(() => loadConfigFile(f), f, 'users.alice', 'bcrypt');
     assert.ok(!e.message.includes('hunter2'), 'does not echo the value');
     const h = cheapHash('pw');
-    const g = file(`${MIN}users:\n  alice: "${h}"\n  al2: "${h.replace('$2b$', '$2y$')}"\n  al3: "${HASH}"\n`);
+    const g = file(
+      `${MIN}users:\n  alice: "${h}"\n  al2: "${h.replace('$2b$', '$2y$')}"\n  al3: "${HASH}"\n`,
+    );
     const c = loadConfigFile(g);
     assert.deepEqual(c.users.alice, { hash: h });
     for (const bad of ['$apr1$abc$def', '{SHA}abc=', '$2b$10$short', `${h}x`]) {
@@ -237,7 +244,11 @@ describe('buildConfig', () => {
   });
 
   test('key and keys both -> error naming token', () => {
-    const e = configError(() => buildConfig({ ...base(), token: { ...base().token, keys: [{ key: 'a' }] } }, 'f.yml', '/'), 'f.yml', 'token');
+    const e = configError(
+      () => buildConfig({ ...base(), token: { ...base().token, keys: [{ key: 'a' }] } }, 'f.yml', '/'),
+      'f.yml',
+      'token',
+    );
     assert.equal(e.path, 'token');
   });
 
@@ -249,19 +260,58 @@ describe('buildConfig', () => {
 
   test('certificate without key -> error', () => {
     const { key: _k, ...token } = base().token;
-    configError(() => buildConfig({ ...base(), token: { ...token, certificate: 'c', keys: [{ key: 'a' }] } }, 'f.yml', '/'), 'token.certificate');
+    configError(
+      () =>
+        buildConfig({ ...base(), token: { ...token, certificate: 'c', keys: [{ key: 'a' }] } }, 'f.yml', '/'),
+      'token.certificate',
+    );
   });
 
   test('keyId x5c without certificate -> error; with it -> ok', () => {
-    const e = configError(() => buildConfig({ ...base(), token: { ...base().token, keyId: 'x5c' } }, 'f.yml', '/'), 'token.certificate', 'x5c');
+    const e = configError(
+      () => buildConfig({ ...base(), token: { ...base().token, keyId: 'x5c' } }, 'f.yml', '/'),
+      'token.certificate',
+      'x5c',
+    );
     assert.equal(e.path, 'token.certificate');
-    configError(() => buildConfig({ ...base(), token: { issuer: 'i', service: 's', keys: [{ key: 'a' }, { key: 'b', certificate: 'c' }], keyId: 'x5c' } }, 'f.yml', '/'), 'token.keys[0].certificate');
-    const ok = buildConfig({ ...base(), token: { ...base().token, keyId: 'x5c', certificate: 'c.pem' } }, 'f.yml', '/d');
+    configError(
+      () =>
+        buildConfig(
+          {
+            ...base(),
+            token: {
+              issuer: 'i',
+              service: 's',
+              keys: [{ key: 'a' }, { key: 'b', certificate: 'c' }],
+              keyId: 'x5c',
+            },
+          },
+          'f.yml',
+          '/',
+        ),
+      'token.keys[0].certificate',
+    );
+    const ok = buildConfig(
+      { ...base(), token: { ...base().token, keyId: 'x5c', certificate: 'c.pem' } },
+      'f.yml',
+      '/d',
+    );
     assert.equal(ok.token.keys[0]?.certificate, '/d/c.pem');
   });
 
   test('keys[] paths are each resolved', () => {
-    const c = buildConfig({ ...base(), token: { issuer: 'i', service: 's', keys: [{ key: 'a.pem', certificate: 'a.crt' }, { key: '/x/b.pem' }] } }, undefined, '/d');
+    const c = buildConfig(
+      {
+        ...base(),
+        token: {
+          issuer: 'i',
+          service: 's',
+          keys: [{ key: 'a.pem', certificate: 'a.crt' }, { key: '/x/b.pem' }],
+        },
+      },
+      undefined,
+      '/d',
+    );
     assert.deepEqual(c.token.keys, [
       { key: '/d/a.pem', certificate: '/d/a.crt' },
       { key: '/x/b.pem', certificate: undefined },
@@ -277,7 +327,10 @@ describe('buildConfig', () => {
   // Regression (was accepted by \d{1,5}; fixed in 2ee9ea3).
   test('listen with a port above 65535 is a config error', () => {
     configError(() => buildConfig({ ...base(), listen: '127.0.0.1:65536' }, 'f.yml', '/'), 'listen');
-    assert.equal(buildConfig({ ...base(), listen: '127.0.0.1:65535' }, 'f.yml', '/').listen, '127.0.0.1:65535');
+    assert.equal(
+      buildConfig({ ...base(), listen: '127.0.0.1:65535' }, 'f.yml', '/').listen,
+      '127.0.0.1:65535',
+    );
     configError(() => buildConfig({ ...base(), listen: '127.0.0.1:70000' }, 'f.yml', '/'), 'listen');
   });
 });

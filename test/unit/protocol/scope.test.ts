@@ -9,8 +9,14 @@ describe('parseScope: valid scopes', () => {
   const cases: [string, Scope][] = [
     ['repository:team/app:pull,push', { type: 'repository', name: 'team/app', actions: ['pull', 'push'] }],
     ['repository:app:pull', { type: 'repository', name: 'app', actions: ['pull'] }],
-    ['repository:localhost:5000/team/app:pull', { type: 'repository', name: 'localhost:5000/team/app', actions: ['pull'] }],
-    ['repository:registry.example.com/a/b:push', { type: 'repository', name: 'registry.example.com/a/b', actions: ['push'] }],
+    [
+      'repository:localhost:5000/team/app:pull',
+      { type: 'repository', name: 'localhost:5000/team/app', actions: ['pull'] },
+    ],
+    [
+      'repository:registry.example.com/a/b:push',
+      { type: 'repository', name: 'registry.example.com/a/b', actions: ['push'] },
+    ],
     ['repository:[::1]:5000/a:pull', { type: 'repository', name: '[::1]:5000/a', actions: ['pull'] }],
     ['registry:catalog:*', { type: 'registry', name: 'catalog', actions: ['*'] }],
     ['repository(plugin):x/y:pull', { type: 'repository', class: 'plugin', name: 'x/y', actions: ['pull'] }],
@@ -107,10 +113,10 @@ describe('parseScopes', () => {
   });
 
   test('repeated values (skopeo style) keep order', () => {
-    assert.deepEqual(parseScopes(['repository:team/other:pull,push', 'repository:team/app:pull']).map(formatScope), [
-      'repository:team/other:pull,push',
-      'repository:team/app:pull',
-    ]);
+    assert.deepEqual(
+      parseScopes(['repository:team/other:pull,push', 'repository:team/app:pull']).map(formatScope),
+      ['repository:team/other:pull,push', 'repository:team/app:pull'],
+    );
   });
 
   test('duplicates across values are merged into one scope', () => {
@@ -126,17 +132,26 @@ describe('parseScopes', () => {
   });
 
   test('the same scope repeated (retry after insufficient_scope) is one scope', () => {
-    assert.deepEqual(parseScopes(['repository:a:pull', 'repository:a:pull']), [{ type: 'repository', name: 'a', actions: ['pull'] }]);
+    assert.deepEqual(parseScopes(['repository:a:pull', 'repository:a:pull']), [
+      { type: 'repository', name: 'a', actions: ['pull'] },
+    ]);
   });
 
   test('scopes differing only in class or type are not merged', () => {
     const s = parseScopes(['repository:a:pull', 'repository(plugin):a:push', 'registry:a:pull']);
     assert.equal(s.length, 3);
-    assert.deepEqual(s.map(formatScope), ['repository:a:pull', 'repository(plugin):a:push', 'registry:a:pull']);
+    assert.deepEqual(s.map(formatScope), [
+      'repository:a:pull',
+      'repository(plugin):a:push',
+      'registry:a:pull',
+    ]);
   });
 
   test('one bad scope among good ones fails the whole request', () => {
-    assert.throws(() => parseScopes(['repository:a:pull', 'repository:B:pull']), purserError('INVALID_SCOPE'));
+    assert.throws(
+      () => parseScopes(['repository:a:pull', 'repository:B:pull']),
+      purserError('INVALID_SCOPE'),
+    );
   });
 
   test(`${MAX_SCOPES} distinct scopes are fine, ${MAX_SCOPES + 1} are refused`, () => {
@@ -158,7 +173,10 @@ describe('parseScopes', () => {
 
 describe('formatScope', () => {
   test('formats type, class, name, actions', () => {
-    assert.equal(formatScope({ type: 'repository', class: 'plugin', name: 'x/y', actions: ['pull', 'push'] }), 'repository(plugin):x/y:pull,push');
+    assert.equal(
+      formatScope({ type: 'repository', class: 'plugin', name: 'x/y', actions: ['pull', 'push'] }),
+      'repository(plugin):x/y:pull,push',
+    );
     assert.equal(formatScope({ type: 'registry', name: 'catalog', actions: ['*'] }), 'registry:catalog:*');
     assert.equal(formatScope({ type: 'repository', name: 'a', actions: [] }), 'repository:a:');
   });
@@ -168,7 +186,22 @@ describe('properties', () => {
   test('parseScopes throws nothing but PurserError INVALID_SCOPE on any input', () => {
     const piece = fc.oneof(
       fc.string({ unit: 'grapheme', maxLength: 30 }),
-      fc.constantFrom(':', ',', ' ', '/', '*', '(', ')', 'repository', 'registry', 'pull', 'push', '\u0000', '🐳', 'localhost:5000'),
+      fc.constantFrom(
+        ':',
+        ',',
+        ' ',
+        '/',
+        '*',
+        '(',
+        ')',
+        'repository',
+        'registry',
+        'pull',
+        'push',
+        '\u0000',
+        '🐳',
+        'localhost:5000',
+      ),
       fc.string({ unit: 'binary', maxLength: 10 }),
     );
     const value = fc.array(piece, { maxLength: 12 }).map((parts) => parts.join(''));
@@ -204,7 +237,12 @@ describe('properties', () => {
   const actions = fc.uniqueArray(fc.constantFrom('pull', 'push', 'delete', '*'), { maxLength: 4 });
   const validScope = fc.oneof(
     fc.record({ type: fc.constant('repository'), name: repoName, actions }),
-    fc.record({ type: fc.constant('repository'), cls: fc.constantFrom('plugin', 'x1'), name: repoName, actions }),
+    fc.record({
+      type: fc.constant('repository'),
+      cls: fc.constantFrom('plugin', 'x1'),
+      name: repoName,
+      actions,
+    }),
     fc.record({ type: fc.constant('registry'), name: fc.constantFrom('catalog', 'a.b-c/d:e'), actions }),
   );
 

@@ -3,7 +3,11 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { isPurserError } from '../../../src/errors.js';
 import { formatScope } from '../../../src/protocol/scope.js';
-import { parseBasicAuth, parseGetTokenRequest, parsePostTokenRequest } from '../../../src/protocol/token-request.js';
+import {
+  parseBasicAuth,
+  parseGetTokenRequest,
+  parsePostTokenRequest,
+} from '../../../src/protocol/token-request.js';
 import { basic, purserError } from '../support.js';
 
 const q = (s: string) => new URLSearchParams(s);
@@ -59,13 +63,16 @@ describe('parseBasicAuth', () => {
   ];
   for (const [why, header, re] of malformed) {
     test(`malformed: ${why} -> 400`, () => {
-      assert.throws(() => parseBasicAuth(header), (e: unknown) => {
-        assert.ok(isPurserError(e));
-        assert.equal(e.code, 'INVALID_REQUEST');
-        assert.equal(e.status, 400);
-        assert.match(e.message, re);
-        return true;
-      });
+      assert.throws(
+        () => parseBasicAuth(header),
+        (e: unknown) => {
+          assert.ok(isPurserError(e));
+          assert.equal(e.code, 'INVALID_REQUEST');
+          assert.equal(e.status, 400);
+          assert.match(e.message, re);
+          return true;
+        },
+      );
     });
   }
 });
@@ -89,13 +96,17 @@ describe('parseGetTokenRequest', () => {
     );
     assert.equal(r.account, 'alice');
     assert.equal(r.credentials?.username, 'alice');
-    assert.deepEqual(r.scopes.map(formatScope), ['repository:team/other:pull,push', 'repository:team/app:pull']);
+    assert.deepEqual(r.scopes.map(formatScope), [
+      'repository:team/other:pull,push',
+      'repository:team/app:pull',
+    ]);
   });
 
   test('account that disagrees with the Basic user -> INVALID_REQUEST 400', () => {
     assert.throws(
       () => parseGetTokenRequest(q('account=mallory&service=S'), basic('alice', 'pw')),
-      (e: unknown) => isPurserError(e) && e.code === 'INVALID_REQUEST' && e.status === 400 && e.message.includes('mallory'),
+      (e: unknown) =>
+        isPurserError(e) && e.code === 'INVALID_REQUEST' && e.status === 400 && e.message.includes('mallory'),
     );
   });
 
@@ -110,29 +121,51 @@ describe('parseGetTokenRequest', () => {
   });
 
   test('docker login: offline_token=true and client_id', () => {
-    const r = parseGetTokenRequest(q('account=alice&client_id=docker&offline_token=true&service=S'), basic('alice', 'pw'));
+    const r = parseGetTokenRequest(
+      q('account=alice&client_id=docker&offline_token=true&service=S'),
+      basic('alice', 'pw'),
+    );
     assert.equal(r.offline, true);
     assert.equal(r.clientId, 'docker');
   });
 
   test('offline_token values', () => {
-    for (const [v, want] of [['true', true], ['TRUE', true], ['1', true], ['false', false], ['0', false], ['', false]] as const) {
+    for (const [v, want] of [
+      ['true', true],
+      ['TRUE', true],
+      ['1', true],
+      ['false', false],
+      ['0', false],
+      ['', false],
+    ] as const) {
       assert.equal(parseGetTokenRequest(q(`offline_token=${v}`), undefined).offline, want, v);
     }
-    assert.throws(() => parseGetTokenRequest(q('offline_token=yes'), undefined), purserError('INVALID_REQUEST', 'offline_token'));
+    assert.throws(
+      () => parseGetTokenRequest(q('offline_token=yes'), undefined),
+      purserError('INVALID_REQUEST', 'offline_token'),
+    );
   });
 
   test('a parameter repeated with the same value is fine, with different values is refused', () => {
     assert.equal(parseGetTokenRequest(q('service=S&service=S'), undefined).service, 'S');
-    assert.throws(() => parseGetTokenRequest(q('service=S&service=T'), undefined), purserError('INVALID_REQUEST', 'service'));
+    assert.throws(
+      () => parseGetTokenRequest(q('service=S&service=T'), undefined),
+      purserError('INVALID_REQUEST', 'service'),
+    );
   });
 
   test('an overlong parameter is refused', () => {
-    assert.throws(() => parseGetTokenRequest(q(`service=${'s'.repeat(9000)}`), undefined), purserError('INVALID_REQUEST', 'too long'));
+    assert.throws(
+      () => parseGetTokenRequest(q(`service=${'s'.repeat(9000)}`), undefined),
+      purserError('INVALID_REQUEST', 'too long'),
+    );
   });
 
   test('a bad scope is INVALID_SCOPE', () => {
-    assert.throws(() => parseGetTokenRequest(q('scope=repository:A:pull'), undefined), purserError('INVALID_SCOPE'));
+    assert.throws(
+      () => parseGetTokenRequest(q('scope=repository:A:pull'), undefined),
+      purserError('INVALID_SCOPE'),
+    );
   });
 
   test('a Bearer header on GET is ignored (anonymous)', () => {
@@ -147,7 +180,9 @@ describe('parseGetTokenRequest', () => {
 describe('parsePostTokenRequest', () => {
   test('password grant with scopes space-separated in one field (containerd)', () => {
     const r = parsePostTokenRequest(
-      q('grant_type=password&username=alice&password=pw&service=S&scope=repository%3Aa%3Apull+repository%3Ab%3Apull%2Cpush'),
+      q(
+        'grant_type=password&username=alice&password=pw&service=S&scope=repository%3Aa%3Apull+repository%3Ab%3Apull%2Cpush',
+      ),
       undefined,
     );
     assert.equal(r.grant, 'password');
@@ -160,7 +195,9 @@ describe('parsePostTokenRequest', () => {
 
   test('refresh grant with repeated scope fields (skopeo)', () => {
     const r = parsePostTokenRequest(
-      q('grant_type=refresh_token&refresh_token=abc.def.ghi&client_id=containers%2Fimage&service=S&scope=repository:a:pull&scope=repository:b:push'),
+      q(
+        'grant_type=refresh_token&refresh_token=abc.def.ghi&client_id=containers%2Fimage&service=S&scope=repository:a:pull&scope=repository:b:push',
+      ),
       undefined,
     );
     assert.equal(r.grant, 'refresh_token');
@@ -172,12 +209,19 @@ describe('parsePostTokenRequest', () => {
   });
 
   test('docker orders actions push,pull on refresh; order is kept', () => {
-    const r = parsePostTokenRequest(q('grant_type=refresh_token&refresh_token=x&scope=repository:a:push,pull'), undefined);
+    const r = parsePostTokenRequest(
+      q('grant_type=refresh_token&refresh_token=x&scope=repository:a:push,pull'),
+      undefined,
+    );
     assert.deepEqual(r.scopes[0]?.actions, ['push', 'pull']);
   });
 
   test('access_type=offline asks for a refresh token', () => {
-    assert.equal(parsePostTokenRequest(q('grant_type=password&username=a&password=b&access_type=offline'), undefined).offline, true);
+    assert.equal(
+      parsePostTokenRequest(q('grant_type=password&username=a&password=b&access_type=offline'), undefined)
+        .offline,
+      true,
+    );
   });
 
   test('password grant may take the credentials from a Basic header', () => {
@@ -188,27 +232,45 @@ describe('parsePostTokenRequest', () => {
   });
 
   test('password grant without any credentials -> 400', () => {
-    assert.throws(() => parsePostTokenRequest(q('grant_type=password'), undefined), purserError('INVALID_REQUEST', 'username'));
-    assert.throws(() => parsePostTokenRequest(q('grant_type=password&username='), undefined), purserError('INVALID_REQUEST'));
+    assert.throws(
+      () => parsePostTokenRequest(q('grant_type=password'), undefined),
+      purserError('INVALID_REQUEST', 'username'),
+    );
+    assert.throws(
+      () => parsePostTokenRequest(q('grant_type=password&username='), undefined),
+      purserError('INVALID_REQUEST'),
+    );
   });
 
   test('refresh grant without a token -> 400', () => {
-    assert.throws(() => parsePostTokenRequest(q('grant_type=refresh_token'), undefined), purserError('INVALID_REQUEST', 'refresh_token'));
-    assert.throws(() => parsePostTokenRequest(q('grant_type=refresh_token&refresh_token='), undefined), purserError('INVALID_REQUEST'));
+    assert.throws(
+      () => parsePostTokenRequest(q('grant_type=refresh_token'), undefined),
+      purserError('INVALID_REQUEST', 'refresh_token'),
+    );
+    assert.throws(
+      () => parsePostTokenRequest(q('grant_type=refresh_token&refresh_token='), undefined),
+      purserError('INVALID_REQUEST'),
+    );
   });
 
   test('missing grant_type -> INVALID_REQUEST', () => {
-    assert.throws(() => parsePostTokenRequest(q('username=a&password=b'), undefined), purserError('INVALID_REQUEST', 'grant_type'));
+    assert.throws(
+      () => parsePostTokenRequest(q('username=a&password=b'), undefined),
+      purserError('INVALID_REQUEST', 'grant_type'),
+    );
   });
 
   test('unsupported grant_type -> UNSUPPORTED_GRANT_TYPE 400, value truncated in the message', () => {
-    assert.throws(() => parsePostTokenRequest(q('grant_type=client_credentials'), undefined), (e: unknown) => {
-      assert.ok(isPurserError(e));
-      assert.equal(e.code, 'UNSUPPORTED_GRANT_TYPE');
-      assert.equal(e.status, 400);
-      assert.match(e.message, /client_credentials/);
-      return true;
-    });
+    assert.throws(
+      () => parsePostTokenRequest(q('grant_type=client_credentials'), undefined),
+      (e: unknown) => {
+        assert.ok(isPurserError(e));
+        assert.equal(e.code, 'UNSUPPORTED_GRANT_TYPE');
+        assert.equal(e.status, 400);
+        assert.match(e.message, /client_credentials/);
+        return true;
+      },
+    );
     assert.throws(
       () => parsePostTokenRequest(q(`grant_type=${'x'.repeat(5000)}`), undefined),
       (e: unknown) => isPurserError(e) && e.message.length < 200,
@@ -216,16 +278,25 @@ describe('parsePostTokenRequest', () => {
   });
 
   test('grant_type repeated with different values -> 400', () => {
-    assert.throws(() => parsePostTokenRequest(q('grant_type=password&grant_type=refresh_token&username=a'), undefined), purserError('INVALID_REQUEST'));
+    assert.throws(
+      () => parsePostTokenRequest(q('grant_type=password&grant_type=refresh_token&username=a'), undefined),
+      purserError('INVALID_REQUEST'),
+    );
   });
 
   test('malformed Basic header with a password grant that relies on it -> 400', () => {
-    assert.throws(() => parsePostTokenRequest(q('grant_type=password'), 'Basic Zm9v'), purserError('INVALID_REQUEST'));
+    assert.throws(
+      () => parsePostTokenRequest(q('grant_type=password'), 'Basic Zm9v'),
+      purserError('INVALID_REQUEST'),
+    );
   });
 });
 
 describe('fuzz', () => {
-  const printable = fc.string({ unit: fc.constantFrom(...'abcABC019+/=: %&;,.-_\t'.split('')), maxLength: 60 });
+  const printable = fc.string({
+    unit: fc.constantFrom(...'abcABC019+/=: %&;,.-_\t'.split('')),
+    maxLength: 60,
+  });
   const header = fc.oneof(
     printable,
     printable.map((s) => `Basic ${s}`),
@@ -233,10 +304,30 @@ describe('fuzz', () => {
     fc.string({ unit: 'grapheme', maxLength: 60 }),
     fc.constant(undefined),
   );
-  const key = fc.constantFrom('service', 'scope', 'account', 'offline_token', 'client_id', 'grant_type', 'username', 'password', 'refresh_token', 'access_type', 'x');
+  const key = fc.constantFrom(
+    'service',
+    'scope',
+    'account',
+    'offline_token',
+    'client_id',
+    'grant_type',
+    'username',
+    'password',
+    'refresh_token',
+    'access_type',
+    'x',
+  );
   const value = fc.oneof(
     fc.string({ unit: 'grapheme', maxLength: 40 }),
-    fc.constantFrom('repository:a:pull', 'registry:catalog:*', 'password', 'refresh_token', 'true', '', 'repository:A:pull'),
+    fc.constantFrom(
+      'repository:a:pull',
+      'registry:catalog:*',
+      'password',
+      'refresh_token',
+      'true',
+      '',
+      'repository:A:pull',
+    ),
   );
   const query = fc.oneof(
     fc.array(fc.tuple(key, value), { maxLength: 8 }).map((kv) => new URLSearchParams(kv).toString()),

@@ -39,39 +39,63 @@ describe('buildApp', () => {
   test('htpasswd users (path relative to the config dir) and users: both authenticate', async () => {
     writeFile(keys.dir, 'users.htpasswd', `carol:${cheapHash('c-pw')}\n`);
     const app = await buildApp(
-      buildConfig(configObject(keys, { htpasswd: 'users.htpasswd', users: { dave: cheapHash('d-pw') } }), undefined, keys.dir),
+      buildConfig(
+        configObject(keys, { htpasswd: 'users.htpasswd', users: { dave: cheapHash('d-pw') } }),
+        undefined,
+        keys.dir,
+      ),
       silentLogger,
     );
     assert.equal(app.staticUsers.size, 2);
-    assert.equal((await app.tokens.authenticate({ username: 'carol', password: new Secret('c-pw') }, '::1')).account, 'carol');
-    assert.equal((await app.tokens.authenticate({ username: 'dave', password: new Secret('d-pw') }, '::1')).account, 'dave');
+    assert.equal(
+      (await app.tokens.authenticate({ username: 'carol', password: new Secret('c-pw') }, '::1')).account,
+      'carol',
+    );
+    assert.equal(
+      (await app.tokens.authenticate({ username: 'dave', password: new Secret('d-pw') }, '::1')).account,
+      'dave',
+    );
   });
 
   test('a user in both htpasswd and users: is refused naming users.NAME', async () => {
     writeFile(keys.dir, 'dup.htpasswd', `carol:${cheapHash('c-pw')}\n`);
-    await rejectsConfig(configObject(keys, { htpasswd: 'dup.htpasswd', users: { carol: cheapHash('x') } }), 'users.carol', 'dup.htpasswd');
+    await rejectsConfig(
+      configObject(keys, { htpasswd: 'dup.htpasswd', users: { carol: cheapHash('x') } }),
+      'users.carol',
+      'dup.htpasswd',
+    );
   });
 
   test('a bad htpasswd line is refused naming the file and line', async () => {
     writeFile(keys.dir, 'bad.htpasswd', `carol:{SHA}abc=\n`);
     await assert.rejects(
-      buildApp(buildConfig(configObject(keys, { htpasswd: 'bad.htpasswd' }), undefined, keys.dir), silentLogger),
-      (e: unknown) => e instanceof ConfigError && e.message.includes('bad.htpasswd') && e.message.includes('line 1'),
+      buildApp(
+        buildConfig(configObject(keys, { htpasswd: 'bad.htpasswd' }), undefined, keys.dir),
+        silentLogger,
+      ),
+      (e: unknown) =>
+        e instanceof ConfigError && e.message.includes('bad.htpasswd') && e.message.includes('line 1'),
     );
   });
 
-  test(
-    'no users, no providers and anonymous off is refused (nobody could ever log in)',
-    { todo: 'BUG: the check is `authenticators.length === 0 && …`, but StaticUsers is always pushed first, so it never fires and such a config starts and answers 401 to everyone' },
-    async () => {
-      await rejectsConfig(configObject(keys, { auth: { anonymous: false } }), 'users', 'no way to authenticate');
-    },
-  );
+  test('no users, no providers and anonymous off is refused (nobody could ever log in)', {
+    todo: 'BUG: the check is `authenticators.length === 0 && …`, but StaticUsers is always pushed first, so it never fires and such a config starts and answers 401 to everyone',
+  }, async () => {
+    await rejectsConfig(
+      configObject(keys, { auth: { anonymous: false } }),
+      'users',
+      'no way to authenticate',
+    );
+  });
 
   test('plaintext users are warned about by name, without their password', async () => {
     const lines: string[] = [];
     await buildApp(
-      buildConfig(configObject(keys, { users: { bob: { password: 'bob-plain-Secret' } } }), undefined, keys.dir),
+      buildConfig(
+        configObject(keys, { users: { bob: { password: 'bob-plain-Secret' } } }),
+        undefined,
+        keys.dir,
+      ),
       createLogger({ write: (l) => lines.push(l) }),
     );
     const all = lines.join('');
@@ -82,33 +106,70 @@ describe('buildApp', () => {
 
   test('an unreadable key is INVALID_KEY naming the path', async () => {
     await assert.rejects(
-      buildApp(buildConfig(configObject(keys, {}, { key: 'missing.key', certificate: undefined }), undefined, keys.dir), silentLogger),
-      (e: unknown) => e instanceof Error && 'code' in e && e.code === 'INVALID_KEY' && e.message.includes('missing.key'),
+      buildApp(
+        buildConfig(
+          configObject(keys, {}, { key: 'missing.key', certificate: undefined }),
+          undefined,
+          keys.dir,
+        ),
+        silentLogger,
+      ),
+      (e: unknown) =>
+        e instanceof Error && 'code' in e && e.code === 'INVALID_KEY' && e.message.includes('missing.key'),
     );
   });
 
   test('library extension points: extra authenticators run first; a custom authorizer replaces the ACL', async () => {
-    const app = await buildApp(buildConfig(configObject(keys, { users: { alice: cheapHash('pw') } }), undefined, keys.dir), silentLogger, undefined, {
-      authenticators: [
-        {
-          kind: 'custom',
-          authenticate: async (c): Promise<AuthnResult> =>
-            c.username === 'robot' ? { outcome: 'authenticated', identity: { account: 'robot', provider: 'custom', labels: {}, claims: {} } } : { outcome: 'no-match' },
+    const app = await buildApp(
+      buildConfig(configObject(keys, { users: { alice: cheapHash('pw') } }), undefined, keys.dir),
+      silentLogger,
+      undefined,
+      {
+        authenticators: [
+          {
+            kind: 'custom',
+            authenticate: async (c): Promise<AuthnResult> =>
+              c.username === 'robot'
+                ? {
+                    outcome: 'authenticated',
+                    identity: { account: 'robot', provider: 'custom', labels: {}, claims: {} },
+                  }
+                : { outcome: 'no-match' },
+          },
+        ],
+        authorizer: {
+          authorize: (r) =>
+            r.scopes.map((s) => ({
+              requested: s,
+              granted: s.actions.filter((a) => a !== 'delete'),
+              rule: undefined,
+              explanation: 'custom',
+            })),
         },
-      ],
-      authorizer: {
-        authorize: (r) => r.scopes.map((s) => ({ requested: s, granted: s.actions.filter((a) => a !== 'delete'), rule: undefined, explanation: 'custom' })),
       },
-    });
-    const out = await app.tokens.handle(get(['repository:x:pull,push,delete'], { username: 'robot', password: new Secret('anything') }), '::1');
+    );
+    const out = await app.tokens.handle(
+      get(['repository:x:pull,push,delete'], { username: 'robot', password: new Secret('anything') }),
+      '::1',
+    );
     assert.equal(out.identity.provider, 'custom');
-    assert.deepEqual(decodeJwt(out.response.token).payload.access, [{ type: 'repository', name: 'x', actions: ['pull', 'push'] }]);
+    assert.deepEqual(decodeJwt(out.response.token).payload.access, [
+      { type: 'repository', name: 'x', actions: ['pull', 'push'] },
+    ]);
     const alice = await app.tokens.handle(get([], { username: 'alice', password: new Secret('pw') }), '::1');
     assert.equal(alice.identity.provider, 'static');
   });
 
   test('a when condition that does not compile names acl[i].when', async () => {
-    await rejectsConfig(configObject(keys, { acl: [{ match: {}, actions: ['pull'] }, { match: {}, when: 'identity.account ==', actions: ['pull'] }] }), 'acl[1].when');
+    await rejectsConfig(
+      configObject(keys, {
+        acl: [
+          { match: {}, actions: ['pull'] },
+          { match: {}, when: 'identity.account ==', actions: ['pull'] },
+        ],
+      }),
+      'acl[1].when',
+    );
   });
 
   test('a when condition sees identity and request', async () => {
@@ -117,7 +178,11 @@ describe('buildApp', () => {
         configObject(keys, {
           users: { alice: cheapHash('pw') },
           acl: [
-            { match: {}, when: 'identity.account == "alice" && request.actions == ["pull"]', actions: ['pull', 'push'] },
+            {
+              match: {},
+              when: 'identity.account == "alice" && request.actions == ["pull"]',
+              actions: ['pull', 'push'],
+            },
             { match: {}, actions: [] },
           ],
         }),

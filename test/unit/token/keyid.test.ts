@@ -19,8 +19,7 @@ const DISTRIBUTION_EXAMPLE = {
 const RFC7638 = {
   jwk: {
     kty: 'RSA',
-    n:
-      '0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw',
+    n: '0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw',
     e: 'AQAB',
     alg: 'RS256',
     kid: '2011-04-29',
@@ -45,15 +44,20 @@ describe('libtrustKeyId', () => {
   test('format: 12 groups of 4 base32 characters, and it is the first 240 bits of SHA-256(SPKI)', () => {
     for (const type of ['ec', 'rsa'] as const) {
       const { publicKey } =
-        type === 'ec' ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }) : generateKeyPairSync('rsa', { modulusLength: 1024 });
+        type === 'ec'
+          ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+          : generateKeyPairSync('rsa', { modulusLength: 1024 });
       const id = libtrustKeyId(publicKey);
       assert.match(id, /^[A-Z2-7]{4}(?::[A-Z2-7]{4}){11}$/);
       // Independent base32 decode must give back the digest prefix.
       const b32 = id.replaceAll(':', '');
       let bits = '';
-      for (const ch of b32) bits += 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'.indexOf(ch).toString(2).padStart(5, '0');
+      for (const ch of b32)
+        bits += 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'.indexOf(ch).toString(2).padStart(5, '0');
       const bytes = Buffer.from(bits.match(/.{8}/g)!.map((b) => Number.parseInt(b, 2)));
-      const digest = createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest();
+      const digest = createHash('sha256')
+        .update(publicKey.export({ type: 'spki', format: 'der' }))
+        .digest();
       assert.deepEqual(bytes, digest.subarray(0, 30));
     }
   });

@@ -7,7 +7,8 @@ import { jwkThumbprint, libtrustKeyId } from '../../../src/token/keyid.js';
 import { generateSigningKeyPair, loadSigningKey, signingKeyFromPem } from '../../../src/token/keys.js';
 import { purserError, tempDir, writeFile } from '../support.js';
 
-const pem = (k: KeyObject, type: 'pkcs8' | 'sec1' | 'pkcs1' = 'pkcs8') => k.export({ type, format: 'pem' }) as string;
+const pem = (k: KeyObject, type: 'pkcs8' | 'sec1' | 'pkcs1' = 'pkcs8') =>
+  k.export({ type, format: 'pem' }) as string;
 
 describe('generateSigningKeyPair', () => {
   test('ES256: 300 keys, none with a leading zero byte in x or y, all P-256', () => {
@@ -66,43 +67,64 @@ describe('signingKeyFromPem', () => {
 
   test('refuses P-384', async () => {
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'secp384r1' });
-    await assert.rejects(signingKeyFromPem(pem(privateKey), undefined, 'p384.pem'), purserError('INVALID_KEY', 'p384.pem', 'P-256'));
+    await assert.rejects(
+      signingKeyFromPem(pem(privateKey), undefined, 'p384.pem'),
+      purserError('INVALID_KEY', 'p384.pem', 'P-256'),
+    );
   });
 
   test('refuses RSA-1024', async () => {
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
-    await assert.rejects(signingKeyFromPem(pem(privateKey), undefined, 'rsa1024.pem'), purserError('INVALID_KEY', 'rsa1024.pem', '2048'));
+    await assert.rejects(
+      signingKeyFromPem(pem(privateKey), undefined, 'rsa1024.pem'),
+      purserError('INVALID_KEY', 'rsa1024.pem', '2048'),
+    );
   });
 
   test('refuses Ed25519', async () => {
     const { privateKey } = generateKeyPairSync('ed25519');
-    await assert.rejects(signingKeyFromPem(pem(privateKey), undefined, 'ed.pem'), purserError('INVALID_KEY', 'ed.pem', 'unsupported key type'));
+    await assert.rejects(
+      signingKeyFromPem(pem(privateKey), undefined, 'ed.pem'),
+      purserError('INVALID_KEY', 'ed.pem', 'unsupported key type'),
+    );
   });
 
   test('refuses a certificate for another key', async () => {
     const other = generateSigningKeyPair('ES256');
     const certPem = selfSignedCertificate(other.privateKey, other.publicKey);
-    await assert.rejects(signingKeyFromPem(pem(ec.privateKey), certPem, 'k.pem'), purserError('INVALID_KEY', 'not for this private key'));
+    await assert.rejects(
+      signingKeyFromPem(pem(ec.privateKey), certPem, 'k.pem'),
+      purserError('INVALID_KEY', 'not for this private key'),
+    );
   });
 
   test('refuses a certificate file without certificates', async () => {
-    await assert.rejects(signingKeyFromPem(pem(ec.privateKey), 'hello', 'k.pem'), purserError('INVALID_KEY', 'no PEM certificate'));
+    await assert.rejects(
+      signingKeyFromPem(pem(ec.privateKey), 'hello', 'k.pem'),
+      purserError('INVALID_KEY', 'no PEM certificate'),
+    );
   });
 
   test('refuses text that is not a private key (a public key, garbage)', async () => {
     const pubPem = ec.publicKey.export({ type: 'spki', format: 'pem' }) as string;
-    await assert.rejects(signingKeyFromPem(pubPem, undefined, 'pub.pem'), purserError('INVALID_KEY', 'pub.pem'));
-    await assert.rejects(signingKeyFromPem('not a key', undefined, 'junk.pem'), purserError('INVALID_KEY', 'junk.pem', 'not a PEM private key'));
+    await assert.rejects(
+      signingKeyFromPem(pubPem, undefined, 'pub.pem'),
+      purserError('INVALID_KEY', 'pub.pem'),
+    );
+    await assert.rejects(
+      signingKeyFromPem('not a key', undefined, 'junk.pem'),
+      purserError('INVALID_KEY', 'junk.pem', 'not a PEM private key'),
+    );
   });
 
   // Regression (a raw OpenSSL Error escaped; fixed in 2ee9ea3).
-  test(
-    'a corrupt certificate block is an INVALID_KEY error naming the file',
-    async () => {
-      const corrupt = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n';
-      await assert.rejects(signingKeyFromPem(pem(ec.privateKey), corrupt, 'k.pem'), purserError('INVALID_KEY', 'k.pem'));
-    },
-  );
+  test('a corrupt certificate block is an INVALID_KEY error naming the file', async () => {
+    const corrupt = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n';
+    await assert.rejects(
+      signingKeyFromPem(pem(ec.privateKey), corrupt, 'k.pem'),
+      purserError('INVALID_KEY', 'k.pem'),
+    );
+  });
 });
 
 describe('loadSigningKey', () => {
@@ -136,7 +158,10 @@ describe('selfSignedCertificate', () => {
     test(`${alg}: parses, is self-signed, verifies with its public key, carries the right key`, () => {
       const { privateKey, publicKey } = generateSigningKeyPair(alg);
       const now = Date.now();
-      const certPem = selfSignedCertificate(privateKey, publicKey, { commonName: 'unit test signer', days: 30 });
+      const certPem = selfSignedCertificate(privateKey, publicKey, {
+        commonName: 'unit test signer',
+        days: 30,
+      });
       const cert = new X509Certificate(certPem);
       assert.ok(cert.verify(publicKey));
       assert.equal(cert.issuer, cert.subject);
@@ -174,6 +199,9 @@ describe('selfSignedCertificate', () => {
   test('the key in the certificate has the same libtrust id as the key itself', () => {
     const { privateKey, publicKey } = generateSigningKeyPair('ES256');
     const cert = new X509Certificate(selfSignedCertificate(privateKey, publicKey));
-    assert.equal(libtrustKeyId(createPublicKey(cert.publicKey.export({ type: 'spki', format: 'pem' }))), libtrustKeyId(publicKey));
+    assert.equal(
+      libtrustKeyId(createPublicKey(cert.publicKey.export({ type: 'spki', format: 'pem' }))),
+      libtrustKeyId(publicKey),
+    );
   });
 });

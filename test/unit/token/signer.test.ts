@@ -4,14 +4,23 @@ import { describe, test } from 'node:test';
 import { compactVerify, decodeProtectedHeader, jwtVerify } from 'jose';
 import { selfSignedCertificate } from '../../../src/token/certificate.js';
 import { KeyRing } from '../../../src/token/keyring.js';
-import { generateSigningKeyPair, type SigningAlgorithm, type SigningKey, signingKeyFromPem } from '../../../src/token/keys.js';
+import {
+  generateSigningKeyPair,
+  type SigningAlgorithm,
+  type SigningKey,
+  signingKeyFromPem,
+} from '../../../src/token/keys.js';
 import { type KeyIdMode, TokenSigner } from '../../../src/token/signer.js';
 import { decodeJwt } from '../support.js';
 
 async function key(alg: SigningAlgorithm, withCert = true): Promise<SigningKey> {
   const { privateKey, publicKey } = generateSigningKeyPair(alg);
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-  return signingKeyFromPem(pem, withCert ? selfSignedCertificate(privateKey, publicKey) : undefined, `${alg}.key`);
+  return signingKeyFromPem(
+    pem,
+    withCert ? selfSignedCertificate(privateKey, publicKey) : undefined,
+    `${alg}.key`,
+  );
 }
 
 const NOW = Date.UTC(2030, 0, 2, 3, 4, 5, 678);
@@ -48,7 +57,9 @@ describe('TokenSigner', async () => {
   test('ES256 signature is 64 raw bytes (r||s) and verifies with jose', async () => {
     const signer = new TokenSigner(es, opts('libtrust'));
     for (let i = 0; i < 20; i++) {
-      const t = signer.issue('alice', 'registry.test', [{ type: 'repository', name: 'a', actions: ['pull'] }]);
+      const t = signer.issue('alice', 'registry.test', [
+        { type: 'repository', name: 'a', actions: ['pull'] },
+      ]);
       assert.equal(decodeJwt(t.token).signature.length, 64);
       const { protectedHeader } = await compactVerify(t.token, es.publicKey);
       assert.equal(protectedHeader.alg, 'ES256');
@@ -89,7 +100,9 @@ describe('TokenSigner', async () => {
   });
 
   test('anonymous: sub is the empty string and access may be empty', () => {
-    const p = decodeJwt(new TokenSigner(es, opts('libtrust')).issue('', 'registry.test', [], NOW).token).payload;
+    const p = decodeJwt(
+      new TokenSigner(es, opts('libtrust')).issue('', 'registry.test', [], NOW).token,
+    ).payload;
     assert.equal(p.sub, '');
     assert.deepEqual(p.access, []);
   });
@@ -102,7 +115,11 @@ describe('TokenSigner', async () => {
 
   test('jwtVerify accepts the token for the right issuer and audience and refuses others', async () => {
     const t = new TokenSigner(es, opts('thumbprint')).issue('alice', 'registry.test', []);
-    const { payload } = await jwtVerify(t.token, es.publicKey, { issuer: 'purser-test', audience: 'registry.test', typ: 'JWT' });
+    const { payload } = await jwtVerify(t.token, es.publicKey, {
+      issuer: 'purser-test',
+      audience: 'registry.test',
+      typ: 'JWT',
+    });
     assert.equal(payload.sub, 'alice');
     await assert.rejects(jwtVerify(t.token, es.publicKey, { audience: 'other' }));
     await assert.rejects(jwtVerify(t.token, es.publicKey, { issuer: 'other' }));
@@ -113,12 +130,23 @@ describe('TokenSigner', async () => {
     const t = new TokenSigner(es, opts('libtrust')).issue('alice', 'registry.test', [], NOW);
     const iat = Math.floor(NOW / 1000);
     await jwtVerify(t.token, es.publicKey, { currentDate: new Date(NOW) });
-    await assert.rejects(jwtVerify(t.token, es.publicKey, { currentDate: new Date((iat + 301) * 1000) }), /exp/);
-    await assert.rejects(jwtVerify(t.token, es.publicKey, { currentDate: new Date((iat - 5) * 1000) }), /nbf/);
+    await assert.rejects(
+      jwtVerify(t.token, es.publicKey, { currentDate: new Date((iat + 301) * 1000) }),
+      /exp/,
+    );
+    await assert.rejects(
+      jwtVerify(t.token, es.publicKey, { currentDate: new Date((iat - 5) * 1000) }),
+      /nbf/,
+    );
   });
 
   test('RS256: header, signature length 256 and verification', async () => {
-    const t = new TokenSigner(rs, opts('libtrust')).issue('bob', 'registry.test', [{ type: 'repository', name: 'a', actions: ['pull'] }], NOW);
+    const t = new TokenSigner(rs, opts('libtrust')).issue(
+      'bob',
+      'registry.test',
+      [{ type: 'repository', name: 'a', actions: ['pull'] }],
+      NOW,
+    );
     const d = decodeJwt(t.token);
     assert.deepEqual(d.header, { alg: 'RS256', typ: 'JWT', kid: rs.libtrustKid });
     assert.equal(d.signature.length, 256);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { inspect } from 'node:util';
-import { errorBody, basicChallenge, bearerChallenge } from '../../../src/protocol/responses.js';
+import { basicChallenge, bearerChallenge, errorBody } from '../../../src/protocol/responses.js';
 import { createLogger } from '../../../src/util/log.js';
 import { Secret, safeEqual } from '../../../src/util/secret.js';
 
@@ -10,7 +10,14 @@ describe('Secret', () => {
     const s = new Secret('hunter2');
     assert.equal(s.reveal(), 'hunter2');
     assert.equal(s.length, 7);
-    for (const shown of [String(s), `${s}`, JSON.stringify({ s }), inspect(s), inspect({ nested: { s } }), s.toString()]) {
+    for (const shown of [
+      String(s),
+      `${s}`,
+      JSON.stringify({ s }),
+      inspect(s),
+      inspect({ nested: { s } }),
+      s.toString(),
+    ]) {
       assert.ok(!shown.includes('hunter2'), shown);
     }
   });
@@ -57,15 +64,24 @@ describe('logger', () => {
 
 describe('registry responses', () => {
   test('errorBody', () => {
-    assert.deepEqual(JSON.parse(errorBody('UNAUTHORIZED', 'nope')), { errors: [{ code: 'UNAUTHORIZED', message: 'nope' }] });
-    assert.deepEqual(JSON.parse(errorBody('DENIED', 'x', { a: 1 })), { errors: [{ code: 'DENIED', message: 'x', detail: { a: 1 } }] });
+    assert.deepEqual(JSON.parse(errorBody('UNAUTHORIZED', 'nope')), {
+      errors: [{ code: 'UNAUTHORIZED', message: 'nope' }],
+    });
+    assert.deepEqual(JSON.parse(errorBody('DENIED', 'x', { a: 1 })), {
+      errors: [{ code: 'DENIED', message: 'x', detail: { a: 1 } }],
+    });
   });
 
   test('challenges quote and escape their parameters', () => {
     assert.equal(basicChallenge('purser'), 'Basic realm="purser"');
     assert.equal(basicChallenge('a"b\\c'), 'Basic realm="a\\"b\\\\c"');
     assert.equal(
-      bearerChallenge({ realm: 'http://h/token', service: 'svc', scope: 'repository:a:pull,push', error: 'insufficient_scope' }),
+      bearerChallenge({
+        realm: 'http://h/token',
+        service: 'svc',
+        scope: 'repository:a:pull,push',
+        error: 'insufficient_scope',
+      }),
       'Bearer realm="http://h/token",service="svc",scope="repository:a:pull,push",error="insufficient_scope"',
     );
     assert.equal(bearerChallenge({ realm: 'r', service: 's' }), 'Bearer realm="r",service="s"');

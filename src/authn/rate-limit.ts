@@ -25,6 +25,13 @@ export class FailedLoginLimiter {
     return w.count >= this.#max ? Math.ceil((w.start + this.#windowMs - now) / 1000) : 0;
   }
 
+  /** Failed logins this key may still make in the current window. */
+  remaining(key: string, now = Date.now()): number {
+    const w = this.#windows.get(key);
+    if (!w || now - w.start >= this.#windowMs) return this.#max;
+    return Math.max(0, this.#max - w.count);
+  }
+
   fail(key: string, now = Date.now()): void {
     const w = this.#windows.get(key);
     if (w && now - w.start < this.#windowMs) {

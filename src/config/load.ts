@@ -284,7 +284,12 @@ export function loadConfigFile(file: string): Readonly<Config> {
       `YAML: ${err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
     );
   }
-  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    throw new ConfigError(path, '', `YAML: ${(e as Error).message}`);
+  }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     throw new ConfigError(path, '', 'expected a YAML mapping at the top level');
   }

@@ -32,7 +32,7 @@ function actionsFor(method: string): string[] | undefined {
 
 /**
  * Maps a request to the access it needs (SPEC §5): GET/HEAD pull; POST/PUT/PATCH pull+push;
- * DELETE delete (cancelling an upload needs pull+push, as in distribution); a cross-repository
+ * DELETE delete (cancelling an upload too, as distribution 2.8 checks it); a cross-repository
  * mount also needs pull on the source; the catalog needs registry:catalog:*.
  */
 export function requiredAccess(method: string, path: string, query: URLSearchParams): RouteAccess {
@@ -57,7 +57,7 @@ export function requiredAccess(method: string, path: string, query: URLSearchPar
         code: 'NAME_INVALID',
         message: `invalid repository name ${JSON.stringify(name.slice(0, 200))}`,
       };
-    let actions = actionsFor(method);
+    const actions = actionsFor(method);
     if (!actions)
       return {
         kind: 'invalid',
@@ -65,7 +65,6 @@ export function requiredAccess(method: string, path: string, query: URLSearchPar
         code: 'UNSUPPORTED',
         message: `method ${method} not allowed here`,
       };
-    if (route === 'upload' && method === 'DELETE') actions = ['pull', 'push'];
     if ((route === 'tags' || route === 'referrers') && method !== 'GET' && method !== 'HEAD') {
       return {
         kind: 'invalid',

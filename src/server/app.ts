@@ -79,7 +79,7 @@ export async function buildApp(
   if (providerList.length) authenticators.push(new OidcAuthenticator(providers, 'by-issuer'));
 
   if (
-    authenticators.length === 0 &&
+    (options.authenticators?.length ?? 0) === 0 &&
     users.size === 0 &&
     providerList.length === 0 &&
     !config.auth.anonymous

@@ -38,7 +38,8 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
     };
     req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
+    // A client that goes away mid-body is a bad request, not a server error.
+    req.on('error', () => reject(new PurserError('INVALID_REQUEST', 'request body aborted')));
   });
 }
 
@@ -181,7 +182,7 @@ export class TokenHttpServer {
                 : 'invalid_request';
         body.error_description = e.message;
       }
-      res.writeHead(e.status, headers).end(JSON.stringify(body));
+      if (!res.destroyed) res.writeHead(e.status, headers).end(JSON.stringify(body));
       fields.error = e.message;
       if (e.detail) fields.detail = e.detail;
       if (parsed?.credentials) fields.account = parsed.credentials.username;

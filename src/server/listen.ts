@@ -24,9 +24,14 @@ export async function listenOn(
   o: ListenOptions,
 ): Promise<{ server: Server; url: URL }> {
   const { host, port } = splitHostPort(hostPort);
+  // Room for a workload JWT in a Basic header (the verifier refuses those over 16 KiB itself).
+  const maxHeaderSize = 64 * 1024;
   const server = o.tls
-    ? createHttpsServer({ cert: readFileSync(o.tls.cert), key: readFileSync(o.tls.key) }, handler)
-    : createHttpServer(handler);
+    ? createHttpsServer(
+        { cert: readFileSync(o.tls.cert), key: readFileSync(o.tls.key), maxHeaderSize },
+        handler,
+      )
+    : createHttpServer({ maxHeaderSize }, handler);
   server.headersTimeout = o.headersTimeout;
   server.requestTimeout = o.requestTimeout;
   server.keepAliveTimeout = 65_000;

@@ -45,13 +45,59 @@ export interface TokenServiceOptions {
 /** The protocol-independent heart: request in, signed token out. */
 export class TokenService {
   readonly #o: TokenServiceOptions;
+  readonly #slots = new Map<string, { active: number; waiters: (() => void)[] }>();
   constructor(options: TokenServiceOptions) {
     this.#o = options;
   }
 
   /** Authenticates credentials against the chain: the first authenticator that claims them decides. */
+  /**
+   * At most as many checks for one (address, username) run at once as that key has failed
+   * attempts left: a burst of guesses cannot all be in flight before the first failures are
+   * counted, while a burst of correct requests (docker pulling layers in parallel) runs
+   * side by side and then hits the login cache.
+   */
   async authenticate(credentials: Credentials, ip: string, trace?: string[]): Promise<Identity> {
     const limitKey = `${ip}\0${credentials.username}`;
+    await this.#acquire(limitKey);
+    try {
+      return await this.#authenticateNow(credentials, ip, limitKey, trace);
+    } finally {
+      this.#release(limitKey);
+    }
+  }
+
+  async #acquire(key: string): Promise<void> {
+    for (;;) {
+      let slot = this.#slots.get(key);
+      if (!slot) {
+        slot = { active: 0, waiters: [] };
+        this.#slots.set(key, slot);
+      }
+      if (slot.active < Math.max(1, this.#o.limiter.remaining(key))) {
+        slot.active++;
+        return;
+      }
+      await new Promise<void>((resolve) => slot.waiters.push(resolve));
+    }
+  }
+
+  #release(key: string): void {
+    const slot = this.#slots.get(key);
+    if (!slot) return;
+    slot.active--;
+    // Wake everyone waiting: each re-checks the capacity (which may have shrunk).
+    const waiters = slot.waiters.splice(0);
+    for (const w of waiters) w();
+    if (slot.active === 0 && slot.waiters.length === 0) this.#slots.delete(key);
+  }
+
+  async #authenticateNow(
+    credentials: Credentials,
+    ip: string,
+    limitKey: string,
+    trace?: string[],
+  ): Promise<Identity> {
     const wait = this.#o.limiter.retryAfter(limitKey);
     if (wait > 0) {
       this.#o.onFailedLogin?.('rate_limited');

@@ -298,12 +298,6 @@ describe('proxy, upstreamAuth token (distribution trusts Purser)', { timeout: TI
 
   test(
     'an upload can be cancelled (DELETE) through the proxy',
-    {
-      todo:
-        'BUG: DELETE /v2/<name>/blobs/uploads/<uuid> through the proxy (upstreamAuth token) gets 401 from distribution 2.8.2: ' +
-        'the proxy mints repository:<name>:pull,push for it, but distribution requires "delete" to cancel an upload ' +
-        '(registry log: "insufficient scope", detail Action "delete"); the 401 is passed on with a pull,push challenge',
-    },
     withLogs(logs, async () => {
       const p = st!.proxyUrl;
       const res = await fetch(`${p}/v2/team/cancel/blobs/uploads/`, {

@@ -38,6 +38,9 @@ export async function fetchJson(url: string, dispatcher: Dispatcher, timeoutMs: 
       throw new Error('response is not JSON');
     }
   } finally {
-    res.body.destroy();
+    // An unread body is drained, not destroyed: destroying it makes undici emit an 'error'
+    // with no listener, which would take the process down.
+    res.body.on('error', () => {});
+    res.body.dump({ limit: 64 * 1024 }).catch(() => {});
   }
 }

@@ -313,9 +313,7 @@ describe('purser CLI', { concurrency: true }, () => {
     assert.equal(r.code, 2);
   });
 
-  test('check --json: access carries the resource class like the token does', {
-    todo: 'BUG: check builds access as {type,name,actions} and drops `class`, so for repository(plugin):x/y:pull it prints an access entry the real token does not carry',
-  }, async () => {
+  test('check --json: access carries the resource class like the token does', async () => {
     const f = writeFile(t.dir, 'check-class.yml', good());
     const r = await inproc([
       'check',

@@ -43,7 +43,7 @@ describe('requiredAccess: method and route table', () => {
     ['GET', '/v2/team/app/blobs/uploads/0b2c7e4a-uuid', [repo('team/app', 'pull')]],
     ['DELETE', `/v2/team/app/manifests/${D}`, [repo('team/app', 'delete')]],
     ['DELETE', `/v2/team/app/blobs/${D}`, [repo('team/app', 'delete')]],
-    ['DELETE', '/v2/team/app/blobs/uploads/0b2c7e4a-uuid', [repo('team/app', 'pull', 'push')]],
+    ['DELETE', '/v2/team/app/blobs/uploads/0b2c7e4a-uuid', [repo('team/app', 'delete')]],
     // several path segments
     ['GET', '/v2/a/b/c/manifests/latest', [repo('a/b/c', 'pull')]],
     ['PUT', '/v2/a/b/c/d/e/manifests/v1', [repo('a/b/c/d/e', 'pull', 'push')]],

@@ -96,7 +96,14 @@ export class Acl implements Authorizer {
     };
     for (const key of MATCH_KEYS) {
       const patterns = rule.match[key];
-      if (patterns && !patterns.some((p) => p.test(values[key], req.identity))) return false;
+      if (!patterns) continue;
+      // The anonymous caller is matched only by `account: ""`, never by a glob like `*`
+      // that an operator writes to mean "any user".
+      if (key === 'account' && values.account === '') {
+        if (!patterns.some((p) => p.source === '')) return false;
+        continue;
+      }
+      if (!patterns.some((p) => p.test(values[key], req.identity))) return false;
     }
     return true;
   }

@@ -65,6 +65,11 @@ export async function doctorCommand(args: string[], io: CommandIo): Promise<numb
     warnings.push(
       'keyId thumbprint: distribution 2.x refuses these tokens ("token signed by untrusted key"); use libtrust or x5c for 2.x',
     );
+  if (config.listen.endsWith(':0') && !str(values, 'realm')) {
+    warnings.push(
+      'listen uses port 0 (a random port): pass --realm with the URL clients reach, or the realm above is unusable',
+    );
+  }
   if (config.token.services.length > 1)
     warnings.push(
       `several services configured; each registry must use one of: ${config.token.services.join(', ')}`,

@@ -129,6 +129,12 @@ export class TokenService {
     const c = await verifyRefreshToken(this.#o.keyring, this.#o.issuer, token);
     const identity: Identity = { account: c.sub, provider: c.prv, labels: c.lbl ?? {}, claims: c.clm ?? {} };
     if (c.prv === 'static') {
+      if (this.#o.refreshLifetime === 0) {
+        throw new PurserError(
+          'UNAUTHORIZED',
+          'refresh tokens are disabled (token.refreshTokenLifetime: 0): log in again',
+        );
+      }
       const fp = this.#o.staticUsers?.credentialFingerprint(c.sub);
       if (fp === undefined || fp !== c.cfp) {
         throw new PurserError(

@@ -122,10 +122,13 @@ describe('Acl', () => {
     assert.deepEqual(decide(rules, user('alice'), 'repository:a:pull').granted, []);
   });
 
-  test('account: "*" also matches the anonymous account "" (documented behaviour of *)', () => {
-    assert.deepEqual(decide([rule({ account: '*' }, ['pull'])], ANONYMOUS, 'repository:a:pull').granted, [
+  test('account: "*" means any user: it does not match the anonymous account ""; only account: "" does', () => {
+    assert.deepEqual(decide([rule({ account: '*' }, ['pull'])], ANONYMOUS, 'repository:a:pull').granted, []);
+    assert.deepEqual(decide([rule({ account: '/.*/' }, ['pull'])], ANONYMOUS, 'repository:a:pull').granted, []);
+    assert.deepEqual(decide([rule({ account: ['*', ''] }, ['pull'])], ANONYMOUS, 'repository:a:pull').granted, [
       'pull',
     ]);
+    assert.deepEqual(decide([rule({}, ['pull'])], ANONYMOUS, 'repository:a:pull').granted, ['pull']);
   });
 
   test('all match keys must hold: account, provider, type, name, service', () => {

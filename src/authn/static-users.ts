@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { verify } from '@node-rs/bcrypt';
 import { type Secret, safeEqual } from '../util/secret.js';
 import type { Authenticator, AuthnResult, Credentials } from './authenticator.js';
+import { bcryptVerify } from './bcrypt.js';
 import { LoginCache } from './login-cache.js';
 
 export type StoredCredential = { hash: string } | { password: Secret };
@@ -12,7 +12,7 @@ const DUMMY_HASH = '$2b$10$CwTycUXWue0Thq9StjUM0uJ8.p4ZVyKcSd5ySVkjeZfLBdM9gGxWq
 
 /** Spends one bcrypt verification, for timing parity on unknown users. */
 export async function dummyVerify(password: string): Promise<void> {
-  await verify(password, DUMMY_HASH).catch(() => false);
+  await bcryptVerify(password, DUMMY_HASH);
 }
 
 /** Static accounts: bcrypt hashes (inline or htpasswd) and plaintext passwords. */
@@ -69,7 +69,7 @@ export class StaticUsers implements Authenticator {
     const pw = credentials.password.reveal();
     if (this.#cache.has(credentials.username, pw, hash)) return true;
     // @node-rs/bcrypt runs on libuv's thread pool: the event loop stays free.
-    const ok = await verify(pw, hash).catch(() => false);
+    const ok = await bcryptVerify(pw, hash);
     if (ok) this.#cache.add(credentials.username, pw, hash);
     return ok;
   }

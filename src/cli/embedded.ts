@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { hash } from '@node-rs/bcrypt';
+import { bcryptHash } from '../authn/bcrypt.js';
 import { buildConfig, type Config } from '../config/load.js';
 import type { ConfigInput } from '../config/schema.js';
 import { writeKeyPair } from './keys.js';
@@ -35,7 +35,7 @@ export async function embeddedDefault(
       certificate: 'token.crt',
       keyId: 'libtrust',
     },
-    users: { [DEV_USER]: await hash(password, { cost: 10, version: '2b' }) },
+    users: { [DEV_USER]: await bcryptHash(password, 10) },
     acl: [
       { match: { account: DEV_USER }, actions: ['*'], comment: 'the development user may do everything' },
       { match: { account: '' }, actions: ['pull'], comment: 'anonymous pull' },

@@ -1,4 +1,4 @@
-import { hash } from '@node-rs/bcrypt';
+import { bcryptHash } from '../authn/bcrypt.js';
 import { type CommandIo, flag, parse, str, UsageError } from './usage.js';
 
 export const HASH_HELP = `Usage: purser hash [--cost N]
@@ -21,6 +21,6 @@ export async function hashCommand(args: string[], io: CommandIo): Promise<number
     throw new UsageError('--cost must be an integer from 4 to 31');
   const input = (await io.stdin()).replace(/\r?\n$/, '');
   if (input === '') throw new UsageError('no password on standard input');
-  io.stdout(`${await hash(input, { cost, version: '2b' })}\n`);
+  io.stdout(`${await bcryptHash(input, cost)}\n`);
   return 0;
 }

@@ -1,7 +1,7 @@
 // bcrypt hashes for test users, made independently of Purser's own `hash` command.
-import { hash } from '@node-rs/bcrypt';
+import { bcryptHash as hashWith } from '../../src/authn/bcrypt.js';
 
 /** A cheap (cost 4) bcrypt hash; version 2y by default, as htpasswd -B writes. */
 export function bcryptHash(password: string, version: '2a' | '2b' | '2y' = '2y'): Promise<string> {
-  return hash(password, { cost: 4, version });
+  return hashWith(password, 4, version);
 }

@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hashSync } from '@node-rs/bcrypt';
+import { bcryptHashSync } from '../../src/authn/bcrypt.js';
 import { writeKeyPair } from '../../src/cli/keys.js';
 import { buildConfig, type Config } from '../../src/config/load.js';
 import { isPurserError, type PurserErrorCode } from '../../src/errors.js';
@@ -26,7 +26,7 @@ export function writeFile(dir: string, name: string, text: string): string {
 
 /** A cheap bcrypt hash (cost 4) for tests that do not measure bcrypt. */
 export function cheapHash(pw: string): string {
-  return hashSync(pw, { cost: 4 });
+  return bcryptHashSync(pw, 4);
 }
 
 /** assert.throws predicate: a PurserError with this code (and, optionally, message text). */

@@ -4,7 +4,7 @@ import { createPublicKey, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { verify } from '@node-rs/bcrypt';
+import { bcryptVerify as verify } from '../../../src/authn/bcrypt.js';
 import { main } from '../../../src/cli/main.js';
 import { libtrustKeyId } from '../../../src/token/keyid.js';
 import { cheapHash, type KeyFiles, makeKeys, tempDir, writeFile } from '../support.js';

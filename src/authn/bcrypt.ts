@@ -7,7 +7,7 @@ export type BcryptVersion = '2a' | '2b' | '2y';
 
 /** The three prefixes are the same algorithm (they differ only in which old bugs they flag). */
 function withVersion(h: string, version: BcryptVersion): string {
-  return version === '2b' ? h : `$${version}$${h.slice(4)}`;
+  return `$${version}$${h.slice(4)}`;
 }
 
 export async function bcryptHash(

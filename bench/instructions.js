@@ -1,0 +1,152 @@
+// The same servers and scenarios as bench/run.js, but counting CPU instructions per request
+// under valgrind's callgrind instead of timing them: a count does not move when other work
+// shares the machine, so the Purser / floor cost ratio it gives is repeatable on a busy box.
+// Slow (every server runs ~50x slower under valgrind): a few minutes. Run after `npm run build`:
+//
+//   node bench/instructions.js          # BENCH_WARM (1000) and BENCH_COUNT (1000) requests
+//
+// For each scenario and server: BENCH_WARM requests to warm the JIT, zero the counters
+// (callgrind_control -z), BENCH_COUNT requests over 8 connections, dump (callgrind_control
+// -d), and divide the instructions of all the server's threads by the request count.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Pool } from 'undici';
+import { BENCH, log, machine, setUp } from './setup.js';
+
+const env = process.env;
+const WARM = Number(env.BENCH_WARM ?? 1000);
+const COUNT = Number(env.BENCH_COUNT ?? 1000);
+const CONNECTIONS = 8;
+const SCENARIOS = (env.BENCH_SCENARIOS ?? 'static,anonymous,jwt').split(',');
+
+async function send(server, scenario, n) {
+  const pool = new Pool(server.url, { connections: CONNECTIONS, pipelining: 1 });
+  let next = 0;
+  let failed = 0;
+  const worker = async () => {
+    while (next < n) {
+      next++;
+      const { statusCode, body } = await pool.request({
+        path: scenario.path,
+        method: 'GET',
+        headers: scenario.headers,
+      });
+      await body.text();
+      if (statusCode !== 200) failed++;
+    }
+  };
+  await Promise.all(Array.from({ length: CONNECTIONS }, worker));
+  await pool.close();
+  if (failed) throw new Error(`${server.name} ${scenario.name}: ${failed} requests failed`);
+}
+
+/** Instructions (Ir) since the last zeroing: dump now and read the new file's totals. */
+function dumpInstructions(dir, pid) {
+  const before = new Set(readdirSync(dir));
+  execFileSync('callgrind_control', ['-d', String(pid)], { stdio: 'ignore' });
+  const file = readdirSync(dir).find((f) => !before.has(f) && f.startsWith(`cg.${pid}`));
+  if (!file) throw new Error(`callgrind wrote no dump for pid ${pid}`);
+  const text = readFileSync(join(dir, file), 'utf8');
+  const m = /^(?:summary|totals):\s*(\d+)/m.exec(text);
+  if (!m) throw new Error(`no totals in ${file}`);
+  return Number(m[1]);
+}
+
+async function main() {
+  const started = Date.now();
+  const dir = mkdtempSync(join(tmpdir(), 'purser-bench-cg-'));
+  log('starting the servers under callgrind (a minute or two)…');
+  const bench = await setUp({
+    only: SCENARIOS,
+    command: (args) => [
+      'valgrind',
+      '--tool=callgrind',
+      `--callgrind-out-file=${dir}/cg.%p`,
+      '--smc-check=all-non-file',
+      '--dump-instr=no',
+      process.execPath,
+      ...args,
+    ],
+    startTimeoutMs: 300_000,
+  });
+  try {
+    const rows = [];
+    for (const sc of bench.scenarios) {
+      for (const [key, server] of [
+        ['floor', sc.floor],
+        ['purserWarn', bench.purserWarn],
+        ['purserInfo', bench.purserInfo],
+      ]) {
+        await send(server, sc, WARM);
+        execFileSync('callgrind_control', ['-z', String(server.child.pid)], { stdio: 'ignore' });
+        await send(server, sc, COUNT);
+        const ir = dumpInstructions(dir, server.child.pid);
+        rows.push({
+          scenario: sc.name,
+          variant: key,
+          server: server.name,
+          instructionsPerRequest: ir / COUNT,
+        });
+        log(
+          `${sc.name.padEnd(9)} ${server.name.padEnd(17)} ${Math.round(ir / COUNT).toLocaleString('en-US')} instructions/request`,
+        );
+      }
+    }
+    const summary = bench.scenarios.map((sc) => {
+      const of = (v) => rows.find((r) => r.scenario === sc.name && r.variant === v).instructionsPerRequest;
+      return {
+        scenario: sc.name,
+        floor: of('floor'),
+        purserWarn: of('purserWarn'),
+        purserInfo: of('purserInfo'),
+        ratioWarn: of('floor') / of('purserWarn'),
+        ratioInfo: of('floor') / of('purserInfo'),
+      };
+    });
+    const result = {
+      machine: machine(),
+      settings: { warm: WARM, count: COUNT, connections: CONNECTIONS },
+      summary,
+      elapsedSeconds: Math.round((Date.now() - started) / 1000),
+    };
+    mkdirSync(join(BENCH, 'results'), { recursive: true });
+    const file = join(BENCH, 'results', `instructions-${result.machine.date.replace(/[:.]/g, '-')}.json`);
+    writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+    log(`raw results: ${file}`);
+    const k = (n) => `${Math.round(n / 1000).toLocaleString('en-US')} k`;
+    const pct = (n) => `${Math.round(n * 100)} %`;
+    const table = [
+      `Counted ${result.machine.date.slice(0, 10)} with valgrind --tool=callgrind, Node ${result.machine.node}${result.machine.commit ? `, Purser at commit ${result.machine.commit}` : ''}: ${WARM} warm-up requests, then ${COUNT} counted requests over ${CONNECTIONS} connections per server and scenario (all threads of the server process); ${result.elapsedSeconds} s.`,
+      '',
+      '| scenario | floor, instructions/req | Purser log warn | Purser info access log | floor / Purser (warn) | floor / Purser (info) |',
+      '| --- | ---: | ---: | ---: | ---: | ---: |',
+      ...summary.map(
+        (x) =>
+          `| ${x.scenario} | ${k(x.floor)} | ${k(x.purserWarn)} | ${k(x.purserInfo)} | **${pct(x.ratioWarn)}** | **${pct(x.ratioInfo)}** |`,
+      ),
+    ].join('\n');
+    process.stdout.write(`${table}\n`);
+    if (env.BENCH_NO_README !== '1') {
+      const readme = join(BENCH, 'README.md');
+      const begin = '<!-- instructions:begin (written by bench/instructions.js) -->';
+      const end = '<!-- instructions:end -->';
+      const text = readFileSync(readme, 'utf8');
+      const i = text.indexOf(begin);
+      const j = text.indexOf(end);
+      if (i >= 0 && j > i) {
+        writeFileSync(readme, `${text.slice(0, i)}${begin}\n${table}\n${end}${text.slice(j + end.length)}`);
+        log('bench/README.md updated');
+      }
+    }
+  } finally {
+    await bench.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  log(`bench: ${e.stack ?? e}`);
+  process.exit(1);
+});

@@ -40,6 +40,18 @@ function environment(vars: readonly CelVariables[]): Environment {
  * JSON numbers that are integers become CEL ints (BigInt) so `claims.run_number == 5`
  * compares as users expect; everything else passes through.
  */
+const converted = new WeakMap<object, unknown>();
+
+/** toCelValue for a claims object, converted once and remembered (claims are never mutated). */
+export function celClaims(claims: object): unknown {
+  let v = converted.get(claims);
+  if (v === undefined) {
+    v = toCelValue(claims);
+    converted.set(claims, v);
+  }
+  return v;
+}
+
 export function toCelValue(v: unknown, depth = 0): unknown {
   if (depth > 32) return null;
   if (typeof v === 'number') return Number.isSafeInteger(v) ? BigInt(v) : v;

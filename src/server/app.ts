@@ -8,7 +8,7 @@ import { Acl, type ConditionCompiler, compileRules } from '../authz/acl.js';
 import type { Authorizer } from '../authz/authorizer.js';
 import type { Config } from '../config/load.js';
 import { ConfigError } from '../errors.js';
-import { CelCompileError, CelEvalError, type CelProgram, compileCel, toCelValue } from '../expr/cel.js';
+import { CelCompileError, CelEvalError, type CelProgram, celClaims, compileCel } from '../expr/cel.js';
 import { KeyRing } from '../token/keyring.js';
 import type { Logger } from '../util/log.js';
 import type { Metrics } from './metrics.js';
@@ -135,7 +135,7 @@ function celConditions(file: string | undefined, logger: Logger): ConditionCompi
               provider: input.identity.provider,
               labels: input.identity.labels,
             },
-            claims: toCelValue(input.identity.claims),
+            claims: celClaims(input.identity.claims),
             request: input.request,
           });
         } catch (e) {

@@ -6,7 +6,7 @@ import {
 } from 'node:http';
 import { isPurserError, PurserError } from '../errors.js';
 import { basicChallenge, errorBody } from '../protocol/responses.js';
-import { formatScope } from '../protocol/scope.js';
+import { formatScope, type Scope } from '../protocol/scope.js';
 import { parseGetTokenRequest, parsePostTokenRequest, type TokenRequest } from '../protocol/token-request.js';
 import type { Logger } from '../util/log.js';
 import type { AppState } from './app.js';
@@ -148,19 +148,23 @@ export class TokenHttpServer {
       grant = parsed.grant;
       fields.grant_type = parsed.grant === 'get' ? undefined : parsed.grant;
       fields.client_id = parsed.clientId;
-      fields.scope = parsed.scopes.map(formatScope);
+      fields.scope = parsed.scopes;
       fields.offline = parsed.offline || undefined;
       const out = await state.tokens.handle(parsed, ip);
-      fields.account = out.identity.account;
-      fields.provider = out.identity.provider;
-      fields.service = out.service;
-      fields.granted = out.decisions
-        .filter((d) => d.granted.length > 0)
-        .map((d) => formatScope({ ...d.requested, actions: d.granted }));
-      if (this.#log.enabled('debug'))
-        fields.decisions = out.decisions.map((d) => `${formatScope(d.requested)}: ${d.explanation}`);
-      fields.refresh_token_issued = out.response.refresh_token ? true : undefined;
       res.writeHead(200, JSON_HEADERS).end(JSON.stringify(out.response));
+      // The access log's fields cost time to build: only when the line will be written.
+      if (this.#log.enabled('info')) {
+        fields.account = out.identity.account;
+        fields.provider = out.identity.provider;
+        fields.service = out.service;
+        fields.granted = out.decisions
+          .filter((d) => d.granted.length > 0)
+          .map((d) => formatScope({ ...d.requested, actions: d.granted }));
+        if (this.#log.enabled('debug')) {
+          fields.decisions = out.decisions.map((d) => `${formatScope(d.requested)}: ${d.explanation}`);
+        }
+        fields.refresh_token_issued = out.response.refresh_token ? true : undefined;
+      }
       this.#finish(started, grant, 'ok', 200, fields);
     } catch (e) {
       if (!isPurserError(e)) throw e;
@@ -212,7 +216,9 @@ export class TokenHttpServer {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     this.#metrics.tokenRequests.inc({ grant, outcome });
     this.#metrics.tokenDuration.observe(seconds);
-    const rec = { ...fields, status, ms: Math.round(seconds * 1e5) / 100 };
+    if (!this.#log.enabled(status >= 400 ? 'warn' : 'info')) return;
+    const scope = fields.scope as Scope[] | undefined;
+    const rec = { ...fields, scope: scope?.map(formatScope), status, ms: Math.round(seconds * 1e5) / 100 };
     if (status >= 400) this.#log.warn('token request refused', rec);
     else this.#log.info('token issued', rec);
   }

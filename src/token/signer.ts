@@ -38,6 +38,19 @@ export function accessEntries(scopes: readonly Scope[]): AccessEntry[] {
   );
 }
 
+// Token ids come from a pre-filled random pool: one randomBytes call per 256 tokens.
+let pool = Buffer.alloc(0);
+let poolAt = 0;
+function randomId(): string {
+  if (poolAt + 16 > pool.length) {
+    pool = randomBytes(4096);
+    poolAt = 0;
+  }
+  const id = pool.toString('base64url', poolAt, poolAt + 16);
+  poolAt += 16;
+  return id;
+}
+
 const b64url = (s: string | Buffer) => Buffer.from(s).toString('base64url');
 
 /** Signs registry tokens with one key; the header is computed once. */
@@ -79,7 +92,7 @@ export class TokenSigner {
       exp: iat + this.#lifetime,
       nbf: iat - 1,
       iat,
-      jti: randomBytes(16).toString('base64url'),
+      jti: randomId(),
       access: accessEntries(access),
     };
     return {

@@ -22,9 +22,32 @@ function textValue(v: unknown): string {
   return /[\s"=]/.test(s) ? JSON.stringify(s) : s;
 }
 
+/**
+ * Lines for stdout are batched and written once per event-loop turn (one write syscall for
+ * many requests under load), and flushed synchronously when the process exits.
+ */
+let pending: string[] = [];
+let scheduled = false;
+function flushStdout(): void {
+  scheduled = false;
+  if (pending.length === 0) return;
+  const chunk = pending.join('');
+  pending = [];
+  process.stdout.write(chunk);
+}
+function writeStdout(line: string): void {
+  pending.push(line);
+  if (pending.length >= 256) flushStdout();
+  else if (!scheduled) {
+    scheduled = true;
+    setImmediate(flushStdout);
+  }
+}
+process.on('exit', flushStdout);
+
 export function createLogger(opts: LoggerOptions = {}, bound: Record<string, unknown> = {}): Logger {
   const min = ORDER[opts.level ?? 'info'];
-  const write = opts.write ?? ((line: string) => process.stdout.write(line));
+  const write = opts.write ?? writeStdout;
   const format = opts.format ?? 'json';
   const emit = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[level] < min) return;

@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { JWTPayload } from 'jose';
 import type { ProviderConfig } from '../../config/load.js';
 import { ConfigError, PurserError } from '../../errors.js';
-import { CelCompileError, CelEvalError, type CelProgram, compileCel, toCelValue } from '../../expr/cel.js';
+import { CelCompileError, CelEvalError, type CelProgram, celClaims, compileCel } from '../../expr/cel.js';
 import type { Logger } from '../../util/log.js';
 import { issuerUrlProblem } from '../../util/url-policy.js';
 import type { Identity } from '../identity.js';
@@ -17,6 +19,7 @@ export class OidcProvider {
   readonly #when: CelProgram<boolean> | undefined;
   readonly #labels: [string, CelProgram<string>][];
   readonly #log: Logger;
+  readonly #verified = new Map<string, JWTPayload>();
 
   private constructor(
     config: ProviderConfig,
@@ -109,6 +112,14 @@ export class OidcProvider {
 
   /** Verifies a JWT and maps its claims to an identity. Throws PurserError (401/503). */
   async identify(token: string, trace?: string[]): Promise<Identity> {
+    // A client asks for a token per layer with the same JWT: its signature is checked once,
+    // its time claims every time.
+    const cacheKey = createHash('sha256').update(token).digest('base64');
+    const hit = this.#verified.get(cacheKey);
+    if (hit && this.#stillValid(hit)) {
+      trace?.push('signature: verified earlier (cached until the token expires)');
+      return this.identityFromClaims(hit as Record<string, unknown>, trace);
+    }
     const payload = await verifyWorkloadJwt(
       token,
       this.keys,
@@ -121,12 +132,29 @@ export class OidcProvider {
       },
       trace,
     );
+    if (this.#verified.size >= 10_000) this.#verified.delete(this.#verified.keys().next().value!);
+    this.#verified.set(cacheKey, payload);
     return this.identityFromClaims(payload as Record<string, unknown>, trace);
+  }
+
+  /** The time checks of the verification policy, for a payload verified before. */
+  #stillValid(p: JWTPayload): boolean {
+    const now = Math.floor(Date.now() / 1000);
+    const skew = this.config.clockSkew;
+    if (typeof p.exp !== 'number' || now - skew >= p.exp) return false;
+    if (typeof p.nbf === 'number' && now + skew < p.nbf) return false;
+    if (
+      this.config.maxTokenAge !== undefined &&
+      (typeof p.iat !== 'number' || now - skew > p.iat + this.config.maxTokenAge)
+    ) {
+      return false;
+    }
+    return true;
   }
 
   /** Applies `when`, `account` and `labels` to verified claims (also for refresh tokens). */
   identityFromClaims(claims: Record<string, unknown>, trace?: string[]): Identity {
-    const ctx = { claims: toCelValue(claims) };
+    const ctx = { claims: celClaims(claims) };
     if (this.#when) {
       let ok = false;
       try {

@@ -1,10 +1,5 @@
 import { readFileSync } from 'node:fs';
-import {
-  createServer as createHttpServer,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Agent, Pool } from 'undici';
 import type { Identity } from '../authn/identity.js';
 import type { ProxyConfig } from '../config/load.js';

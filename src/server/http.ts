@@ -1,9 +1,4 @@
-import {
-  createServer as createHttpServer,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { isPurserError, PurserError } from '../errors.js';
 import { basicChallenge, errorBody } from '../protocol/responses.js';
 import { formatScope, type Scope } from '../protocol/scope.js';

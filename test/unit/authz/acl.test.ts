@@ -124,10 +124,14 @@ describe('Acl', () => {
 
   test('account: "*" means any user: it does not match the anonymous account ""; only account: "" does', () => {
     assert.deepEqual(decide([rule({ account: '*' }, ['pull'])], ANONYMOUS, 'repository:a:pull').granted, []);
-    assert.deepEqual(decide([rule({ account: '/.*/' }, ['pull'])], ANONYMOUS, 'repository:a:pull').granted, []);
-    assert.deepEqual(decide([rule({ account: ['*', ''] }, ['pull'])], ANONYMOUS, 'repository:a:pull').granted, [
-      'pull',
-    ]);
+    assert.deepEqual(
+      decide([rule({ account: '/.*/' }, ['pull'])], ANONYMOUS, 'repository:a:pull').granted,
+      [],
+    );
+    assert.deepEqual(
+      decide([rule({ account: ['*', ''] }, ['pull'])], ANONYMOUS, 'repository:a:pull').granted,
+      ['pull'],
+    );
     assert.deepEqual(decide([rule({}, ['pull'])], ANONYMOUS, 'repository:a:pull').granted, ['pull']);
   });
 

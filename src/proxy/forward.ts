@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
+import { downloadBlob } from './blob-download.js';
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) are per connection and never forwarded.
 const HOP = new Set([

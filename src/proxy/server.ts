@@ -275,6 +275,8 @@ export class RegistryProxy {
       tls: this.#cfg.tls,
       headersTimeout: 60_000,
       requestTimeout: 0,
+      // One write per upstream read instead of a pause/resume per 64 KiB chunk (bench/proxy).
+      highWaterMark: 256 * 1024,
     });
     this.server = server;
     if (!this.#cfg.externalUrl) this.#externalUrl = url.origin;

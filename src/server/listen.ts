@@ -8,6 +8,8 @@ export interface ListenOptions {
   headersTimeout: number;
   /** 0 disables it (the proxy: a layer upload takes as long as it takes). */
   requestTimeout: number;
+  /** Stream buffer size for requests and responses (the proxy uses larger ones). */
+  highWaterMark?: number;
 }
 
 export function splitHostPort(hostPort: string): { host: string; port: number } {
@@ -26,6 +28,7 @@ export async function listenOn(
   const { host, port } = splitHostPort(hostPort);
   // Room for a workload JWT in a Basic header (the verifier refuses those over 16 KiB itself).
   const maxHeaderSize = 64 * 1024;
+  const hwm = o.highWaterMark ? { highWaterMark: o.highWaterMark } : {};
   const server = o.tls
     ? createHttpsServer(
         { cert: readFileSync(o.tls.cert), key: readFileSync(o.tls.key), maxHeaderSize },

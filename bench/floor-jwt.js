@@ -2,8 +2,10 @@
 // password with jose's jwtVerify against a local JWKS (createLocalJWKSet: the issuer's keys
 // already in memory, as Purser's key cache holds them), checks the same policy in plain
 // JavaScript (repository == scope name, ref == refs/heads/main), and signs the same ES256
-// token claims the same way Purser does. Configuration comes as JSON in BENCH_FLOOR.
-import { createPrivateKey, randomBytes, sign } from 'node:crypto';
+// token claims the same way Purser does. Like Purser, it remembers a verified JWT (by its
+// SHA-256) until the token's exp, so a repeated JWT is verified once on both sides.
+// Configuration comes as JSON in BENCH_FLOOR.
+import { createHash, createPrivateKey, randomBytes, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createLocalJWKSet, jwtVerify } from 'jose';
@@ -14,6 +16,7 @@ const jwks = createLocalJWKSet(JSON.parse(readFileSync(cfg.jwksFile, 'utf8')));
 const headerB64 = Buffer.from(JSON.stringify({ alg: 'ES256', typ: 'JWT', kid: cfg.kid })).toString(
   'base64url',
 );
+const verified = new Map();
 const HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
 
 function issue(sub, aud, access) {
@@ -63,12 +66,17 @@ async function handle(req, res, query) {
   const jwt = decoded.slice(decoded.indexOf(':') + 1);
   let payload;
   try {
-    ({ payload } = await jwtVerify(jwt, jwks, {
-      issuer: cfg.providerIssuer,
-      audience: cfg.audience,
-      algorithms: ['RS256'],
-      requiredClaims: ['exp', 'iss', 'aud'],
-    }));
+    const id = createHash('sha256').update(jwt).digest('base64');
+    payload = verified.get(id);
+    if (!payload || payload.exp <= Date.now() / 1000) {
+      ({ payload } = await jwtVerify(jwt, jwks, {
+        issuer: cfg.providerIssuer,
+        audience: cfg.audience,
+        algorithms: ['RS256'],
+        requiredClaims: ['exp', 'iss', 'aud'],
+      }));
+      verified.set(id, payload);
+    }
   } catch (e) {
     res
       .writeHead(401, HEADERS)

@@ -59,7 +59,8 @@ export class TokenService {
    */
   async authenticate(credentials: Credentials, ip: string, trace?: string[]): Promise<Identity> {
     const limitKey = `${ip}\0${credentials.username}`;
-    await this.#acquire(limitKey);
+    // Taking a free slot is synchronous; only a key at its limit waits.
+    if (!this.#tryAcquire(limitKey)) await this.#acquire(limitKey);
     try {
       return await this.#authenticateNow(credentials, ip, limitKey, trace);
     } finally {
@@ -67,17 +68,20 @@ export class TokenService {
     }
   }
 
+  #tryAcquire(key: string): boolean {
+    let slot = this.#slots.get(key);
+    if (!slot) {
+      slot = { active: 0, waiters: [] };
+      this.#slots.set(key, slot);
+    }
+    if (slot.active > 0 && slot.active >= this.#o.limiter.remaining(key)) return false;
+    slot.active++;
+    return true;
+  }
+
   async #acquire(key: string): Promise<void> {
-    for (;;) {
-      let slot = this.#slots.get(key);
-      if (!slot) {
-        slot = { active: 0, waiters: [] };
-        this.#slots.set(key, slot);
-      }
-      if (slot.active < Math.max(1, this.#o.limiter.remaining(key))) {
-        slot.active++;
-        return;
-      }
+    while (!this.#tryAcquire(key)) {
+      const slot = this.#slots.get(key)!;
       await new Promise<void>((resolve) => slot.waiters.push(resolve));
     }
   }

@@ -23,24 +23,31 @@ function textValue(v: unknown): string {
 }
 
 /**
- * Lines for stdout are batched and written once per event-loop turn (one write syscall for
- * many requests under load), and flushed synchronously when the process exits.
+ * Lines for stdout are batched: written when 64 KiB have gathered or 20 ms after the first
+ * pending line, whichever comes first (one write syscall for many requests under load), and
+ * flushed synchronously when the process exits.
  */
 let pending: string[] = [];
-let scheduled = false;
+let pendingBytes = 0;
+let timer: NodeJS.Timeout | undefined;
 function flushStdout(): void {
-  scheduled = false;
+  if (timer) {
+    clearTimeout(timer);
+    timer = undefined;
+  }
   if (pending.length === 0) return;
   const chunk = pending.join('');
   pending = [];
+  pendingBytes = 0;
   process.stdout.write(chunk);
 }
 function writeStdout(line: string): void {
   pending.push(line);
-  if (pending.length >= 256) flushStdout();
-  else if (!scheduled) {
-    scheduled = true;
-    setImmediate(flushStdout);
+  pendingBytes += line.length;
+  if (pendingBytes >= 64 * 1024) flushStdout();
+  else if (!timer) {
+    timer = setTimeout(flushStdout, 20);
+    timer.unref();
   }
 }
 process.on('exit', flushStdout);

@@ -193,6 +193,7 @@ export class RegistryProxy {
           h.location = this.#externalUrl + loc.slice(this.#cfg.upstream.length);
         if (status === 401) h['www-authenticate'] = this.#challenge(scopes);
       },
+      onFallback: (reason) => this.#log.debug('blob download on the general path', { path, reason }),
       onDone: (status, bytes, err) => {
         this.#metrics.proxyRequests.inc({ method, status: `${Math.floor(status / 100)}xx` });
         const rec = { method, path, status, bytes, ms: Date.now() - started, account, ip };

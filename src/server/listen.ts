@@ -31,10 +31,10 @@ export async function listenOn(
   const hwm = o.highWaterMark ? { highWaterMark: o.highWaterMark } : {};
   const server = o.tls
     ? createHttpsServer(
-        { cert: readFileSync(o.tls.cert), key: readFileSync(o.tls.key), maxHeaderSize },
+        { cert: readFileSync(o.tls.cert), key: readFileSync(o.tls.key), maxHeaderSize, ...hwm },
         handler,
       )
-    : createHttpServer({ maxHeaderSize }, handler);
+    : createHttpServer({ maxHeaderSize, ...hwm }, handler);
   server.headersTimeout = o.headersTimeout;
   server.requestTimeout = o.requestTimeout;
   server.keepAliveTimeout = 65_000;

@@ -4,7 +4,6 @@ import { after, before, describe, test } from 'node:test';
 import { assertFails, assertOk } from '../helpers/assert.js';
 import { withLogs } from '../helpers/logs.js';
 import { buildOciImage, type OciImage, readLayoutDigest } from '../helpers/oci.js';
-import { createPodman, type Podman } from '../helpers/podman.js';
 import {
   ALICE,
   BOB,
@@ -15,6 +14,7 @@ import {
   UPSTREAM_USER,
   waitForRegistryRequest,
 } from '../helpers/proxy.js';
+import { podmanThroughProxy } from '../helpers/proxy-podman.js';
 import { createSkopeo, type Skopeo } from '../helpers/skopeo.js';
 import { makeTempDir, removeDir } from '../helpers/tmp.js';
 
@@ -156,43 +156,4 @@ describe('proxy, upstreamAuth basic (distribution with htpasswd)', { timeout: TI
   );
 });
 
-describe('proxy, upstreamAuth basic: podman', { timeout: TIMEOUT }, () => {
-  let st: ProxyStack | undefined;
-  let pm: Podman | undefined;
-  let img: OciImage | undefined;
-  let imageId = '';
-  const logs = () => st?.logSources() ?? [];
-
-  before(async () => {
-    img = await buildOciImage({ tag: 'v1' });
-    st = await startProxyStack({ upstream: 'basic' });
-    pm = createPodman([st.host]);
-    const loaded = await pm.pullOci(img.dir, img.tag);
-    assertOk(loaded, 'podman pull oci:');
-    imageId = loaded.stdout.trim().split('\n').pop() ?? '';
-  });
-  after(async () => {
-    await st?.stop();
-    await pm?.cleanup();
-    if (img) removeDir(img.dir);
-  });
-
-  test(
-    'podman login, push, pull through the proxy; bob is denied a push',
-    withLogs(logs, async () => {
-      const p = pm!;
-      const host = st!.host;
-      assertOk(await p.login(host, ALICE.username, ALICE.password), 'podman login alice');
-      const dest = `${host}/team/podman:v1`;
-      const pushed = await p.push(imageId, dest);
-      assertOk(pushed, 'podman push');
-      assert.match(pushed.digest ?? '', /^sha256:[0-9a-f]{64}$/);
-      assertOk(await p.rmi(imageId), 'podman rmi');
-      const pulled = await p.pull(dest);
-      assertOk(pulled, 'podman pull');
-      assert.equal(pulled.stdout.trim().split('\n').pop(), imageId, 'pulled image is the pushed one');
-      assertOk(await p.login(host, BOB.username, BOB.password), 'podman login bob');
-      assertFails(await p.push(imageId, `${host}/team/podman-bob:v1`), /denied/i, 'bob podman push');
-    }),
-  );
-});
+podmanThroughProxy('basic', TIMEOUT);

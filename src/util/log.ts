@@ -23,18 +23,15 @@ function textValue(v: unknown): string {
 }
 
 /**
- * Lines for stdout are batched: written when 64 KiB have gathered or 20 ms after the first
- * pending line, whichever comes first (one write syscall for many requests under load), and
- * flushed synchronously when the process exits.
+ * Lines for stdout are batched: written at the end of the current event-loop turn (or once
+ * 64 KiB have gathered), so a burst of requests costs one write syscall, and a line still
+ * leaves within the turn that produced it. Flushed synchronously when the process exits.
  */
 let pending: string[] = [];
 let pendingBytes = 0;
-let timer: NodeJS.Timeout | undefined;
+let scheduled = false;
 function flushStdout(): void {
-  if (timer) {
-    clearTimeout(timer);
-    timer = undefined;
-  }
+  scheduled = false;
   if (pending.length === 0) return;
   const chunk = pending.join('');
   pending = [];
@@ -45,9 +42,9 @@ function writeStdout(line: string): void {
   pending.push(line);
   pendingBytes += line.length;
   if (pendingBytes >= 64 * 1024) flushStdout();
-  else if (!timer) {
-    timer = setTimeout(flushStdout, 20);
-    timer.unref();
+  else if (!scheduled) {
+    scheduled = true;
+    setImmediate(flushStdout);
   }
 }
 process.on('exit', flushStdout);

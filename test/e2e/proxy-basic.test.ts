@@ -8,8 +8,8 @@ import {
   ALICE,
   BOB,
   basic,
-  logRecords,
   type ProxyStack,
+  settledLogRecords,
   startProxyStack,
   UPSTREAM_USER,
   waitForRegistryRequest,
@@ -112,7 +112,9 @@ describe('proxy, upstreamAuth basic (distribution with htpasswd)', { timeout: TI
         'inspect after delete',
       );
       assert.ok(
-        logRecords(st!.purser, 'proxied').some((r) => r.method === 'DELETE' && r.account === 'alice'),
+        (await settledLogRecords(st!.purser, 'proxied')).some(
+          (r) => r.method === 'DELETE' && r.account === 'alice',
+        ),
         'a proxied DELETE by alice',
       );
     }),

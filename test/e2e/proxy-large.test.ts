@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { assertOk } from '../helpers/assert.js';
 import { withLogs } from '../helpers/logs.js';
 import { buildOciImage, type OciImage, readLayoutBlob, readLayoutDigest } from '../helpers/oci.js';
-import { ALICE, basic, logRecords, type ProxyStack, startProxyStack } from '../helpers/proxy.js';
+import { ALICE, basic, type ProxyStack, settledLogRecords, startProxyStack } from '../helpers/proxy.js';
 import { createSkopeo, type Skopeo } from '../helpers/skopeo.js';
 import { makeTempDir, removeDir } from '../helpers/tmp.js';
 
@@ -77,14 +77,18 @@ describe('proxy: a 200 MiB layer', { timeout: TIMEOUT }, () => {
         `# 200 MiB layer through the proxy: push ${pushMs} ms (${(mib / (pushMs / 1000)).toFixed(0)} MiB/s), ` +
           `pull ${pullMs} ms (${(mib / (pullMs / 1000)).toFixed(0)} MiB/s)`,
       );
-      const proxied = logRecords(st!.purser, 'proxied');
+      const proxied = await settledLogRecords(st!.purser, 'proxied');
       assert.ok(
         proxied.some(
           (r) => r.method === 'GET' && r.path === `/v2/team/big/blobs/${im.layerDigest}` && r.status === 200,
         ),
         'the layer GET went through the proxy',
       );
-      assert.equal(logRecords(st!.purser, 'proxy request failed').length, 0, 'no failed proxy requests');
+      assert.equal(
+        (await settledLogRecords(st!.purser, 'proxy request failed')).length,
+        0,
+        'no failed proxy requests',
+      );
     }),
   );
 
@@ -131,7 +135,7 @@ describe('proxy: a 200 MiB layer', { timeout: TIMEOUT }, () => {
     withLogs(logs, async () => {
       const im = img!;
       const path = `/v2/team/big/blobs/${im.layerDigest}`;
-      const before = logRecords(st!.purser, 'proxy request failed').length;
+      const before = (await settledLogRecords(st!.purser, 'proxy request failed')).length;
       const regFrom = st!.registry.logs().length;
       const ac = new AbortController();
       const res = await fetch(`${st!.proxyUrl}${path}`, {
@@ -150,10 +154,10 @@ describe('proxy: a 200 MiB layer', { timeout: TIMEOUT }, () => {
       await reader.cancel().catch(() => undefined);
       // Purser notices and logs the failed (aborted) request; the registry stops writing early.
       const deadline = Date.now() + 10_000;
-      let failed = logRecords(st!.purser, 'proxy request failed').slice(before);
+      let failed = (await settledLogRecords(st!.purser, 'proxy request failed')).slice(before);
       while (!failed.some((r) => r.path === path) && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 50));
-        failed = logRecords(st!.purser, 'proxy request failed').slice(before);
+        failed = (await settledLogRecords(st!.purser, 'proxy request failed')).slice(before);
       }
       assert.ok(
         failed.some((r) => r.path === path),

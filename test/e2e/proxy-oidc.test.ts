@@ -6,7 +6,7 @@ import { assertFails, assertOk } from '../helpers/assert.js';
 import { TestIssuer } from '../helpers/issuer.js';
 import { withLogs } from '../helpers/logs.js';
 import { buildOciImage, OCI_MANIFEST, type OciImage, readLayoutDigest } from '../helpers/oci.js';
-import { basic, logRecords, PROXY_ACL, type ProxyStack, startProxyStack } from '../helpers/proxy.js';
+import { basic, PROXY_ACL, type ProxyStack, settledLogRecords, startProxyStack } from '../helpers/proxy.js';
 import { createSkopeo, type Skopeo } from '../helpers/skopeo.js';
 import { makeTempDir, removeDir } from '../helpers/tmp.js';
 
@@ -80,7 +80,7 @@ describe('proxy with a GitHub Actions provider', { timeout: TIMEOUT }, () => {
       assert.equal(res.status, 200);
       assert.equal(res.headers.get('docker-content-digest'), img.manifestDigest);
 
-      const proxied = logRecords(st!.purser, 'proxied');
+      const proxied = await settledLogRecords(st!.purser, 'proxied');
       assert.ok(
         proxied.some(
           (r) => r.method === 'PUT' && r.path === '/v2/acme/app/manifests/v1' && r.account === 'acme/app',

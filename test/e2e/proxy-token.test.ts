@@ -16,9 +16,9 @@ import {
   basic,
   CAROL,
   ISSUER,
-  logRecords,
   type ProxyStack,
   SERVICE,
+  settledLogRecords,
   startProxyStack,
   waitForRegistryRequest,
 } from '../helpers/proxy.js';
@@ -96,7 +96,7 @@ describe('proxy, upstreamAuth token (distribution trusts Purser)', { timeout: TI
       );
 
       // Purser logged the requests it forwarded, with the caller's account.
-      const proxied = logRecords(st!.purser, 'proxied');
+      const proxied = await settledLogRecords(st!.purser, 'proxied');
       assert.ok(
         proxied.some(
           (r) => r.method === 'PUT' && r.path === '/v2/team/app/manifests/v1' && r.account === 'alice',
@@ -181,7 +181,7 @@ describe('proxy, upstreamAuth token (distribution trusts Purser)', { timeout: TI
       assert.equal(base.headers.get('www-authenticate'), `Bearer realm="${p}/token",service="${SERVICE}"`);
 
       // Purser logs each refusal.
-      const refused = logRecords(st!.purser, 'proxy request refused');
+      const refused = await settledLogRecords(st!.purser, 'proxy request refused');
       assert.ok(refused.some((r) => r.path === '/v2/team/app/manifests/latest' && r.status === 401));
     }),
   );

@@ -187,6 +187,22 @@ export function logRecords(purser: Purser, msg: string): LogRecord[] {
   return jsonLogs(purser.logs()).filter((r) => r.msg === msg);
 }
 
+/**
+ * logRecords once Purser's log has stopped growing for a moment (at most `maxMs`): a client
+ * can finish before the line about its request has come through the pipe.
+ */
+export async function settledLogRecords(purser: Purser, msg: string, maxMs = 3_000): Promise<LogRecord[]> {
+  const deadline = Date.now() + maxMs;
+  let last = -1;
+  while (Date.now() < deadline) {
+    const len = purser.logs().length;
+    if (len === last) break;
+    last = len;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  return logRecords(purser, msg);
+}
+
 /** An Authorization header value for Basic credentials. */
 export function basic(c: { username: string; password: string }): string {
   return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;

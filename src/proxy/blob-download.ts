@@ -33,6 +33,10 @@ export type BlobOutcome =
   | { kind: 'fallback'; reason: string }
   | { kind: 'failed'; status: number; bytes: number; error: Error };
 
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+// Idle limit, as on the general path: a stalled upstream does not hold the client forever.
+const IDLE_MS = 5 * 60_000;
+
 const HOP = new Set([
   'connection',
   'keep-alive',
@@ -52,6 +56,7 @@ function parseHead(head: string): { status: number; headers: Record<string, stri
     if (i <= 0) return undefined;
     const k = line.slice(0, i).trim().toLowerCase();
     const v = line.slice(i + 1).trim();
+    if (!TOKEN.test(k) || /[^\t\x20-\x7e\x80-\xff]/.test(v)) return undefined;
     const prev = headers[k];
     headers[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
   }
@@ -143,12 +148,25 @@ export function downloadBlob(res: ServerResponse, d: BlobDownload): Promise<Blob
         callback: (n) => {
           if (settled) return false;
           const chunk = buffer.subarray(0, n); // `buf` is `buffer`
-          return head ? onHeadBytes(chunk) : writeBody(chunk);
+          try {
+            return head ? onHeadBytes(chunk) : writeBody(chunk);
+          } catch (e) {
+            // e.g. writeHead refusing a header the upstream sent: never let it escape the
+            // socket callback (it would take the process down).
+            if (!res.headersSent) finish({ kind: 'fallback', reason: (e as Error).message });
+            else finish({ kind: 'failed', status, bytes, error: e as Error });
+            return false;
+          }
         },
       },
     });
+    socket.setTimeout(IDLE_MS, () => {
+      if (head) finish({ kind: 'fallback', reason: 'upstream did not answer' });
+      else finish({ kind: 'failed', status, bytes, error: new Error('upstream stalled') });
+    });
     socket.on('connect', () => {
-      let text = `GET ${d.path} HTTP/1.1\r\nhost: ${d.host}:${d.port}\r\nconnection: close\r\n`;
+      const hostHeader = d.host.includes(':') ? `[${d.host}]:${d.port}` : `${d.host}:${d.port}`;
+      let text = `GET ${d.path} HTTP/1.1\r\nhost: ${hostHeader}\r\nconnection: close\r\n`;
       for (const [k, v] of Object.entries(d.headers)) {
         for (const one of Array.isArray(v) ? v : [v]) {
           if (/[\r\n]/.test(one)) continue;

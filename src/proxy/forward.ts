@@ -29,6 +29,8 @@ export interface ForwardOptions {
   onDone: (statusCode: number, bytes: number, error?: Error) => void;
   /** Told when a blob download leaves the fast path for the general one, and why. */
   onFallback?: (reason: string) => void;
+  /** False once the upstream has shown it redirects blob downloads (object storage). */
+  fastBlobs?: boolean;
 }
 
 function requestHeaders(h: IncomingHttpHeaders, o: ForwardOptions): Record<string, string | string[]> {
@@ -73,6 +75,7 @@ export function forward(
 ): void {
   const q = o.path.indexOf('?');
   if (
+    o.fastBlobs !== false &&
     o.method === 'GET' &&
     o.upstream.startsWith('http:') &&
     BLOB_GET.test(q < 0 ? o.path : o.path.slice(0, q))

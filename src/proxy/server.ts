@@ -57,7 +57,9 @@ export class RegistryProxy {
   readonly #log: Logger;
   readonly #metrics: Metrics;
   readonly #pool: Pool;
-  readonly #verified = new VerifiedTokens();
+  #verified = new VerifiedTokens();
+  #blobsRedirect = false;
+  readonly #agent: Agent;
   #auth: UpstreamAuth;
   #authFor: AppState;
   #externalUrl: string;
@@ -76,21 +78,20 @@ export class RegistryProxy {
       ...(ca ? { connect: { ca } } : {}),
     });
     this.#authFor = token.state;
-    this.#auth = createUpstreamAuth(
-      cfg,
-      token.state.keyring,
-      new Agent(ca ? { connect: { ca } } : {}),
-      this.#log,
-    );
+    // One client for upstream token servers, kept across reloads (with the upstream's CA).
+    this.#agent = new Agent(ca ? { connect: { ca } } : {});
+    this.#auth = createUpstreamAuth(cfg, token.state.keyring, this.#agent, this.#log);
     this.#externalUrl = cfg.externalUrl ?? `http://${cfg.listen}`;
   }
 
   get #state(): AppState {
     const s = this.#token.state;
     if (s !== this.#authFor) {
-      // The configuration was reloaded: the minted upstream tokens may use another key.
+      // The configuration was reloaded: the minted upstream tokens may use another key, and
+      // tokens verified under the old keys must be verified again (a key may have been removed).
       this.#authFor = s;
-      this.#auth = createUpstreamAuth(this.#cfg, s.keyring, new Agent(), this.#log);
+      this.#auth = createUpstreamAuth(this.#cfg, s.keyring, this.#agent, this.#log);
+      this.#verified = new VerifiedTokens();
     }
     return s;
   }
@@ -193,7 +194,12 @@ export class RegistryProxy {
           h.location = this.#externalUrl + loc.slice(this.#cfg.upstream.length);
         if (status === 401) h['www-authenticate'] = this.#challenge(scopes);
       },
-      onFallback: (reason) => this.#log.debug('blob download on the general path', { path, reason }),
+      fastBlobs: !this.#blobsRedirect,
+      onFallback: (reason) => {
+        // An upstream on object storage redirects every blob: stop trying the fast path.
+        if (/^status 30[1278]$/.test(reason)) this.#blobsRedirect = true;
+        this.#log.debug('blob download on the general path', { path, reason });
+      },
       onDone: (status, bytes, err) => {
         this.#metrics.proxyRequests.inc({ method, status: `${Math.floor(status / 100)}xx` });
         const rec = { method, path, status, bytes, ms: Date.now() - started, account, ip };
@@ -260,7 +266,7 @@ export class RegistryProxy {
         throw new ProxyRefusal(401, 'UNAUTHORIZED', e.message);
       throw e;
     }
-    const decisions = await state.acl.authorize({ identity, service: this.#cfg.service, scopes, ip });
+    const decisions = await state.authorizer.authorize({ identity, service: this.#cfg.service, scopes, ip });
     let mountAllowed = true;
     decisions.forEach((d, i) => {
       const ok = d.requested.actions.every((a) => d.granted.includes(a) || d.granted.includes('*'));
@@ -291,5 +297,6 @@ export class RegistryProxy {
   async close(): Promise<void> {
     await closeServer(this.server);
     await this.#pool.close();
+    await this.#agent.close();
   }
 }

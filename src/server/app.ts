@@ -1,6 +1,7 @@
 import type { Authenticator } from '../authn/authenticator.js';
 import { readHtpasswd } from '../authn/htpasswd.js';
 import { OidcAuthenticator, OidcProviders } from '../authn/oidc/authenticator.js';
+import { PRESETS } from '../authn/oidc/presets.js';
 import { OidcProvider } from '../authn/oidc/provider.js';
 import { FailedLoginLimiter } from '../authn/rate-limit.js';
 import { StaticUsers, type StoredCredential } from '../authn/static-users.js';
@@ -20,6 +21,8 @@ export interface AppState {
   keyring: KeyRing;
   staticUsers: StaticUsers;
   acl: Acl;
+  /** What decides access: the ACL, or the library user's own authorizer. */
+  authorizer: Authorizer;
   providers: OidcProviders;
   tokens: TokenService;
   realm: string;
@@ -71,6 +74,23 @@ export async function buildApp(
     ),
   );
   const providers = new OidcProviders(providerList, config.file);
+  config.providers.forEach((p, i) => {
+    if (users.has(p.name)) {
+      throw new ConfigError(
+        config.file,
+        `providers[${i}].name`,
+        `${JSON.stringify(p.name)} is also a user in ${config.htpasswd}; a Basic username must select one or the other`,
+      );
+    }
+    // Anyone can get a token from the public CI issuers: without a `when`, only the ACL
+    // stands between every repository on the platform and this registry.
+    if (!p.when && (p.issuer === PRESETS['github-actions'].issuer || p.issuer === PRESETS.gitlab.issuer)) {
+      logger.warn(
+        'provider accepts tokens from every repository of a public CI platform; restrict it with when: (e.g. on repository_owner or namespace_path)',
+        { provider: p.name, issuer: p.issuer },
+      );
+    }
+  });
   // Order (documented in docs/authentication.md): a username naming a provider, then static
   // users, then a JWT matched to a provider by its issuer.
   const authenticators: Authenticator[] = [...(options.authenticators ?? [])];
@@ -112,7 +132,16 @@ export async function buildApp(
   });
   // Fetch issuers' keys in the background so the first login does not wait for them.
   void providers.warm();
-  return { config, keyring, staticUsers, acl, providers, tokens, realm: 'purser' };
+  return {
+    config,
+    keyring,
+    staticUsers,
+    acl,
+    authorizer: options.authorizer ?? acl,
+    providers,
+    tokens,
+    realm: 'purser',
+  };
 }
 
 /** ACL `when:` conditions in CEL; a runtime error denies the rule and is logged. */

@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import type { Authenticator, Credentials } from '../authn/authenticator.js';
 import { ANONYMOUS, type Identity } from '../authn/identity.js';
+import { looksLikeJwt } from '../authn/oidc/verify.js';
 import type { FailedLoginLimiter } from '../authn/rate-limit.js';
 import { dummyVerify, type StaticUsers } from '../authn/static-users.js';
 import type { Authorizer, ScopeDecision } from '../authz/authorizer.js';
@@ -42,6 +44,20 @@ export interface TokenServiceOptions {
   onFailedLogin?: (kind: string) => void;
 }
 
+/**
+ * Failed logins are counted per client address and username, except for workload JWTs: all
+ * of a provider's callers share its name as username, so counting those would let anyone
+ * with any refused JWT lock every CI job behind the same address out. A JWT cannot be
+ * guessed; repeated refusals of the same token are still throttled. A static user's name
+ * always counts per name, whatever the password looks like (JWT-shaped guesses included).
+ */
+function limiterKey(credentials: Credentials, ip: string, staticUsers: StaticUsers | undefined): string {
+  const pw = credentials.password.reveal();
+  if (!staticUsers?.has(credentials.username) && looksLikeJwt(pw))
+    return `${ip}\0jwt\0${createHash('sha256').update(pw).digest('base64')}`;
+  return `${ip}\0${credentials.username}`;
+}
+
 /** The protocol-independent heart: request in, signed token out. */
 export class TokenService {
   readonly #o: TokenServiceOptions;
@@ -58,7 +74,7 @@ export class TokenService {
    * side by side and then hits the login cache.
    */
   async authenticate(credentials: Credentials, ip: string, trace?: string[]): Promise<Identity> {
-    const limitKey = `${ip}\0${credentials.username}`;
+    const limitKey = limiterKey(credentials, ip, this.#o.staticUsers);
     // Taking a free slot is synchronous; only a key at its limit waits.
     if (!this.#tryAcquire(limitKey)) await this.#acquire(limitKey);
     try {

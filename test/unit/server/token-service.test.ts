@@ -152,6 +152,40 @@ describe('TokenService', () => {
     assert.ok(evaluated <= 2, `${evaluated} of 30 guesses were checked with max=2: ${JSON.stringify(codes)}`);
   });
 
+  test('refused workload JWTs from one address do not lock out other JWTs with the same username', async () => {
+    // A stand-in for a provider: accepts exactly one JWT-shaped password.
+    const good = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJnb29kIn0.c2ln';
+    const ci: Authenticator = {
+      kind: 'ci',
+      async authenticate(c) {
+        if (c.username !== 'github') return { outcome: 'no-match' };
+        return c.password.reveal() === good
+          ? {
+              outcome: 'authenticated',
+              identity: { account: 'acme/app', provider: 'github', labels: {}, claims: {} },
+            }
+          : { outcome: 'rejected', reason: 'refused' };
+      },
+    };
+    const { s } = service({ authenticators: [ci] });
+    for (let i = 0; i < 5; i++) {
+      const evil = `eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJldmlsJHtpfSJ9.${'x'.repeat(4 + i)}`;
+      await assert.rejects(s.authenticate(pw('github', evil), '10.7.7.7'), purserError('UNAUTHORIZED'));
+    }
+    assert.equal((await s.authenticate(pw('github', good), '10.7.7.7')).account, 'acme/app');
+  });
+
+  test('JWT-shaped guesses at a static user still count against that user', async () => {
+    const { s } = service();
+    for (const g of ['aa.bb.cc', 'aa.bb.dd']) {
+      await assert.rejects(s.authenticate(pw('alice', g), '10.8.8.8'), purserError('UNAUTHORIZED'));
+    }
+    await assert.rejects(
+      s.authenticate(pw('alice', 'aa.bb.ee'), '10.8.8.8'),
+      purserError('TOO_MANY_ATTEMPTS'),
+    );
+  });
+
   test('handle: anonymous, granted subset keeps class, response fields', async () => {
     const { s } = service({}, [
       { match: { name: 'a' }, actions: ['pull'] } as RuleData,

@@ -89,7 +89,7 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
         logger.warn('listen changed; restart to apply it', { listen: next.listen });
       if (JSON.stringify(next.proxy) !== JSON.stringify(config.proxy))
         logger.warn('proxy settings changed; restart to apply them');
-      server.setState(await buildApp(next, logger, metrics));
+      server.setState(await buildApp(next, logger, metrics, { previous: server.state }));
       metrics.reloads.inc({ outcome: 'ok' });
       logger.info('configuration reloaded', { file });
     } catch (e) {

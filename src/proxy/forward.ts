@@ -44,9 +44,8 @@ function requestHeaders(h: IncomingHttpHeaders, o: ForwardOptions): Record<strin
   if (o.authorization) out.authorization = o.authorization;
   const prior = h['x-forwarded-for'];
   out['x-forwarded-for'] = prior ? `${prior}, ${o.clientIp}` : o.clientIp;
-  const ext = new URL(o.externalUrl);
-  out['x-forwarded-proto'] = ext.protocol.slice(0, -1);
-  out['x-forwarded-host'] = ext.host;
+  out['x-forwarded-proto'] = o.externalUrl.slice(0, o.externalUrl.indexOf(':'));
+  out['x-forwarded-host'] = o.externalUrl.slice(o.externalUrl.indexOf('//') + 2).split('/')[0]!;
   return out;
 }
 

@@ -23,6 +23,7 @@ export interface AppState {
   acl: Acl;
   /** What decides access: the ACL, or the library user's own authorizer. */
   authorizer: Authorizer;
+  limiter: FailedLoginLimiter;
   providers: OidcProviders;
   tokens: TokenService;
   realm: string;
@@ -34,6 +35,8 @@ export interface BuildOptions {
   authenticators?: Authenticator[];
   /** Replaces the configured ACL as the authorizer. */
   authorizer?: Authorizer;
+  /** The state being replaced on a reload, to carry over what should survive it. */
+  previous?: AppState;
 }
 
 /** Builds the state for a configuration; throws a ConfigError/PurserError naming what is wrong. */
@@ -112,10 +115,15 @@ export async function buildApp(
   }
 
   const acl = new Acl(compileRules(config.acl, config.file, celConditions(config.file, logger)));
-  const limiter = new FailedLoginLimiter(
-    config.auth.failedLogins.max,
-    config.auth.failedLogins.windowSeconds,
-  );
+  // A reload keeps the failed-login counts (and so any lockout) when the limits are unchanged.
+  const fl = config.auth.failedLogins;
+  const prev = options.previous;
+  const limiter =
+    prev &&
+    prev.config.auth.failedLogins.max === fl.max &&
+    prev.config.auth.failedLogins.windowSeconds === fl.windowSeconds
+      ? prev.limiter
+      : new FailedLoginLimiter(fl.max, fl.windowSeconds);
   const tokens = new TokenService({
     issuer: config.token.issuer,
     services: config.token.services,
@@ -138,6 +146,7 @@ export async function buildApp(
     staticUsers,
     acl,
     authorizer: options.authorizer ?? acl,
+    limiter,
     providers,
     tokens,
     realm: 'purser',

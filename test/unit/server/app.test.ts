@@ -86,6 +86,22 @@ describe('buildApp', () => {
     );
   });
 
+  test('a reload keeps failed-login counts while the limits are unchanged, and starts afresh when they change', async () => {
+    const cfg = (max: number) =>
+      buildConfig(
+        configObject(keys, { auth: { failedLogins: { max, windowSeconds: 60 } } }),
+        undefined,
+        keys.dir,
+      );
+    const first = await buildApp(cfg(2), silentLogger);
+    first.limiter.fail('10.1.1.1\0alice');
+    first.limiter.fail('10.1.1.1\0alice');
+    const same = await buildApp(cfg(2), silentLogger, undefined, { previous: first });
+    assert.ok(same.limiter.retryAfter('10.1.1.1\0alice') > 0, 'the lockout survives the reload');
+    const changed = await buildApp(cfg(5), silentLogger, undefined, { previous: same });
+    assert.equal(changed.limiter.retryAfter('10.1.1.1\0alice'), 0);
+  });
+
   test('plaintext users are warned about by name, without their password', async () => {
     const lines: string[] = [];
     await buildApp(

@@ -1,4 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
+import { ExpiringCache } from '../util/expiring-cache.js';
 
 /**
  * Remembers successful password checks for a short time so that a client that asks for a
@@ -8,13 +9,12 @@ import { createHmac, randomBytes } from 'node:crypto';
  */
 export class LoginCache {
   readonly #key = randomBytes(32);
-  readonly #entries = new Map<string, number>();
+  readonly #entries: ExpiringCache<true>;
   readonly #ttlMs: number;
-  readonly #max: number;
 
   constructor(ttlSeconds: number, max = 10_000) {
     this.#ttlMs = ttlSeconds * 1000;
-    this.#max = max;
+    this.#entries = new ExpiringCache(max);
   }
 
   #id(user: string, password: string, stored: string): string {
@@ -29,23 +29,11 @@ export class LoginCache {
 
   has(user: string, password: string, stored: string, now = Date.now()): boolean {
     if (this.#ttlMs === 0) return false;
-    const id = this.#id(user, password, stored);
-    const exp = this.#entries.get(id);
-    if (exp === undefined) return false;
-    if (exp <= now) {
-      this.#entries.delete(id);
-      return false;
-    }
-    return true;
+    return this.#entries.get(this.#id(user, password, stored), now) === true;
   }
 
   add(user: string, password: string, stored: string, now = Date.now()): void {
     if (this.#ttlMs === 0) return;
-    if (this.#entries.size >= this.#max) {
-      // Map iteration is insertion order: drop the oldest.
-      const oldest = this.#entries.keys().next().value;
-      if (oldest !== undefined) this.#entries.delete(oldest);
-    }
-    this.#entries.set(this.#id(user, password, stored), now + this.#ttlMs);
+    this.#entries.set(this.#id(user, password, stored), true, now + this.#ttlMs);
   }
 }

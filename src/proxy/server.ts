@@ -12,6 +12,7 @@ import { clientIp, type TokenHttpServer } from '../server/http.js';
 import { closeServer, listenOn } from '../server/listen.js';
 import type { Metrics } from '../server/metrics.js';
 import { covers, type VerifiedAccessToken, verifyAccessToken } from '../token/verify-access.js';
+import { ExpiringCache } from '../util/expiring-cache.js';
 import type { Logger } from '../util/log.js';
 import { requiredAccess } from './access.js';
 import { forward } from './forward.js';
@@ -21,23 +22,6 @@ const JSON_HEADERS = {
   'content-type': 'application/json; charset=utf-8',
   'docker-distribution-api-version': 'registry/2.0',
 };
-
-/** Verified bearer tokens, until they expire; bounded. */
-class VerifiedTokens {
-  readonly #m = new Map<string, VerifiedAccessToken>();
-  get(t: string): VerifiedAccessToken | undefined {
-    const v = this.#m.get(t);
-    if (v && v.exp * 1000 + 60_000 < Date.now()) {
-      this.#m.delete(t);
-      return undefined;
-    }
-    return v;
-  }
-  set(t: string, v: VerifiedAccessToken): void {
-    if (this.#m.size >= 10_000) this.#m.delete(this.#m.keys().next().value!);
-    this.#m.set(t, v);
-  }
-}
 
 class ProxyRefusal extends Error {
   constructor(
@@ -57,7 +41,8 @@ export class RegistryProxy {
   readonly #log: Logger;
   readonly #metrics: Metrics;
   readonly #pool: Pool;
-  #verified = new VerifiedTokens();
+  // Verified bearer tokens, until they expire (with distribution's 60 s leeway).
+  #verified = new ExpiringCache<VerifiedAccessToken>(10_000);
   #blobsRedirect = false;
   readonly #agent: Agent;
   #auth: UpstreamAuth;
@@ -91,7 +76,7 @@ export class RegistryProxy {
       // tokens verified under the old keys must be verified again (a key may have been removed).
       this.#authFor = s;
       this.#auth = createUpstreamAuth(this.#cfg, s.keyring, this.#agent, this.#log);
-      this.#verified = new VerifiedTokens();
+      this.#verified = new ExpiringCache<VerifiedAccessToken>(10_000);
     }
     return s;
   }
@@ -236,7 +221,7 @@ export class RegistryProxy {
             'invalid_token',
           );
         }
-        this.#verified.set(token, v);
+        this.#verified.set(token, v, v.exp * 1000 + 60_000);
       }
       for (const s of primary) {
         if (!covers(v.access, s.type, s.name, s.actions)) {

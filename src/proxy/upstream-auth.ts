@@ -3,6 +3,7 @@ import type { ProxyConfig } from '../config/load.js';
 import { PurserError } from '../errors.js';
 import { formatScope, type Scope } from '../protocol/scope.js';
 import type { KeyRing } from '../token/keyring.js';
+import { ExpiringCache } from '../util/expiring-cache.js';
 import type { Logger } from '../util/log.js';
 
 /** Produces the Authorization header the upstream registry wants for some access. */
@@ -10,29 +11,11 @@ export interface UpstreamAuth {
   header(scopes: readonly Scope[], account: string): Promise<string | undefined>;
 }
 
-/** A small expiring cache, bounded so that many distinct scopes cannot grow it forever. */
-class TokenCache {
-  readonly #m = new Map<string, { value: string; until: number }>();
-  get(k: string): string | undefined {
-    const e = this.#m.get(k);
-    if (!e) return undefined;
-    if (e.until <= Date.now()) {
-      this.#m.delete(k);
-      return undefined;
-    }
-    return e.value;
-  }
-  set(k: string, value: string, until: number): void {
-    if (this.#m.size >= 5000) this.#m.delete(this.#m.keys().next().value!);
-    this.#m.set(k, { value, until });
-  }
-}
-
 const scopeKey = (scopes: readonly Scope[]) => scopes.map(formatScope).join(' ');
 
 /** The upstream trusts Purser's key: mint a token per (account, scopes), reuse it until shortly before expiry. */
 export class MintedTokenAuth implements UpstreamAuth {
-  readonly #cache = new TokenCache();
+  readonly #cache = new ExpiringCache<string>(5000);
   constructor(
     readonly ring: KeyRing,
     readonly service: string,
@@ -68,7 +51,7 @@ function parseChallenge(h: string): Record<string, string> | undefined {
 
 /** The upstream has its own token server: follow its challenge with fixed credentials, cache per scope. */
 export class UpstreamBearerAuth implements UpstreamAuth {
-  readonly #cache = new TokenCache();
+  readonly #cache = new ExpiringCache<string>(5000);
   #challenge: Promise<{ realm: string; service: string | undefined }> | undefined;
   readonly #basic: string;
 

@@ -4,6 +4,7 @@ import type { JWTPayload } from 'jose';
 import type { ProviderConfig } from '../../config/load.js';
 import { ConfigError, PurserError } from '../../errors.js';
 import { CelCompileError, CelEvalError, type CelProgram, celClaims, compileCel } from '../../expr/cel.js';
+import { ExpiringCache } from '../../util/expiring-cache.js';
 import type { Logger } from '../../util/log.js';
 import { issuerUrlProblem } from '../../util/url-policy.js';
 import type { Identity } from '../identity.js';
@@ -19,7 +20,7 @@ export class OidcProvider {
   readonly #when: CelProgram<boolean> | undefined;
   readonly #labels: [string, CelProgram<string>][];
   readonly #log: Logger;
-  readonly #verified = new Map<string, JWTPayload>();
+  readonly #verified = new ExpiringCache<JWTPayload>(10_000);
 
   private constructor(
     config: ProviderConfig,
@@ -132,8 +133,7 @@ export class OidcProvider {
       },
       trace,
     );
-    if (this.#verified.size >= 10_000) this.#verified.delete(this.#verified.keys().next().value!);
-    this.#verified.set(cacheKey, payload);
+    this.#verified.set(cacheKey, payload, ((payload.exp ?? 0) + this.config.clockSkew) * 1000);
     return this.identityFromClaims(payload as Record<string, unknown>, trace);
   }
 

@@ -1,0 +1,52 @@
+// What both floors share: the config from BENCH_FLOOR, the ES256 signing of the token exactly
+// as Purser does it, and a minimal scope parser.
+import { createPrivateKey, randomBytes, sign } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+
+export const cfg = JSON.parse(process.env.BENCH_FLOOR ?? '{}');
+const key = createPrivateKey(readFileSync(cfg.keyFile));
+const headerB64 = Buffer.from(JSON.stringify({ alg: 'ES256', typ: 'JWT', kid: cfg.kid })).toString(
+  'base64url',
+);
+export const HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
+
+export function issue(sub, aud, access) {
+  const iat = Math.floor(Date.now() / 1000);
+  const claims = {
+    iss: cfg.issuer,
+    sub,
+    aud,
+    exp: iat + cfg.expiresIn,
+    nbf: iat - 1,
+    iat,
+    jti: randomBytes(16).toString('base64url'),
+    access,
+  };
+  const input = `${headerB64}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+  const sig = sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
+  const token = `${input}.${sig.toString('base64url')}`;
+  return {
+    token,
+    access_token: token,
+    expires_in: cfg.expiresIn,
+    issued_at: new Date(iat * 1000).toISOString(),
+  };
+}
+
+export function scopes(query) {
+  const out = [];
+  for (const s of query.getAll('scope')) {
+    for (const one of s.split(' ')) {
+      const first = one.indexOf(':');
+      const last = one.lastIndexOf(':');
+      if (first > 0 && last > first) {
+        out.push({
+          type: one.slice(0, first),
+          name: one.slice(first + 1, last),
+          actions: one.slice(last + 1).split(','),
+        });
+      }
+    }
+  }
+  return out;
+}

@@ -1,66 +1,40 @@
 // Purser's proxy in front of distribution 2.8 behind htpasswd (upstreamAuth: { basic }).
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { assertFails, assertOk } from '../helpers/assert.js';
 import { withLogs } from '../helpers/logs.js';
-import { buildOciImage, type OciImage, readLayoutDigest } from '../helpers/oci.js';
+import { readLayoutDigest } from '../helpers/oci.js';
 import {
   ALICE,
   BOB,
   basic,
-  type ProxyStack,
   settledLogRecords,
-  startProxyStack,
   UPSTREAM_USER,
   waitForRegistryRequest,
 } from '../helpers/proxy.js';
 import { podmanThroughProxy } from '../helpers/proxy-podman.js';
-import { createSkopeo, type Skopeo } from '../helpers/skopeo.js';
-import { makeTempDir, removeDir } from '../helpers/tmp.js';
+import { skopeoProxyFixture } from '../helpers/proxy-skopeo.js';
 
 const TIMEOUT = 120_000;
 
 describe('proxy, upstreamAuth basic (distribution with htpasswd)', { timeout: TIMEOUT }, () => {
-  let st: ProxyStack | undefined;
-  let sk: Skopeo | undefined;
-  let img: OciImage;
-  let img2: OciImage;
-  const dirs: string[] = [];
-  const logs = () => st?.logSources() ?? [];
-  const docker = (repo: string): string => `docker://${st!.host}/${repo}`;
-  const outDir = (): string => {
-    const d = makeTempDir('purser-oci-out-');
-    dirs.push(d);
-    return d;
-  };
-
-  before(async () => {
-    sk = createSkopeo();
-    img = await buildOciImage({ tag: 'v1' });
-    img2 = await buildOciImage({ tag: 'v1' });
-    dirs.push(img.dir, img2.dir);
-    st = await startProxyStack({ upstream: 'basic' });
-  });
-  after(async () => {
-    await st?.stop();
-    sk?.cleanup();
-    for (const d of dirs) removeDir(d);
-  });
+  const fx = skopeoProxyFixture('basic');
+  const { logs, docker, outDir } = fx;
 
   test(
     'the upstream itself wants credentials; the proxy supplies its own',
     withLogs(logs, async () => {
-      const direct = await fetch(`${st!.registry.url}/v2/`);
+      const direct = await fetch(`${fx.st.registry.url}/v2/`);
       await direct.arrayBuffer();
       assert.equal(direct.status, 401);
       assert.match(direct.headers.get('www-authenticate') ?? '', /^Basic /);
-      const withCreds = await fetch(`${st!.registry.url}/v2/`, {
+      const withCreds = await fetch(`${fx.st.registry.url}/v2/`, {
         headers: { authorization: basic(UPSTREAM_USER) },
       });
       await withCreds.arrayBuffer();
       assert.equal(withCreds.status, 200);
       // Through the proxy, with no credentials: Purser's own Bearer challenge, not the upstream's Basic one.
-      const viaProxy = await fetch(`${st!.proxyUrl}/v2/team/app/tags/list`);
+      const viaProxy = await fetch(`${fx.st.proxyUrl}/v2/team/app/tags/list`);
       await viaProxy.arrayBuffer();
       assert.equal(viaProxy.status, 401);
       assert.match(
@@ -73,19 +47,19 @@ describe('proxy, upstreamAuth basic (distribution with htpasswd)', { timeout: TI
   test(
     'skopeo: alice pushes, pulls (digest intact), lists tags, mounts and deletes',
     withLogs(logs, async () => {
-      const s = sk!;
-      assertOk(await s.copy(img.ref, docker('team/app:v1'), { dest: ALICE }), 'push v1');
-      assertOk(await s.copy(img.ref, docker('team/app:v2'), { dest: ALICE }), 'push v2');
+      const s = fx.sk;
+      assertOk(await s.copy(fx.img.ref, docker('team/app:v1'), { dest: ALICE }), 'push v1');
+      assertOk(await s.copy(fx.img.ref, docker('team/app:v2'), { dest: ALICE }), 'push v2');
       const out = outDir();
       assertOk(await s.copy(docker('team/app:v1'), `oci:${out}:v1`, { src: ALICE }), 'pull');
-      assert.equal(readLayoutDigest(out, 'v1'), img.manifestDigest);
+      assert.equal(readLayoutDigest(out, 'v1'), fx.img.manifestDigest);
 
       const lt = await s.listTags(docker('team/app'), ALICE);
       assertOk(lt, 'list-tags');
       assert.deepEqual((JSON.parse(lt.stdout) as { Tags: string[] }).Tags.sort(), ['v1', 'v2']);
 
       // Cross-repository mount through the proxy.
-      const reg = st!.registry;
+      const reg = fx.st.registry;
       const from = reg.logs().length;
       assertOk(
         await s.copy(docker('team/app:v1'), docker('team/copy:v1'), { src: ALICE, dest: ALICE }),
@@ -103,7 +77,7 @@ describe('proxy, upstreamAuth basic (distribution with htpasswd)', { timeout: TI
       );
       const out2 = outDir();
       assertOk(await s.copy(docker('team/copy:v1'), `oci:${out2}:v1`, { src: ALICE }), 'pull the copy');
-      assert.equal(readLayoutDigest(out2, 'v1'), img.manifestDigest);
+      assert.equal(readLayoutDigest(out2, 'v1'), fx.img.manifestDigest);
 
       assertOk(await s.delete(docker('team/app:v1'), ALICE), 'delete');
       assertFails(
@@ -112,7 +86,7 @@ describe('proxy, upstreamAuth basic (distribution with htpasswd)', { timeout: TI
         'inspect after delete',
       );
       assert.ok(
-        (await settledLogRecords(st!.purser, 'proxied')).some(
+        (await settledLogRecords(fx.st.purser, 'proxied')).some(
           (r) => r.method === 'DELETE' && r.account === 'alice',
         ),
         'a proxied DELETE by alice',
@@ -123,7 +97,7 @@ describe('proxy, upstreamAuth basic (distribution with htpasswd)', { timeout: TI
   test(
     'an upload started through the proxy can be cancelled',
     withLogs(logs, async () => {
-      const p = st!.proxyUrl;
+      const p = fx.st.proxyUrl;
       const res = await fetch(`${p}/v2/team/cancel/blobs/uploads/`, {
         method: 'POST',
         headers: { authorization: basic(ALICE) },
@@ -141,13 +115,13 @@ describe('proxy, upstreamAuth basic (distribution with htpasswd)', { timeout: TI
   test(
     "bob's push (pull-only) is refused with denied; his pull works",
     withLogs(logs, async () => {
-      const s = sk!;
-      assertOk(await s.copy(img2.ref, docker('team/base:v1'), { dest: ALICE }), 'alice pushes team/base');
+      const s = fx.sk;
+      assertOk(await s.copy(fx.img2.ref, docker('team/base:v1'), { dest: ALICE }), 'alice pushes team/base');
       const out = outDir();
       assertOk(await s.copy(docker('team/base:v1'), `oci:${out}:v1`, { src: BOB }), 'bob pulls');
-      assert.equal(readLayoutDigest(out, 'v1'), img2.manifestDigest);
-      assertFails(await s.copy(img.ref, docker('team/bob:v1'), { dest: BOB }), /denied/i, 'bob pushes');
-      const res = await fetch(`${st!.proxyUrl}/v2/team/bob/blobs/uploads/`, {
+      assert.equal(readLayoutDigest(out, 'v1'), fx.img2.manifestDigest);
+      assertFails(await s.copy(fx.img.ref, docker('team/bob:v1'), { dest: BOB }), /denied/i, 'bob pushes');
+      const res = await fetch(`${fx.st.proxyUrl}/v2/team/bob/blobs/uploads/`, {
         method: 'POST',
         headers: { authorization: basic(BOB) },
       });

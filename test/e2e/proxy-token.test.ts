@@ -8,7 +8,7 @@ import { writeKeyPair } from '../../src/cli/keys.js';
 import { KeyRing } from '../../src/token/keyring.js';
 import { assertFails, assertOk, BAD_CREDENTIALS } from '../helpers/assert.js';
 import { withLogs } from '../helpers/logs.js';
-import { buildOciImage, OCI_MANIFEST, type OciImage, readLayoutDigest } from '../helpers/oci.js';
+import { OCI_MANIFEST, readLayoutDigest } from '../helpers/oci.js';
 import { getFreePort } from '../helpers/ports.js';
 import {
   ALICE,
@@ -23,8 +23,7 @@ import {
   waitForRegistryRequest,
 } from '../helpers/proxy.js';
 import { podmanThroughProxy } from '../helpers/proxy-podman.js';
-import { createSkopeo, type Skopeo } from '../helpers/skopeo.js';
-import { makeTempDir, removeDir } from '../helpers/tmp.js';
+import { skopeoProxyFixture } from '../helpers/proxy-skopeo.js';
 
 const TIMEOUT = 120_000;
 
@@ -36,53 +35,35 @@ interface ErrorsBody {
 }
 
 describe('proxy, upstreamAuth token (distribution trusts Purser)', { timeout: TIMEOUT }, () => {
-  let st: ProxyStack | undefined;
-  let sk: Skopeo | undefined;
-  let img: OciImage;
-  let img2: OciImage;
-  const dirs: string[] = [];
-  const logs = () => st?.logSources() ?? [];
-  const docker = (repo: string): string => `docker://${st!.host}/${repo}`;
-  const outDir = (): string => {
-    const d = makeTempDir('purser-oci-out-');
-    dirs.push(d);
-    return d;
-  };
+  const fx = skopeoProxyFixture('token');
+  const { logs, docker, outDir } = fx;
+  // The image the read-only tests use (runs after the fixture's own before hook).
+  before(async () => {
+    assertOk(
+      await fx.sk.copy(fx.img.ref, docker('team/base:v1'), { dest: ALICE }),
+      'seed push of team/base:v1',
+    );
+  });
   /** A token from the proxy's own /token endpoint. */
   const tokenFor = async (who: { username: string; password: string }, scopes: string[]): Promise<string> => {
     const q = new URLSearchParams({ service: SERVICE });
     for (const sc of scopes) q.append('scope', sc);
-    const res = await fetch(`${st!.proxyUrl}/token?${q}`, { headers: { authorization: basic(who) } });
+    const res = await fetch(`${fx.st.proxyUrl}/token?${q}`, { headers: { authorization: basic(who) } });
     const body = (await res.json()) as { token?: string };
     assert.equal(res.status, 200, JSON.stringify(body));
     return body.token ?? '';
   };
 
-  before(async () => {
-    sk = createSkopeo();
-    img = await buildOciImage({ tag: 'v1' });
-    img2 = await buildOciImage({ tag: 'v1' });
-    dirs.push(img.dir, img2.dir);
-    st = await startProxyStack({ upstream: 'token' });
-    // The image the read-only tests use.
-    assertOk(await sk.copy(img.ref, docker('team/base:v1'), { dest: ALICE }), 'seed push of team/base:v1');
-  });
-  after(async () => {
-    await st?.stop();
-    sk?.cleanup();
-    for (const d of dirs) removeDir(d);
-  });
-
   test(
     'skopeo: alice pushes, pulls (digest intact), lists tags and deletes through the proxy',
     withLogs(logs, async () => {
-      const s = sk!;
-      assertOk(await s.copy(img.ref, docker('team/app:v1'), { dest: ALICE }), 'push v1');
-      assertOk(await s.copy(img.ref, docker('team/app:v2'), { dest: ALICE }), 'push v2');
+      const s = fx.sk;
+      assertOk(await s.copy(fx.img.ref, docker('team/app:v1'), { dest: ALICE }), 'push v1');
+      assertOk(await s.copy(fx.img.ref, docker('team/app:v2'), { dest: ALICE }), 'push v2');
 
       const out = outDir();
       assertOk(await s.copy(docker('team/app:v1'), `oci:${out}:v1`, { src: ALICE }), 'pull');
-      assert.equal(readLayoutDigest(out, 'v1'), img.manifestDigest, 'pulled manifest is the pushed one');
+      assert.equal(readLayoutDigest(out, 'v1'), fx.img.manifestDigest, 'pulled manifest is the pushed one');
 
       const lt = await s.listTags(docker('team/app'), ALICE);
       assertOk(lt, 'list-tags');
@@ -96,7 +77,7 @@ describe('proxy, upstreamAuth token (distribution trusts Purser)', { timeout: TI
       );
 
       // Purser logged the requests it forwarded, with the caller's account.
-      const proxied = await settledLogRecords(st!.purser, 'proxied');
+      const proxied = await settledLogRecords(fx.st.purser, 'proxied');
       assert.ok(
         proxied.some(
           (r) => r.method === 'PUT' && r.path === '/v2/team/app/manifests/v1' && r.account === 'alice',
@@ -115,18 +96,18 @@ describe('proxy, upstreamAuth token (distribution trusts Purser)', { timeout: TI
   test(
     'bob (pull-only on team/*) pulls, but his push is refused with denied',
     withLogs(logs, async () => {
-      const s = sk!;
+      const s = fx.sk;
       const out = outDir();
       assertOk(await s.copy(docker('team/base:v1'), `oci:${out}:v1`, { src: BOB }), 'bob pulls team/base');
-      assert.equal(readLayoutDigest(out, 'v1'), img.manifestDigest);
+      assert.equal(readLayoutDigest(out, 'v1'), fx.img.manifestDigest);
 
-      const r = await s.copy(img2.ref, docker('team/bob:v1'), { dest: BOB });
+      const r = await s.copy(fx.img2.ref, docker('team/bob:v1'), { dest: BOB });
       assertFails(r, /denied/i, 'bob pushes team/bob');
       // Nothing reached the registry's storage.
       assertFails(await s.inspect(docker('team/bob:v1'), ALICE), /manifest unknown|not found/i, 'inspect');
 
       // Directly with Basic credentials: 403 DENIED in the registry's error format.
-      const res = await fetch(`${st!.proxyUrl}/v2/team/bob/blobs/uploads/`, {
+      const res = await fetch(`${fx.st.proxyUrl}/v2/team/bob/blobs/uploads/`, {
         method: 'POST',
         headers: { authorization: basic(BOB) },
       });
@@ -139,11 +120,15 @@ describe('proxy, upstreamAuth token (distribution trusts Purser)', { timeout: TI
   test(
     'a wrong password is refused (skopeo and direct Basic)',
     withLogs(logs, async () => {
-      const s = sk!;
+      const s = fx.sk;
       const wrong = { username: 'alice', password: 'not-the-password' };
-      assertFails(await s.copy(img2.ref, docker('team/wrong:v1'), { dest: wrong }), BAD_CREDENTIALS, 'push');
+      assertFails(
+        await s.copy(fx.img2.ref, docker('team/wrong:v1'), { dest: wrong }),
+        BAD_CREDENTIALS,
+        'push',
+      );
       assertFails(await s.listTags(docker('team/base'), wrong), BAD_CREDENTIALS, 'list-tags');
-      const res = await fetch(`${st!.proxyUrl}/v2/team/base/manifests/v1`, {
+      const res = await fetch(`${fx.st.proxyUrl}/v2/team/base/manifests/v1`, {
         headers: { authorization: basic(wrong), accept: OCI_MANIFEST },
       });
       const body = (await res.json()) as ErrorsBody;
@@ -156,7 +141,7 @@ describe('proxy, upstreamAuth token (distribution trusts Purser)', { timeout: TI
   test(
     'no credentials: 401 with a Bearer challenge for the proxy realm naming the needed scope',
     withLogs(logs, async () => {
-      const p = st!.proxyUrl;
+      const p = fx.st.proxyUrl;
       const get = await fetch(`${p}/v2/team/app/manifests/latest`);
       await get.arrayBuffer();
       assert.equal(get.status, 401);
@@ -181,7 +166,7 @@ describe('proxy, upstreamAuth token (distribution trusts Purser)', { timeout: TI
       assert.equal(base.headers.get('www-authenticate'), `Bearer realm="${p}/token",service="${SERVICE}"`);
 
       // Purser logs each refusal.
-      const refused = await settledLogRecords(st!.purser, 'proxy request refused');
+      const refused = await settledLogRecords(fx.st.purser, 'proxy request refused');
       assert.ok(refused.some((r) => r.path === '/v2/team/app/manifests/latest' && r.status === 401));
     }),
   );
@@ -189,13 +174,13 @@ describe('proxy, upstreamAuth token (distribution trusts Purser)', { timeout: TI
   test(
     "Basic credentials sent straight to a manifest GET work in one round trip; Purser's bearer tokens too",
     withLogs(logs, async () => {
-      const p = st!.proxyUrl;
+      const p = fx.st.proxyUrl;
       const res = await fetch(`${p}/v2/team/base/manifests/v1`, {
         headers: { authorization: basic(ALICE), accept: OCI_MANIFEST },
       });
       const text = await res.text();
       assert.equal(res.status, 200, text);
-      assert.equal(res.headers.get('docker-content-digest'), img.manifestDigest);
+      assert.equal(res.headers.get('docker-content-digest'), fx.img.manifestDigest);
       assert.equal((JSON.parse(text) as { schemaVersion: number }).schemaVersion, 2);
 
       const head = await fetch(`${p}/v2/team/base/manifests/v1`, {
@@ -203,7 +188,7 @@ describe('proxy, upstreamAuth token (distribution trusts Purser)', { timeout: TI
         headers: { authorization: basic(BOB), accept: OCI_MANIFEST },
       });
       assert.equal(head.status, 200);
-      assert.equal(head.headers.get('docker-content-digest'), img.manifestDigest);
+      assert.equal(head.headers.get('docker-content-digest'), fx.img.manifestDigest);
 
       // A token from the proxy's own /token endpoint.
       const tr = await fetch(
@@ -217,7 +202,7 @@ describe('proxy, upstreamAuth token (distribution trusts Purser)', { timeout: TI
       });
       await viaBearer.arrayBuffer();
       assert.equal(viaBearer.status, 200);
-      assert.equal(viaBearer.headers.get('docker-content-digest'), img.manifestDigest);
+      assert.equal(viaBearer.headers.get('docker-content-digest'), fx.img.manifestDigest);
       // The same token does not cover a push.
       const push = await fetch(`${p}/v2/team/base/blobs/uploads/`, {
         method: 'POST',
@@ -233,16 +218,15 @@ describe('proxy, upstreamAuth token (distribution trusts Purser)', { timeout: TI
   test(
     'an expired token or one signed by another key gets 401 invalid_token',
     withLogs(logs, async () => {
-      const p = st!.proxyUrl;
+      const p = fx.st.proxyUrl;
       const scope = [{ type: 'repository', name: 'team/base', actions: ['pull'] }];
-      const ours = await KeyRing.load([{ key: st!.keys.key, certificate: st!.keys.crt }], {
+      const ours = await KeyRing.load([{ key: fx.st.keys.key, certificate: fx.st.keys.crt }], {
         issuer: ISSUER,
         keyId: 'libtrust',
         expiresIn: 300,
       });
       const expired = ours.signer.issue('alice', SERVICE, scope, Date.now() - 600_000).token;
-      const otherDir = makeTempDir('purser-other-key-');
-      dirs.push(otherDir);
+      const otherDir = fx.outDir(); // a temp dir removed after the suite
       const k = await writeKeyPair(join(otherDir, 'k'), 'ES256');
       const theirs = await KeyRing.load([{ key: k.keyPath, certificate: k.crtPath }], {
         issuer: ISSUER,
@@ -276,7 +260,7 @@ describe('proxy, upstreamAuth token (distribution trusts Purser)', { timeout: TI
   test(
     "an upload's Location header points at the proxy, not the upstream",
     withLogs(logs, async () => {
-      const p = st!.proxyUrl;
+      const p = fx.st.proxyUrl;
       const res = await fetch(`${p}/v2/team/loc/blobs/uploads/`, {
         method: 'POST',
         headers: { authorization: basic(ALICE) },
@@ -285,7 +269,7 @@ describe('proxy, upstreamAuth token (distribution trusts Purser)', { timeout: TI
       assert.equal(res.status, 202);
       const loc = res.headers.get('location') ?? '';
       assert.ok(loc.startsWith(`${p}/v2/team/loc/blobs/uploads/`), `Location ${loc}`);
-      assert.ok(!loc.includes(st!.registry.host), `Location ${loc} names the upstream`);
+      assert.ok(!loc.includes(fx.st.registry.host), `Location ${loc} names the upstream`);
       assert.ok(res.headers.get('docker-upload-uuid'), 'Docker-Upload-UUID passed through');
       // The upload's status can be read at that address.
       const status = await fetch(loc, { headers: { authorization: basic(ALICE) } });
@@ -299,7 +283,7 @@ describe('proxy, upstreamAuth token (distribution trusts Purser)', { timeout: TI
   test(
     'an upload can be cancelled (DELETE) through the proxy',
     withLogs(logs, async () => {
-      const p = st!.proxyUrl;
+      const p = fx.st.proxyUrl;
       const res = await fetch(`${p}/v2/team/cancel/blobs/uploads/`, {
         method: 'POST',
         headers: { authorization: basic(ALICE) },
@@ -316,7 +300,7 @@ describe('proxy, upstreamAuth token (distribution trusts Purser)', { timeout: TI
   test(
     'a chunked upload (POST, PATCH, PATCH, PUT ?digest) through the proxy; HEAD and GET of the blob',
     withLogs(logs, async () => {
-      const p = st!.proxyUrl;
+      const p = fx.st.proxyUrl;
       const auth = { authorization: basic(ALICE) };
       const data = randomBytes(3 * 1024 * 1024 + 123);
       const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
@@ -368,7 +352,7 @@ describe('proxy, upstreamAuth token (distribution trusts Purser)', { timeout: TI
   test(
     'catalog: alice (with *) gets it, bob does not',
     withLogs(logs, async () => {
-      const p = st!.proxyUrl;
+      const p = fx.st.proxyUrl;
       const a = await fetch(`${p}/v2/_catalog`, { headers: { authorization: basic(ALICE) } });
       const text = await a.text();
       assert.equal(a.status, 200, text);
@@ -397,9 +381,9 @@ describe('proxy, upstreamAuth token (distribution trusts Purser)', { timeout: TI
   test(
     'cross-repository mount: alice mounts; for carol (no pull on the source) the mount is dropped and the copy still works',
     withLogs(logs, async () => {
-      const s = sk!;
-      const reg = st!.registry;
-      const p = st!.proxyUrl;
+      const s = fx.sk;
+      const reg = fx.st.registry;
+      const p = fx.st.proxyUrl;
       // alice: team/base -> team/mounted, both through the proxy.
       let from = reg.logs().length;
       assertOk(
@@ -419,11 +403,11 @@ describe('proxy, upstreamAuth token (distribution trusts Purser)', { timeout: TI
       );
       let out = outDir();
       assertOk(await s.copy(docker('team/mounted:v1'), `oci:${out}:v1`, { src: ALICE }), 'pull team/mounted');
-      assert.equal(readLayoutDigest(out, 'v1'), img.manifestDigest);
+      assert.equal(readLayoutDigest(out, 'v1'), fx.img.manifestDigest);
 
       // A direct mount by alice (Basic credentials): 201, Location at the proxy.
       const direct = await fetch(
-        `${p}/v2/team/mounted2/blobs/uploads/?mount=${encodeURIComponent(img.layerDigest)}&from=team/base`,
+        `${p}/v2/team/mounted2/blobs/uploads/?mount=${encodeURIComponent(fx.img.layerDigest)}&from=team/base`,
         { method: 'POST', headers: { authorization: basic(ALICE) } },
       );
       await direct.arrayBuffer();
@@ -441,7 +425,7 @@ describe('proxy, upstreamAuth token (distribution trusts Purser)', { timeout: TI
       ] as const) {
         from = reg.logs().length;
         const res = await fetch(
-          `${p}/v2/carol/direct/blobs/uploads/?mount=${encodeURIComponent(img.layerDigest)}&from=team/base`,
+          `${p}/v2/carol/direct/blobs/uploads/?mount=${encodeURIComponent(fx.img.layerDigest)}&from=team/base`,
           { method: 'POST', headers: { authorization } },
         );
         await res.arrayBuffer();
@@ -450,7 +434,7 @@ describe('proxy, upstreamAuth token (distribution trusts Purser)', { timeout: TI
         reqs = await waitForRegistryRequest(reg, from, (x) => x.startsWith('POST /v2/carol/direct/'));
         const posts = reqs.filter((x) => x.startsWith('POST /v2/carol/direct/blobs/uploads/'));
         assert.deepEqual(posts, ['POST /v2/carol/direct/blobs/uploads/ 202'], `${how}:\n${reqs.join('\n')}`);
-        const head = await fetch(`${p}/v2/carol/direct/blobs/${img.layerDigest}`, {
+        const head = await fetch(`${p}/v2/carol/direct/blobs/${fx.img.layerDigest}`, {
           method: 'HEAD',
           headers: { authorization: basic(CAROL) },
         });
@@ -465,7 +449,7 @@ describe('proxy, upstreamAuth token (distribution trusts Purser)', { timeout: TI
         await s.copy(docker('carol/copy:v1'), `oci:${out}:v1`, { src: CAROL }),
         'carol pulls carol/copy',
       );
-      assert.equal(readLayoutDigest(out, 'v1'), img.manifestDigest);
+      assert.equal(readLayoutDigest(out, 'v1'), fx.img.manifestDigest);
     }),
   );
 });

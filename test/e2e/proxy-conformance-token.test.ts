@@ -4,6 +4,10 @@ import { proxyConformanceSuite } from '../helpers/proxy-conformance.js';
 
 proxyConformanceSuite('token', {
   todo: {
+    // A refusal for a token that lacks the action: same status and challenge, but the error
+    // code is DENIED where the registry says UNAUTHORIZED (DENIED is the 403 code).
+    'refusals for a token without the action':
+      "proxy's 401 insufficient_scope answers carry code DENIED, the registry's UNAUTHORIZED",
     // Issue 8: node:http hands the proxy the absolute URL as req.url and no route matches.
     'absolute-form PUT': 'proxy answers 404 to an absolute-form request target (issue 8)',
     // Issue 8: undici refuses to forward Expect, so the upload fails upstream.

@@ -12,8 +12,13 @@ export interface ConformanceTarget {
   label: string;
   /** http://127.0.0.1:PORT */
   base: string;
-  /** Headers that authorise every action on these repositories. */
-  auth(repos: string[]): Promise<Record<string, string>>;
+  /** Headers that grant these actions (`*`, `pull`, `pull,push`…) on these repositories. */
+  auth(access: Access[]): Promise<Record<string, string>>;
+}
+
+export interface Access {
+  repo: string;
+  actions: string;
 }
 
 export interface Observation {
@@ -32,6 +37,7 @@ const KEY_HEADERS = [
   'oci-chunk-min-length',
   'docker-upload-uuid',
   'link',
+  'www-authenticate',
 ] as const;
 /** Compared on success only (an error body's length or type is not behaviour). */
 const SUCCESS_HEADERS = ['content-length', 'content-type', 'accept-ranges'] as const;
@@ -97,9 +103,21 @@ export class Session {
     return name;
   }
 
-  /** Authorises the session for these logical repositories (call once, before any step). */
+  /**
+   * Authorises the session (call before the steps it covers): `name` for every action on
+   * logical repository name, `name:ACTIONS` for only those; nothing: no credentials.
+   */
   async authorise(...logical: string[]): Promise<void> {
-    this.authHeaders = await this.target.auth(logical.map((n) => this.repo(n)));
+    if (logical.length === 0) {
+      this.authHeaders = {};
+      return;
+    }
+    this.authHeaders = await this.target.auth(
+      logical.map((l) => {
+        const [n = l, actions = '*'] = l.split(':');
+        return { repo: this.repo(n), actions };
+      }),
+    );
   }
 
   /** Sends one request (path relative to base, or an absolute URL) and records what came back. */
@@ -180,6 +198,14 @@ export class Session {
       if (h === 'location') headers[h] = this.normaliseUrl(v);
       else if (h === 'link')
         headers[h] = v.replace(/<([^>]*)>/g, (_m, u: string) => `<${this.normaliseUrl(u)}>`);
+      // The realm is each server's own; what a client acts on is the error and the scope
+      // (whose action order carries no meaning: distribution itself varies it).
+      else if (h === 'www-authenticate')
+        headers[h] = this.abstract(
+          [...v.matchAll(/\b(error|scope)="([^"]*)"/g)]
+            .map(([, k, val = '']) => `${k}="${k === 'scope' ? sortActions(val) : val}"`)
+            .join(','),
+        );
       else headers[h] = this.abstract(v);
     };
     for (const h of KEY_HEADERS) pick(h);
@@ -202,6 +228,23 @@ export class Session {
     if (/json/.test(type) && !/manifest|index/.test(type)) return this.abstract(res.body.toString());
     return `${res.body.length} bytes ${sha256(res.body)}`;
   }
+}
+
+/** `repository:a:push,pull repository:b:pull` with each scope's actions sorted. */
+function sortActions(scopes: string): string {
+  return scopes
+    .split(' ')
+    .map((sc) => {
+      const i = sc.lastIndexOf(':');
+      return i < 0
+        ? sc
+        : `${sc.slice(0, i)}:${sc
+            .slice(i + 1)
+            .split(',')
+            .sort()
+            .join(',')}`;
+    })
+    .join(' ');
 }
 
 export function withQuery(url: string, q: Record<string, string>): string {
@@ -386,6 +429,17 @@ export const CASES: Record<string, ConformanceCase> = {
     await s.step('mount without from', 'POST', `/v2/${empty}/blobs/uploads/?mount=${sha256(blob)}`);
   },
 
+  async 'mount with pull-only access to the source'(s) {
+    await s.authorise('src');
+    const src = s.repo('src');
+    const blob = bytes('mount-pull-only', 2_600);
+    await s.pushBlob('setup', src, blob);
+    await s.authorise('src:pull', 'dst');
+    const dst = s.repo('dst');
+    await s.step('mount from src', 'POST', `/v2/${dst}/blobs/uploads/?mount=${sha256(blob)}&from=${src}`);
+    await s.step('blob HEAD after mount', 'HEAD', `/v2/${dst}/blobs/${sha256(blob)}`);
+  },
+
   async discovery(s) {
     await s.authorise('a', 'none');
     const r = s.repo('a');
@@ -431,6 +485,41 @@ export const CASES: Record<string, ConformanceCase> = {
   },
 };
 
+/**
+ * Cases where the bare side's answer depends on the registry checking tokens itself, so they
+ * compare only in token mode: what a token that lacks an action gets.
+ */
+export const TOKEN_CASES: Record<string, ConformanceCase> = {
+  async 'refusals for a token without the action'(s) {
+    await s.authorise('a');
+    const r = s.repo('a');
+    const img = testImage('refusals');
+    await s.pushImage('setup', r, img, 'v1');
+    await s.authorise('a:pull', 'other:pull');
+    const o = s.repo('other');
+    await s.step('GET manifest (pull granted)', 'GET', `/v2/${r}/manifests/v1`, {
+      headers: { accept: OCI_MANIFEST },
+    });
+    await s.step('POST upload (no push)', 'POST', `/v2/${r}/blobs/uploads/`);
+    await s.step('PUT manifest (no push)', 'PUT', `/v2/${r}/manifests/v2`, {
+      headers: { 'content-type': OCI_MANIFEST },
+      body: img.manifest,
+    });
+    await s.step('DELETE manifest (no delete)', 'DELETE', `/v2/${r}/manifests/${img.digest}`);
+    await s.step('DELETE blob (no delete)', 'DELETE', `/v2/${r}/blobs/${sha256(img.layer)}`);
+    await s.step(
+      'mount into a pull-only repository',
+      'POST',
+      `/v2/${o}/blobs/uploads/?mount=${img.digest}&from=${r}`,
+    );
+    await s.step('GET a repository not in the token', 'GET', `/v2/${s.repo('elsewhere')}/tags/list`);
+    await s.authorise();
+    await s.step('GET manifest without a token', 'GET', `/v2/${r}/manifests/v1`, {
+      headers: { accept: OCI_MANIFEST },
+    });
+  },
+};
+
 /** Differences between two sides' observations, one line each (empty: the same). */
 export function differences(a: Observation[], b: Observation[]): string[] {
   const out: string[] = [];
@@ -459,7 +548,7 @@ export async function runDifferential(
   proxy: ConformanceTarget,
   prefix: string,
 ): Promise<{ direct: Observation[]; proxy: Observation[]; diff: string[] }> {
-  const c = CASES[name];
+  const c = CASES[name] ?? TOKEN_CASES[name];
   if (!c) throw new Error(`no conformance case ${name}`);
   const slug = name.replace(/\W+/g, '-');
   const d = new Session(direct, `${prefix}-${slug}`);

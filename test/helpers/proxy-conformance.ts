@@ -8,10 +8,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   bytes,
+  type Access,
   CASES,
   type ConformanceTarget,
   runDifferential,
   sha256,
+  TOKEN_CASES,
   transcript,
   withQuery,
 } from './conformance.js';
@@ -38,7 +40,8 @@ export const WIRE_CASES = [
 export function proxyConformanceSuite(mode: Mode, opts: ConformanceSuiteOptions = {}): void {
   const todo = opts.todo ?? {};
   for (const k of Object.keys(todo))
-    if (!(k in CASES) && !(WIRE_CASES as readonly string[]).includes(k)) throw new Error(`unknown case ${k}`);
+    if (!(k in CASES) && !(k in TOKEN_CASES) && !(WIRE_CASES as readonly string[]).includes(k))
+      throw new Error(`unknown case ${k}`);
   const mark = (name: string): { todo?: string } => (todo[name] ? { todo: todo[name] } : {});
 
   describe(`conformance through the proxy, upstreamAuth ${mode}: the same answers as the bare registry`, {
@@ -48,26 +51,26 @@ export function proxyConformanceSuite(mode: Mode, opts: ConformanceSuiteOptions 
     const prefix = `conf${randomBytes(3).toString('hex')}`;
     const logs = () => st?.logSources() ?? [];
 
-    /** A token Purser issues to `who` for every action on `repos`. */
-    const token = async (who: { username: string; password: string }, repos: string[], actions = '*') => {
+    /** A token Purser issues to `who` for this access. */
+    const token = async (who: { username: string; password: string }, access: Access[]) => {
       const q = new URLSearchParams({ service: SERVICE });
-      for (const r of repos) q.append('scope', `repository:${r}:${actions}`);
+      for (const a of access) q.append('scope', `repository:${a.repo}:${a.actions}`);
       const res = await fetch(`${st!.purser.url}/token?${q}`, { headers: { authorization: basic(who) } });
       const body = (await res.json()) as { token?: string };
       assert.equal(res.status, 200, `token for ${who.username}: ${JSON.stringify(body)}`);
       return body.token!;
     };
-    const bearer = async (repos: string[]) => ({ authorization: `Bearer ${await token(ALICE, repos)}` });
+    const bearer = async (access: Access[]) => ({ authorization: `Bearer ${await token(ALICE, access)}` });
 
     const direct: ConformanceTarget = {
       label: 'bare',
       get base() {
         return st!.registry.url;
       },
-      auth: async (repos): Promise<Record<string, string>> => {
+      auth: async (access): Promise<Record<string, string>> => {
         if (mode === 'none') return {};
         if (mode === 'basic') return { authorization: basic(UPSTREAM_USER) };
-        return bearer(repos);
+        return bearer(access);
       },
     };
     // Through the proxy, the same Purser-issued token (in token mode the very same credential).
@@ -86,7 +89,7 @@ export function proxyConformanceSuite(mode: Mode, opts: ConformanceSuiteOptions 
       await st?.stop();
     });
 
-    for (const name of Object.keys(CASES)) {
+    for (const name of [...Object.keys(CASES), ...(mode === 'token' ? Object.keys(TOKEN_CASES) : [])]) {
       test(
         name,
         mark(name),
@@ -104,7 +107,7 @@ export function proxyConformanceSuite(mode: Mode, opts: ConformanceSuiteOptions 
 
     /** Starts an upload on `t` and returns its absolute Location with the digest of `data` added. */
     const startUpload = async (t: ConformanceTarget, repo: string, data: Buffer): Promise<string> => {
-      const auth = await t.auth([repo]);
+      const auth = await t.auth([{ repo, actions: '*' }]);
       const res = await wire({ method: 'POST', url: `${t.base}/v2/${repo}/blobs/uploads/`, headers: auth });
       assert.equal(res.status, 202, `${t.label} POST: ${res.status} ${res.body.toString()}`);
       return withQuery(new URL(res.headers.location!, t.base).toString(), { digest: sha256(data) });
@@ -121,7 +124,7 @@ export function proxyConformanceSuite(mode: Mode, opts: ConformanceSuiteOptions 
           const repo = `${prefix}-abs/${t.label}`;
           const url = await startUpload(t, repo, data);
           const u = new URL(url);
-          const auth = await t.auth([repo]);
+          const auth = await t.auth([{ repo, actions: '*' }]);
           const head = [
             `PUT ${url} HTTP/1.1`,
             `Host: ${u.host}`,
@@ -157,7 +160,7 @@ export function proxyConformanceSuite(mode: Mode, opts: ConformanceSuiteOptions 
           for (const t of [direct, proxy]) {
             const repo = `${prefix}-curl/${t.label}`;
             const url = await startUpload(t, repo, data);
-            const auth = await t.auth([repo]);
+            const auth = await t.auth([{ repo, actions: '*' }]);
             const r = await run(
               'curl',
               [

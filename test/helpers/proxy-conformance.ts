@@ -7,8 +7,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
-  bytes,
   type Access,
+  bytes,
   CASES,
   type ConformanceTarget,
   runDifferential,

@@ -289,6 +289,10 @@ export const CASES: Record<string, ConformanceCase> = {
     await s.step('manifest HEAD tag', 'HEAD', `/v2/${r}/manifests/v1`, { headers: oci });
     await s.step('manifest GET digest', 'GET', `/v2/${r}/manifests/${img.digest}`, { headers: oci });
     await s.step('manifest HEAD digest', 'HEAD', `/v2/${r}/manifests/${img.digest}`, { headers: oci });
+    await s.step('manifest GET accepting only Docker v2', 'GET', `/v2/${r}/manifests/v1`, {
+      headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' },
+    });
+    await s.step('manifest GET with no Accept', 'GET', `/v2/${r}/manifests/v1`);
     await s.step('manifest GET unknown tag', 'GET', `/v2/${r}/manifests/nope`, { headers: oci });
     await s.step('manifest GET unknown digest', 'GET', `/v2/${r}/manifests/${MISSING}`, { headers: oci });
     await s.step('manifest GET unknown repository', 'GET', `/v2/${s.repo('none')}/manifests/v1`, {
@@ -361,6 +365,17 @@ export const CASES: Record<string, ConformanceCase> = {
       body: blob.subarray(2000),
     });
     await s.step('upload status GET after chunks', 'GET', s.location(p3));
+    // docker streams a layer as one PATCH with Transfer-Encoding: chunked and no length.
+    const s4 = await s.step('POST (4)', 'POST', `/v2/${r}/blobs/uploads/`);
+    const t1 = await s.step('PATCH Transfer-Encoding: chunked', 'PATCH', s.location(s4), {
+      headers: { ...octet, 'transfer-encoding': 'chunked' },
+      body: blob,
+    });
+    await s.step(
+      'PUT after a chunked-encoding PATCH',
+      'PUT',
+      withQuery(s.location(t1), { digest: sha256(blob) }),
+    );
     await s.step('PUT digest, no body', 'PUT', withQuery(s.location(p3), { digest: sha256(blob) }));
     await s.step('blob HEAD after push', 'HEAD', `/v2/${r}/blobs/${sha256(blob)}`);
     await s.step('upload status GET after PUT', 'GET', s.location(p3));
@@ -514,6 +529,7 @@ export const TOKEN_CASES: Record<string, ConformanceCase> = {
     );
     await s.step('GET a repository not in the token', 'GET', `/v2/${s.repo('elsewhere')}/tags/list`);
     await s.authorise();
+    await s.step('GET /v2/ without a token', 'GET', '/v2/');
     await s.step('GET manifest without a token', 'GET', `/v2/${r}/manifests/v1`, {
       headers: { accept: OCI_MANIFEST },
     });

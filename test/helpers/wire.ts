@@ -26,7 +26,10 @@ export function wire(req: WireRequest): Promise<WireResponse> {
   const u = new URL(req.url);
   const body = req.body === undefined ? undefined : Buffer.from(req.body);
   const headers: Record<string, string> = { ...(req.headers ?? {}) };
-  if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-length'))
+  const has = (name: string): boolean => Object.keys(headers).some((h) => h.toLowerCase() === name);
+  // With Transfer-Encoding: chunked the body goes out as chunks of at most 1000 bytes.
+  const chunked = has('transfer-encoding');
+  if (body !== undefined && !chunked && !has('content-length'))
     headers['content-length'] = String(body.length);
   return new Promise((resolve, reject) => {
     const r = request(
@@ -58,7 +61,10 @@ export function wire(req: WireRequest): Promise<WireResponse> {
     );
     r.on('timeout', () => r.destroy(new Error(`${req.method} ${req.url}: no answer in time`)));
     r.on('error', reject);
-    r.end(body);
+    if (chunked && body) {
+      for (let off = 0; off < body.length; off += 1000) r.write(body.subarray(off, off + 1000));
+      r.end();
+    } else r.end(body);
   });
 }
 

@@ -11,5 +11,8 @@ proxyConformanceSuite('basic', {
     // Issue 8: node:http sends 100 Continue itself before the proxy has authorised anything.
     'Expect: 100-continue refused before the body':
       'proxy sends 100 Continue before refusing, so the refused body is sent (issue 8)',
+    // Issue 8: the limiter's 429 becomes a 401 challenge with no Retry-After.
+    'a rate-limited login stays 429 with Retry-After':
+      'proxy answers 401 "too many failed logins" without Retry-After (issue 8)',
   },
 });

@@ -19,7 +19,16 @@ import {
 } from './conformance.js';
 import { withLogs } from './logs.js';
 import { run } from './proc.js';
-import { ALICE, BOB, basic, type ProxyStack, SERVICE, startProxyStack, UPSTREAM_USER } from './proxy.js';
+import {
+  ALICE,
+  BOB,
+  basic,
+  CAROL,
+  type ProxyStack,
+  SERVICE,
+  startProxyStack,
+  UPSTREAM_USER,
+} from './proxy.js';
 import { makeTempDir, removeDir } from './tmp.js';
 import { rawExchange, wire } from './wire.js';
 
@@ -35,7 +44,11 @@ export const WIRE_CASES = [
   'absolute-form PUT',
   'curl -T (Expect: 100-continue)',
   'Expect: 100-continue refused before the body',
+  'a rate-limited login stays 429 with Retry-After',
 ] as const;
+
+/** auth.failedLogins.max for the suite's stack (low, so a lockout takes few requests). */
+const MAX_FAILED_LOGINS = 3;
 
 export function proxyConformanceSuite(mode: Mode, opts: ConformanceSuiteOptions = {}): void {
   const todo = opts.todo ?? {};
@@ -83,7 +96,10 @@ export function proxyConformanceSuite(mode: Mode, opts: ConformanceSuiteOptions 
     };
 
     before(async () => {
-      st = await startProxyStack({ upstream: mode });
+      st = await startProxyStack({
+        upstream: mode,
+        extra: { auth: { failedLogins: { max: MAX_FAILED_LOGINS, windowSeconds: 600 } } },
+      });
     });
     after(async () => {
       await st?.stop();
@@ -213,6 +229,32 @@ export function proxyConformanceSuite(mode: Mode, opts: ConformanceSuiteOptions 
           { statuses: ex.statuses, bodySent: ex.bodySent },
           { statuses: [403], bodySent: false },
           `the proxy's answer:\n${ex.text.slice(0, 600)}`,
+        );
+      }),
+    );
+
+    test(
+      'a rate-limited login stays 429 with Retry-After',
+      mark('a rate-limited login stays 429 with Retry-After'),
+      withLogs(logs, async () => {
+        // Lock carol out at the token endpoint with wrong passwords, then ask the proxy with the
+        // same wrong credentials: it must pass the 429 on (a 401 makes docker retry forever).
+        const wrong = basic({ username: CAROL.username, password: 'not-her-password' });
+        const tokenUrl = `${st!.purser.url}/token?service=${SERVICE}&scope=repository:carol/app:pull`;
+        let last = await wire({ method: 'GET', url: tokenUrl, headers: { authorization: wrong } });
+        for (let i = 0; i < MAX_FAILED_LOGINS && last.status !== 429; i++)
+          last = await wire({ method: 'GET', url: tokenUrl, headers: { authorization: wrong } });
+        assert.equal(last.status, 429, 'the token endpoint never rate-limited the login');
+        assert.match(last.headers['retry-after'] ?? '', /^\d+$/);
+        const viaProxy = await wire({
+          method: 'GET',
+          url: `${st!.proxyUrl}/v2/carol/app/manifests/v1`,
+          headers: { authorization: wrong },
+        });
+        assert.deepEqual(
+          { status: viaProxy.status, retryAfter: /^\d+$/.test(viaProxy.headers['retry-after'] ?? '') },
+          { status: 429, retryAfter: true },
+          `the proxy's answer: ${viaProxy.status} ${JSON.stringify(viaProxy.headers)} ${viaProxy.body.toString()}`,
         );
       }),
     );

@@ -505,6 +505,24 @@ export const CASES: Record<string, ConformanceCase> = {
  * compare only in token mode: what a token that lacks an action gets.
  */
 export const TOKEN_CASES: Record<string, ConformanceCase> = {
+  async 'mount with a token lacking pull on the source'(s) {
+    await s.authorise('src');
+    const src = s.repo('src');
+    const blob = bytes('mount-no-source-scope', 2_700);
+    await s.pushBlob('setup', src, blob);
+    // The registry answers 401 naming the source scope, so the client can get a token with it
+    // and retry into a real mount; a 202 instead makes the client upload the whole blob.
+    await s.authorise('dst');
+    const dst = s.repo('dst');
+    await s.step('mount from src', 'POST', `/v2/${dst}/blobs/uploads/?mount=${sha256(blob)}&from=${src}`);
+    await s.authorise('src:pull', 'dst');
+    await s.step(
+      'mount from src, retried with the source scope',
+      'POST',
+      `/v2/${dst}/blobs/uploads/?mount=${sha256(blob)}&from=${src}`,
+    );
+  },
+
   async 'refusals for a token without the action'(s) {
     await s.authorise('a');
     const r = s.repo('a');

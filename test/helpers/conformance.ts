@@ -199,7 +199,7 @@ export class Session {
       else if (h === 'link')
         headers[h] = v.replace(/<([^>]*)>/g, (_m, u: string) => `<${this.normaliseUrl(u)}>`);
       // The realm is each server's own; what a client acts on is the error and the scope
-      // (whose action order carries no meaning: distribution itself varies it).
+      // (whose order of scopes and actions carries no meaning: distribution itself varies it).
       else if (h === 'www-authenticate')
         headers[h] = this.abstract(
           [...v.matchAll(/\b(error|scope)="([^"]*)"/g)]
@@ -230,7 +230,7 @@ export class Session {
   }
 }
 
-/** `repository:a:push,pull repository:b:pull` with each scope's actions sorted. */
+/** `repository:b:push,pull repository:a:pull` with the scopes and each one's actions sorted. */
 function sortActions(scopes: string): string {
   return scopes
     .split(' ')
@@ -244,6 +244,7 @@ function sortActions(scopes: string): string {
             .sort()
             .join(',')}`;
     })
+    .sort()
     .join(' ');
 }
 
@@ -584,6 +585,7 @@ export async function runDifferential(
 ): Promise<{ direct: Observation[]; proxy: Observation[]; diff: string[] }> {
   const c = CASES[name] ?? TOKEN_CASES[name];
   if (!c) throw new Error(`no conformance case ${name}`);
+  if (direct.base === proxy.base) throw new Error('both sides of the differential are the same server');
   const slug = name.replace(/\W+/g, '-');
   const d = new Session(direct, `${prefix}-${slug}`);
   await c(d);

@@ -175,7 +175,9 @@ export class Session {
 
   private abstract(s: string): string {
     let out = s;
-    for (const [name, ph] of this.names) out = out.split(name).join(ph);
+    // Longest first, so a name that extends another is never half-replaced.
+    for (const [name, ph] of [...this.names].sort((a, b) => b[0].length - a[0].length))
+      out = out.split(name).join(ph);
     return out.replace(UUID, '<uuid>');
   }
 

@@ -143,7 +143,7 @@ export async function createPurser(options: PurserOptions): Promise<Purser> {
     get ready() {
       return rt.ready;
     },
-    issue(identity, scopes, opts = {}) {
+    async issue(identity, scopes, opts = {}) {
       const parsed = scopes.map((s) => (typeof s === 'string' ? parseScope(s) : s));
       return rt.run(async (state) => {
         const service = state.tokens.resolveService(opts.service);

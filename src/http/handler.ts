@@ -8,7 +8,11 @@ import { writeError } from './error-response.js';
  * A node:http request handler, also usable as express/connect middleware: with `next`, a
  * path that is not Purser's is passed on instead of answered 404.
  */
-export type PurserHandler = (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void;
+export type PurserHandler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  next?: (err?: unknown) => void,
+) => void;
 
 /** The routes the token server answers; a mounted handler matches them as path suffixes. */
 export const ROUTES = ['/token', '/.well-known/jwks.json', '/healthz', '/readyz', '/metrics'] as const;

@@ -71,7 +71,11 @@ export interface Purser {
    * and signer as the token endpoint: the same JSON object as `GET /token` answers.
    * Scopes are `type:name:actions` strings or parsed scopes.
    */
-  issue(identity: Identity, scopes: readonly (string | Scope)[], options?: IssueOptions): Promise<TokenResponse>;
+  issue(
+    identity: Identity,
+    scopes: readonly (string | Scope)[],
+    options?: IssueOptions,
+  ): Promise<TokenResponse>;
   /**
    * Validates a new configuration whole and swaps it in atomically (requests in flight
    * finish on the old one). Throws a ConfigError when it is invalid; the old one keeps
@@ -114,9 +118,13 @@ export async function createPurser(options: PurserOptions): Promise<Purser> {
   const logger = options.logger ?? createLogger({ level: 'warn' });
   const metrics = options.metrics ?? new Metrics();
   const baseDir = 'config' in options ? (options.baseDir ?? process.cwd()) : process.cwd();
-  const keys: SigningKey[] | undefined = options.signingKeys ? await toSigningKeys(options.signingKeys) : undefined;
+  const keys: SigningKey[] | undefined = options.signingKeys
+    ? await toSigningKeys(options.signingKeys)
+    : undefined;
   const compile = async (input: unknown, previous: AppState | undefined): Promise<AppState> => {
-    const config: Readonly<Config> = buildConfig(input, undefined, baseDir, { keysGiven: keys !== undefined });
+    const config: Readonly<Config> = buildConfig(input, undefined, baseDir, {
+      keysGiven: keys !== undefined,
+    });
     try {
       return await buildApp(config, logger, metrics, {
         ...(options.authenticators ? { authenticators: [...options.authenticators] } : {}),

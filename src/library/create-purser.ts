@@ -5,7 +5,7 @@ import { buildConfig, type Config } from '../config/load.js';
 import type { ConfigInput } from '../config/schema.js';
 import { ConfigError, isPurserError, PurserError } from '../errors.js';
 import { mountableHandler, type PurserHandler } from '../http/handler.js';
-import { parseScope, type Scope } from '../protocol/scope.js';
+import { formatScope, parseScopes, type Scope } from '../protocol/scope.js';
 import { closeState, Runtime } from '../runtime/runtime.js';
 import { type AppState, buildApp } from '../server/app.js';
 import { TokenHttpServer } from '../server/http.js';
@@ -152,7 +152,8 @@ export async function createPurser(options: PurserOptions): Promise<Purser> {
       return rt.ready;
     },
     async issue(identity, scopes, opts = {}) {
-      const parsed = scopes.map((s) => (typeof s === 'string' ? parseScope(s) : s));
+      // Through the endpoint's parser, objects too: the same grammar, limits and merging.
+      const parsed = parseScopes(scopes.map((s) => (typeof s === 'string' ? s : formatScope(s))));
       return rt.run(async (state) => {
         const service = state.tokens.resolveService(opts.service);
         const out = await state.tokens.grant(identity, service, parsed, opts.ip ?? '', opts.offline ?? false);

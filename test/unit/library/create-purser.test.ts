@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { jwtVerify } from 'jose';
 import { writeKeyPair } from '../../../src/cli/keys.js';
 import {
+  type Authenticator,
   type Authorizer,
   ChallengeError,
   ConfigError,
@@ -142,6 +143,15 @@ describe('createPurser from parts, in node:http under /auth', () => {
     assert.deepEqual(payload.access, [{ type: 'repository', name: 'alice/app', actions: ['pull'] }]);
     await assert.rejects(purser.issue(identity, [], { service: 'nope' }), { code: 'UNKNOWN_SERVICE' });
     await assert.rejects(purser.issue(identity, ['repository:alice/app'], {}), { code: 'INVALID_SCOPE' });
+    // Parsed scopes go through the same grammar and limits as the endpoint's.
+    await assert.rejects(
+      purser.issue(identity, [{ type: 'repository', name: 'Bad Name', actions: ['pull'] }]),
+      {
+        code: 'INVALID_SCOPE',
+      },
+    );
+    const many = Array.from({ length: 65 }, (_, i) => `repository:alice/r${i}:pull`);
+    await assert.rejects(purser.issue(identity, many), { code: 'INVALID_SCOPE' });
   });
 });
 
@@ -354,7 +364,24 @@ describe('createPurser from a config object: reload and close', () => {
   });
 
   test('reload under load drops no request', async () => {
-    const purser = await createPurser({ config: config('gen-0'), baseDir: tmp.dir, logger: quiet });
+    // A slow user store keeps requests in flight across every swap.
+    const slowCarol: Authenticator = {
+      kind: 'slow',
+      async authenticate(c) {
+        if (c.username !== 'carol') return { outcome: 'no-match' };
+        await new Promise((r) => setTimeout(r, 5));
+        return {
+          outcome: 'authenticated',
+          identity: { account: 'carol', provider: 'slow', labels: {}, claims: {} },
+        };
+      },
+    };
+    const purser = await createPurser({
+      config: config('gen-0'),
+      baseDir: tmp.dir,
+      logger: quiet,
+      authenticators: [slowCarol],
+    });
     const app = await serve(purser.handler);
     let reloading = true;
     const seen = new Set<string>();

@@ -111,8 +111,6 @@ export type PurserErrorCode = keyof typeof REGISTRY;
 /** Every code with its status, OAuth error, challenge and summary. */
 export const ERROR_CODES: Readonly<Record<PurserErrorCode, ErrorCodeInfo>> = Object.freeze(REGISTRY);
 
-const quote = (s: string) => `"${s.replace(/["\\]/g, '\\$&')}"`;
-
 export class PurserError extends Error {
   readonly code: PurserErrorCode;
   readonly status: number;
@@ -125,11 +123,12 @@ export class PurserError extends Error {
     this.detail = options?.detail;
   }
 
-  /** The headers this error's HTTP answer carries besides the body (its challenge, say). */
-  responseHeaders(realm: string): Record<string, string> {
-    return REGISTRY[this.code].challenge === 'basic'
-      ? { 'www-authenticate': `Basic realm=${quote(realm)}` }
-      : {};
+  /**
+   * Headers this error's HTTP answer carries besides the body and its code's default
+   * challenge: a subclass's own challenge, `Retry-After`.
+   */
+  responseHeaders(): Record<string, string> {
+    return {};
   }
 }
 

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { ERROR_CODES, type PurserError } from '../errors.js';
+import { basicChallenge } from '../protocol/responses.js';
 
 export const JSON_HEADERS = {
   'content-type': 'application/json; charset=utf-8',
@@ -24,11 +25,10 @@ export function errorAnswer(e: PurserError, opts: { realm: string; oauth: boolea
     body.error = ERROR_CODES[e.code].oauth;
     body.error_description = e.message;
   }
-  return {
-    status: e.status,
-    headers: { ...JSON_HEADERS, ...e.responseHeaders(opts.realm) },
-    body: JSON.stringify(body),
-  };
+  const headers: Record<string, string> = { ...JSON_HEADERS, ...e.responseHeaders() };
+  if (ERROR_CODES[e.code].challenge === 'basic' && !headers['www-authenticate'])
+    headers['www-authenticate'] = basicChallenge(opts.realm);
+  return { status: e.status, headers, body: JSON.stringify(body) };
 }
 
 /** Writes `errorAnswer(e)`; `extra` headers (`allow`, `connection`) are added. */

@@ -1,29 +1,115 @@
 /**
- * Typed errors with stable codes. `status` is what an HTTP caller sees; `message` is safe to
- * show to that caller (it never contains a secret); `detail` is for the operator's log only.
+ * Typed errors with stable codes, and the one registry that says, for every code, what an
+ * HTTP caller sees. `message` is safe to show to that caller (it never contains a secret);
+ * `detail` is for the operator's log only. docs/errors.md lists every code of the registry
+ * (a test keeps the two equal).
  */
-export type PurserErrorCode =
-  | 'INVALID_SCOPE'
-  | 'INVALID_REQUEST'
-  | 'UNSUPPORTED_GRANT_TYPE'
-  | 'UNKNOWN_SERVICE'
-  | 'UNAUTHORIZED'
-  | 'TOO_MANY_ATTEMPTS'
-  | 'INVALID_CONFIG'
-  | 'INVALID_KEY'
-  | 'UNAVAILABLE';
 
-const STATUS: Record<PurserErrorCode, number> = {
-  INVALID_SCOPE: 400,
-  INVALID_REQUEST: 400,
-  UNSUPPORTED_GRANT_TYPE: 400,
-  UNKNOWN_SERVICE: 400,
-  UNAUTHORIZED: 401,
-  TOO_MANY_ATTEMPTS: 429,
-  INVALID_CONFIG: 500,
-  INVALID_KEY: 500,
-  UNAVAILABLE: 503,
-};
+/** An OAuth 2.0 token endpoint error (RFC 6749 §5.2), for `POST /token` refusals. */
+export type OAuthError =
+  | 'invalid_request'
+  | 'invalid_grant'
+  | 'invalid_scope'
+  | 'unsupported_grant_type'
+  | 'temporarily_unavailable'
+  | 'server_error';
+
+/** What a code means to an HTTP caller. */
+export interface ErrorCodeInfo {
+  readonly status: number;
+  /** The `error` field of a `POST /token` refusal. */
+  readonly oauth: OAuthError;
+  /** The challenge the answer carries by default (`WWW-Authenticate`), if any. */
+  readonly challenge: 'basic' | undefined;
+  /** One line on when it happens; docs/errors.md carries it verbatim. */
+  readonly summary: string;
+}
+
+const REGISTRY = {
+  INVALID_SCOPE: {
+    status: 400,
+    oauth: 'invalid_scope',
+    challenge: undefined,
+    summary: 'a requested scope is malformed or over a limit',
+  },
+  INVALID_REQUEST: {
+    status: 400,
+    oauth: 'invalid_request',
+    challenge: undefined,
+    summary: 'a parameter, header or body of the request is malformed',
+  },
+  UNSUPPORTED_GRANT_TYPE: {
+    status: 400,
+    oauth: 'unsupported_grant_type',
+    challenge: undefined,
+    summary: 'a grant_type other than password or refresh_token',
+  },
+  UNKNOWN_SERVICE: {
+    status: 400,
+    oauth: 'invalid_request',
+    challenge: undefined,
+    summary: 'the service asked for is not one this server issues tokens for',
+  },
+  UNAUTHORIZED: {
+    status: 401,
+    oauth: 'invalid_grant',
+    challenge: 'basic',
+    summary: 'the credentials or the refresh token were refused',
+  },
+  DENIED: {
+    status: 403,
+    oauth: 'invalid_grant',
+    challenge: undefined,
+    summary: 'the caller is known but may not have a token at all',
+  },
+  TOO_MANY_ATTEMPTS: {
+    status: 429,
+    oauth: 'temporarily_unavailable',
+    challenge: undefined,
+    summary: 'too many failed logins from this address for this username',
+  },
+  UNAVAILABLE: {
+    status: 503,
+    oauth: 'temporarily_unavailable',
+    challenge: undefined,
+    summary: 'a dependency (an identity provider) cannot be reached',
+  },
+  NOT_FOUND: {
+    status: 404,
+    oauth: 'invalid_request',
+    challenge: undefined,
+    summary: 'no such route',
+  },
+  UNSUPPORTED: {
+    status: 405,
+    oauth: 'invalid_request',
+    challenge: undefined,
+    summary: 'a method the route does not take',
+  },
+  UNKNOWN: {
+    status: 500,
+    oauth: 'server_error',
+    challenge: undefined,
+    summary: 'a bug; the process keeps serving',
+  },
+  INVALID_CONFIG: {
+    status: 500,
+    oauth: 'server_error',
+    challenge: undefined,
+    summary: 'the configuration is unreadable or invalid',
+  },
+  INVALID_KEY: {
+    status: 500,
+    oauth: 'server_error',
+    challenge: undefined,
+    summary: 'a signing key cannot be used',
+  },
+} as const satisfies Record<string, ErrorCodeInfo>;
+
+export type PurserErrorCode = keyof typeof REGISTRY;
+
+/** Every code with its status, OAuth error, challenge and summary. */
+export const ERROR_CODES: Readonly<Record<PurserErrorCode, ErrorCodeInfo>> = Object.freeze(REGISTRY);
 
 export class PurserError extends Error {
   readonly code: PurserErrorCode;
@@ -33,8 +119,53 @@ export class PurserError extends Error {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'PurserError';
     this.code = code;
-    this.status = STATUS[code];
+    this.status = REGISTRY[code].status;
     this.detail = options?.detail;
+  }
+
+  /**
+   * Headers this error's HTTP answer carries besides the body and its code's default
+   * challenge: a subclass's own challenge, `Retry-After`.
+   */
+  responseHeaders(): Record<string, string> {
+    return {};
+  }
+}
+
+/** A refusal that writes its own `WWW-Authenticate` (distribution's challenge error). */
+export class ChallengeError extends PurserError {
+  readonly challenge: string;
+  constructor(message: string, challenge: string, options?: { detail?: string; cause?: unknown }) {
+    super('UNAUTHORIZED', message, options);
+    this.name = 'ChallengeError';
+    this.challenge = challenge;
+  }
+
+  override responseHeaders(): Record<string, string> {
+    return { 'www-authenticate': this.challenge };
+  }
+}
+
+/** Too many failed logins: the answer says when to try again (`Retry-After`). */
+export class TooManyAttempts extends PurserError {
+  /** Seconds until the next attempt is accepted. */
+  readonly retryAfter: number;
+  constructor(retryAfter: number) {
+    super('TOO_MANY_ATTEMPTS', `too many failed logins; retry in ${retryAfter} s`);
+    this.name = 'TooManyAttempts';
+    this.retryAfter = retryAfter;
+  }
+
+  override responseHeaders(): Record<string, string> {
+    return { 'retry-after': String(this.retryAfter) };
+  }
+}
+
+/** The caller is known and may not have a token at all (a disabled account, say): 403. */
+export class Denied extends PurserError {
+  constructor(message: string, options?: { detail?: string; cause?: unknown }) {
+    super('DENIED', message, options);
+    this.name = 'Denied';
   }
 }
 

@@ -1,52 +1,47 @@
 /**
- * Purser as a library: build a token server from a configuration, and plug in your own
- * authenticators (who is calling), authorizer (what they may do) and keys (how tokens are
- * signed). Re-exports only; every name here is public API.
+ * Purser as a library: a token server for OCI/Docker registries that you mount in your own
+ * HTTP server, with your own authenticators (who is calling), authorizer (what they may do)
+ * and keys (how tokens are signed). Re-exports only; every name here is public API, and
+ * nothing else is. See docs/library.md.
  *
  * @example
  * ```ts
- * import { buildConfig, buildApp, TokenHttpServer, Metrics, createLogger } from 'purser';
- * const config = buildConfig(yourConfigObject, undefined, process.cwd());
- * const logger = createLogger();
- * const metrics = new Metrics();
- * const app = await buildApp(config, logger, metrics, { authenticators: [myLdapAuthenticator] });
- * const server = new TokenHttpServer(app, logger, metrics);
- * await server.listen('127.0.0.1:5001');
+ * import { createServer } from 'node:http';
+ * import { createPurser } from 'purser';
+ * const purser = await createPurser({ config: yourConfigObject, baseDir: '/etc/purser' });
+ * createServer(purser.handler).listen(5001);
  * ```
  */
 export type { Authenticator, AuthnContext, AuthnResult, Credentials } from './authn/authenticator.js';
-export { parseHtpasswd, readHtpasswd } from './authn/htpasswd.js';
 export { ANONYMOUS, type Identity } from './authn/identity.js';
-export { OidcAuthenticator, OidcProviders } from './authn/oidc/authenticator.js';
-export { PRESETS } from './authn/oidc/presets.js';
-export { OidcProvider } from './authn/oidc/provider.js';
-export { StaticUsers, type StoredCredential } from './authn/static-users.js';
-export { Acl, type CompiledRule, type Condition, compileRules, grantActions } from './authz/acl.js';
 export type { AccessRequest, Authorizer, ScopeDecision } from './authz/authorizer.js';
-export { compilePattern, type Pattern } from './authz/pattern.js';
+export type { ConfigInput } from './config/schema.js';
 export {
-  buildConfig,
-  type Config,
-  loadConfigFile,
-  type ProviderConfig,
-  type ProxyConfig,
-} from './config/load.js';
-export { type ConfigInput, configSchema } from './config/schema.js';
-export { ConfigError, isPurserError, PurserError, type PurserErrorCode } from './errors.js';
-export { compileCel } from './expr/cel.js';
-export { formatScope, KNOWN_ACTIONS, parseScope, parseScopes, type Scope } from './protocol/scope.js';
-export { parseGetTokenRequest, parsePostTokenRequest, type TokenRequest } from './protocol/token-request.js';
-export { type RouteAccess, requiredAccess } from './proxy/access.js';
-export { RegistryProxy } from './proxy/server.js';
-export { type AppState, type BuildOptions, buildApp } from './server/app.js';
-export { TokenHttpServer } from './server/http.js';
+  ChallengeError,
+  ConfigError,
+  Denied,
+  ERROR_CODES,
+  type ErrorCodeInfo,
+  isPurserError,
+  type OAuthError,
+  PurserError,
+  type PurserErrorCode,
+  TooManyAttempts,
+} from './errors.js';
+export type { PurserHandler } from './http/handler.js';
+export {
+  createPurser,
+  type IssueOptions,
+  type Purser,
+  type PurserCommonOptions,
+  type PurserConfigOptions,
+  type PurserOptions,
+  type PurserPartsOptions,
+} from './library/create-purser.js';
+export type { SigningKeyInput } from './library/signing-keys.js';
+export type { Scope } from './protocol/scope.js';
 export { Metrics } from './server/metrics.js';
-export { type TokenResponse, TokenService, type TokenServiceOptions } from './server/token-service.js';
-export { selfSignedCertificate } from './token/certificate.js';
-export { jwkThumbprint, libtrustKeyId } from './token/keyid.js';
-export { KeyRing } from './token/keyring.js';
-export { generateSigningKeyPair, loadSigningKey, type SigningKey, signingKeyFromPem } from './token/keys.js';
-export { type AccessEntry, type KeyIdMode, TokenSigner } from './token/signer.js';
-export { verifyAccessToken } from './token/verify-access.js';
-export { createLogger, type Logger } from './util/log.js';
+export type { TokenResponse } from './server/token-service.js';
+export { generateSigningKeyPair, type SigningAlgorithm } from './token/keys.js';
+export { createLogger, type Logger, type LoggerOptions, type LogLevel } from './util/log.js';
 export { Secret } from './util/secret.js';

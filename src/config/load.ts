@@ -108,8 +108,17 @@ function abs(baseDir: string, p: string): string {
   return isAbsolute(p) ? p : resolve(baseDir, p);
 }
 
-/** Validates a configuration object (already parsed from YAML or built in code). */
-export function buildConfig(input: unknown, file: string | undefined, baseDir: string): Readonly<Config> {
+/**
+ * Validates a configuration object (already parsed from YAML or built in code). With
+ * `keysGiven` (the library, called with signing keys in memory) the config names no key
+ * file: `token.keys` is then empty and the caller supplies the keys.
+ */
+export function buildConfig(
+  input: unknown,
+  file: string | undefined,
+  baseDir: string,
+  options: { keysGiven?: boolean } = {},
+): Readonly<Config> {
   const expanded = expandRefs(input, '', file, baseDir);
   const parsed = configSchema.safeParse(expanded);
   if (!parsed.success) {
@@ -121,16 +130,24 @@ export function buildConfig(input: unknown, file: string | undefined, baseDir: s
   const t = d.token;
   if (t.key !== undefined && t.keys !== undefined)
     throw new ConfigError(file, 'token', 'give either key or keys, not both');
-  if (t.key === undefined && t.keys === undefined)
-    throw new ConfigError(file, 'token.key', 'a signing key is required');
+  const inConfig = t.key !== undefined || t.keys !== undefined;
+  if (options.keysGiven && inConfig)
+    throw new ConfigError(
+      file,
+      'token.key',
+      'signing keys are given in code: leave token.key and token.keys out',
+    );
+  if (!options.keysGiven && !inConfig) throw new ConfigError(file, 'token.key', 'a signing key is required');
   if (t.certificate !== undefined && t.key === undefined) {
     throw new ConfigError(file, 'token.certificate', 'certificate goes with key (or inside keys[])');
   }
-  const keys = (t.keys ?? [{ key: t.key!, certificate: t.certificate }]).map((k) => ({
-    key: abs(baseDir, k.key),
-    certificate: k.certificate === undefined ? undefined : abs(baseDir, k.certificate),
-  }));
-  if (t.keyId === 'x5c' && keys[0]!.certificate === undefined) {
+  const keys = (options.keysGiven ? [] : (t.keys ?? [{ key: t.key!, certificate: t.certificate }])).map(
+    (k) => ({
+      key: abs(baseDir, k.key),
+      certificate: k.certificate === undefined ? undefined : abs(baseDir, k.certificate),
+    }),
+  );
+  if (t.keyId === 'x5c' && keys[0] && keys[0].certificate === undefined) {
     throw new ConfigError(
       file,
       t.keys ? 'token.keys[0].certificate' : 'token.certificate',

@@ -11,6 +11,7 @@ import type { Config } from '../config/load.js';
 import { ConfigError } from '../errors.js';
 import { CelCompileError, CelEvalError, type CelProgram, celClaims, compileCel } from '../expr/cel.js';
 import { KeyRing } from '../token/keyring.js';
+import type { SigningKey } from '../token/keys.js';
 import type { Logger } from '../util/log.js';
 import type { Metrics } from './metrics.js';
 import { TokenService } from './token-service.js';
@@ -35,6 +36,8 @@ export interface BuildOptions {
   authenticators?: Authenticator[];
   /** Replaces the configured ACL as the authorizer. */
   authorizer?: Authorizer;
+  /** Signing keys held in memory (the library), used instead of `config.token.keys`' files. */
+  signingKeys?: readonly SigningKey[];
   /** The state being replaced on a reload, to carry over what should survive it. */
   previous?: AppState;
 }
@@ -46,11 +49,17 @@ export async function buildApp(
   metrics?: Metrics,
   options: BuildOptions = {},
 ): Promise<AppState> {
-  const keyring = await KeyRing.load(config.token.keys, {
+  const ringOptions = {
     issuer: config.token.issuer,
     keyId: config.token.keyId,
     expiresIn: config.token.expiresIn,
-  });
+  };
+  const given = options.signingKeys;
+  if (given && config.token.keyId === 'x5c' && !given[0]?.x5c)
+    throw new ConfigError(config.file, 'token.keyId', 'keyId x5c needs the certificate of the signing key');
+  const keyring = given
+    ? new KeyRing(given, ringOptions)
+    : await KeyRing.load(config.token.keys, ringOptions);
 
   const users = new Map<string, StoredCredential>();
   if (config.htpasswd) {

@@ -1,6 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { isPurserError, PurserError } from '../errors.js';
-import { basicChallenge, errorBody } from '../protocol/responses.js';
+import { readForm } from '../http/body.js';
+import { JSON_HEADERS, writeError } from '../http/error-response.js';
 import { formatScope, type Scope } from '../protocol/scope.js';
 import { parseGetTokenRequest, parsePostTokenRequest, type TokenRequest } from '../protocol/token-request.js';
 import type { Logger } from '../util/log.js';
@@ -9,34 +10,6 @@ import { closeServer, listenOn } from './listen.js';
 import type { Metrics } from './metrics.js';
 
 const MAX_FORM_BYTES = 64 * 1024;
-const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
-
-/** Reads a small request body, refusing more than `limit` bytes. */
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > limit) {
-      reject(new PurserError('INVALID_REQUEST', `request body larger than ${limit} bytes`));
-      req.resume();
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        // Answer 400 rather than reset the connection; the rest of the body is discarded.
-        req.off('data', onData);
-        req.resume();
-        reject(new PurserError('INVALID_REQUEST', `request body larger than ${limit} bytes`));
-      } else chunks.push(c);
-    };
-    req.on('data', onData);
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    // A client that goes away mid-body is a bad request, not a server error.
-    req.on('error', () => reject(new PurserError('INVALID_REQUEST', 'request body aborted')));
-  });
-}
 
 export function clientIp(req: IncomingMessage, trustProxy: boolean): string {
   if (trustProxy) {
@@ -55,12 +28,15 @@ export class TokenHttpServer {
   readonly #log: Logger;
   readonly #metrics: Metrics;
   #ready = false;
+  /** Readiness owned by someone else (the library's runtime), instead of listen(). */
+  readonly #readiness: (() => boolean) | undefined;
   server: Server | undefined;
 
-  constructor(state: AppState, logger: Logger, metrics: Metrics) {
+  constructor(state: AppState, logger: Logger, metrics: Metrics, options: { ready?: () => boolean } = {}) {
     this.#state = state;
     this.#log = logger;
     this.#metrics = metrics;
+    this.#readiness = options.ready;
   }
 
   get state(): AppState {
@@ -72,18 +48,23 @@ export class TokenHttpServer {
     this.#state = state;
   }
 
-  handler = (req: IncomingMessage, res: ServerResponse): void => {
-    this.#route(req, res).catch((e: unknown) => {
+  handler = (req: IncomingMessage, res: ServerResponse): void => this.dispatch(req, res, req.url ?? '/');
+
+  /** Answers a request as if its request-target were `target` (a mounted handler's route). */
+  dispatch(req: IncomingMessage, res: ServerResponse, target: string): void {
+    this.#route(req, res, target).catch((e: unknown) => {
       // Anything reaching here is a bug; answer 500 without detail and keep serving.
       this.#log.error('unexpected error', { error: e instanceof Error ? e.stack : String(e), path: req.url });
       if (!res.headersSent) {
-        res.writeHead(500, JSON_HEADERS).end(errorBody('UNKNOWN', 'internal error'));
+        writeError(res, new PurserError('UNKNOWN', 'internal error'), {
+          realm: this.#state.realm,
+          oauth: false,
+        });
       } else res.destroy();
     });
-  };
+  }
 
-  async #route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = req.url ?? '/';
+  async #route(req: IncomingMessage, res: ServerResponse, url: string): Promise<void> {
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
     const method = req.method ?? 'GET';
@@ -102,23 +83,27 @@ export class TokenHttpServer {
         res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
         return;
       case '/readyz':
-        if (this.#ready) res.writeHead(200, { 'content-type': 'text/plain' }).end('ready\n');
+        if (this.#readiness ? this.#readiness() : this.#ready)
+          res.writeHead(200, { 'content-type': 'text/plain' }).end('ready\n');
         else res.writeHead(503, { 'content-type': 'text/plain' }).end('not ready\n');
         return;
       case '/metrics':
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(this.#metrics.render());
         return;
       default:
-        res
-          .writeHead(404, JSON_HEADERS)
-          .end(errorBody('NOT_FOUND', `no route for ${method} ${path.slice(0, 200)}`));
+        writeError(res, new PurserError('NOT_FOUND', `no route for ${method} ${path.slice(0, 200)}`), {
+          realm: this.#state.realm,
+          oauth: false,
+        });
     }
   }
 
   #methodNotAllowed(res: ServerResponse, allow: string): void {
-    res
-      .writeHead(405, { ...JSON_HEADERS, allow })
-      .end(errorBody('UNSUPPORTED', `method not allowed; use ${allow}`));
+    writeError(res, new PurserError('UNSUPPORTED', `method not allowed; use ${allow}`), {
+      realm: this.#state.realm,
+      oauth: false,
+      headers: { allow },
+    });
   }
 
   async #token(
@@ -137,8 +122,7 @@ export class TokenHttpServer {
       if (method === 'GET') {
         parsed = parseGetTokenRequest(new URLSearchParams(query), req.headers.authorization);
       } else {
-        const body = await readBody(req, MAX_FORM_BYTES);
-        parsed = parsePostTokenRequest(new URLSearchParams(body), req.headers.authorization);
+        parsed = parsePostTokenRequest(await readForm(req, MAX_FORM_BYTES), req.headers.authorization);
       }
       grant = parsed.grant;
       fields.grant_type = parsed.grant === 'get' ? undefined : parsed.grant;
@@ -163,25 +147,13 @@ export class TokenHttpServer {
       this.#finish(started, grant, 'ok', 200, fields);
     } catch (e) {
       if (!isPurserError(e)) throw e;
-      const headers: Record<string, string> = { ...JSON_HEADERS };
-      if (e.code === 'INVALID_REQUEST' && !req.complete) headers.connection = 'close';
-      if (e.status === 401) headers['www-authenticate'] = basicChallenge(state.realm);
-      const retryAfter = (e as PurserError & { retryAfter?: number }).retryAfter;
-      if (retryAfter) headers['retry-after'] = String(retryAfter);
-      const body: Record<string, unknown> = { errors: [{ code: e.code, message: e.message }] };
-      if (method === 'POST') {
-        // OAuth2 clients (containerd) read RFC 6749 §5.2 fields.
-        body.error =
-          e.status === 401
-            ? 'invalid_grant'
-            : e.code === 'UNSUPPORTED_GRANT_TYPE'
-              ? 'unsupported_grant_type'
-              : e.status === 429 || e.status >= 500
-                ? 'temporarily_unavailable'
-                : 'invalid_request';
-        body.error_description = e.message;
-      }
-      if (!res.destroyed) res.writeHead(e.status, headers).end(JSON.stringify(body));
+      // A body left unread would be taken for the next request on this connection.
+      const close = e.code === 'INVALID_REQUEST' && !req.complete ? { connection: 'close' } : undefined;
+      writeError(res, e, {
+        realm: state.realm,
+        oauth: method === 'POST',
+        ...(close ? { headers: close } : {}),
+      });
       fields.error = e.message;
       if (e.detail) fields.detail = e.detail;
       if (parsed?.credentials) fields.account = parsed.credentials.username;

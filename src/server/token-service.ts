@@ -5,7 +5,7 @@ import { looksLikeJwt } from '../authn/oidc/verify.js';
 import type { FailedLoginLimiter } from '../authn/rate-limit.js';
 import { dummyVerify, type StaticUsers } from '../authn/static-users.js';
 import type { Authorizer, ScopeDecision } from '../authz/authorizer.js';
-import { PurserError } from '../errors.js';
+import { PurserError, TooManyAttempts } from '../errors.js';
 import type { Scope } from '../protocol/scope.js';
 import type { TokenRequest } from '../protocol/token-request.js';
 import type { KeyRing } from '../token/keyring.js';
@@ -121,12 +121,7 @@ export class TokenService {
     const wait = this.#o.limiter.retryAfter(limitKey);
     if (wait > 0) {
       this.#o.onFailedLogin?.('rate_limited');
-      throw Object.assign(
-        new PurserError('TOO_MANY_ATTEMPTS', `too many failed logins; retry in ${wait} s`),
-        {
-          retryAfter: wait,
-        },
-      );
+      throw new TooManyAttempts(wait);
     }
     for (const a of this.#o.authenticators) {
       const r = await a.authenticate(credentials, trace ? { ip, trace } : { ip });
@@ -195,7 +190,22 @@ export class TokenService {
   async handle(req: TokenRequest, ip: string): Promise<TokenOutcome> {
     const service = this.resolveService(req.service);
     const identity = await this.identify(req, ip);
-    const decisions = await this.#o.authorizer.authorize({ identity, service, scopes: req.scopes, ip });
+    // A refresh grant keeps the refresh token it came with (no rotation): docker reuses it.
+    return this.grant(identity, service, req.scopes, ip, req.offline && req.grant !== 'refresh_token');
+  }
+
+  /**
+   * Authorises and signs for an identity already established (the token endpoint after
+   * authentication, or the library's `issue()`); `offline` asks for a refresh token.
+   */
+  async grant(
+    identity: Identity,
+    service: string,
+    scopes: readonly Scope[],
+    ip: string,
+    offline: boolean,
+  ): Promise<TokenOutcome> {
+    const decisions = await this.#o.authorizer.authorize({ identity, service, scopes, ip });
     const granted: Scope[] = [];
     for (const d of decisions) if (d.granted.length > 0) granted.push({ ...d.requested, actions: d.granted });
     const issued = this.#o.keyring.signer.issue(identity.account, service, granted);
@@ -205,8 +215,7 @@ export class TokenService {
       expires_in: issued.expiresIn,
       issued_at: issued.issuedAt.toISOString(),
     };
-    // A refresh grant keeps the refresh token it came with (no rotation): docker reuses it.
-    if (req.offline && req.grant !== 'refresh_token') {
+    if (offline) {
       const lifetime = this.#refreshLifetime(identity);
       if (lifetime > 0) {
         const cfp =

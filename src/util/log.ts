@@ -30,6 +30,8 @@ function textValue(v: unknown): string {
 let pending: string[] = [];
 let pendingBytes = 0;
 let scheduled = false;
+// Hooked on the first line, not at import: importing the library registers no process handler.
+let exitHooked = false;
 function flushStdout(): void {
   scheduled = false;
   if (pending.length === 0) return;
@@ -39,6 +41,10 @@ function flushStdout(): void {
   process.stdout.write(chunk);
 }
 function writeStdout(line: string): void {
+  if (!exitHooked) {
+    exitHooked = true;
+    process.on('exit', flushStdout);
+  }
   pending.push(line);
   pendingBytes += line.length;
   if (pendingBytes >= 64 * 1024) flushStdout();
@@ -47,8 +53,6 @@ function writeStdout(line: string): void {
     setImmediate(flushStdout);
   }
 }
-process.on('exit', flushStdout);
-
 export function createLogger(opts: LoggerOptions = {}, bound: Record<string, unknown> = {}): Logger {
   const min = ORDER[opts.level ?? 'info'];
   const write = opts.write ?? writeStdout;

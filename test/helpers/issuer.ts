@@ -342,6 +342,11 @@ export class TestIssuer {
     return this.#server !== undefined;
   }
 
+  /** Client connections open right now (keep-alive ones included). */
+  get openConnections(): number {
+    return this.#sockets.size;
+  }
+
   resetHits(): void {
     this.hits = { discovery: 0, jwks: 0, total: 0, paths: [] };
   }

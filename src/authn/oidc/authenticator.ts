@@ -75,6 +75,10 @@ export class OidcProviders {
   async warm(): Promise<void> {
     await Promise.all(this.list.map((p) => p.keys.warm()));
   }
+
+  async close(): Promise<void> {
+    await Promise.all(this.list.map((p) => p.close()));
+  }
 }
 
 export class OidcAuthenticator implements Authenticator {

@@ -40,6 +40,8 @@ export interface KeySet {
   /** Fetches now (start-up warm-up); never throws. */
   warm(): Promise<void>;
   readonly fetchCount: number;
+  /** Releases what fetching holds open (the issuer's HTTP agent). */
+  close?(): Promise<void>;
 }
 
 function isJwks(v: unknown): v is JSONWebKeySet {
@@ -143,6 +145,11 @@ export class RemoteKeySet implements KeySet {
 
   async warm(): Promise<void> {
     await this.#refresh().catch(() => {});
+  }
+
+  /** Closes the issuer's agent; a fetch in flight finishes first (it has a timeout). */
+  async close(): Promise<void> {
+    await this.#o.dispatcher.close();
   }
 
   resolve: KeyResolver = async (header, token) => {

@@ -196,4 +196,9 @@ export class OidcProvider {
     if (this.#labels.length) trace?.push(`labels: ${JSON.stringify(labels)}`);
     return { account, provider: this.name, labels, claims };
   }
+
+  /** Releases the key fetcher's connections. */
+  async close(): Promise<void> {
+    await this.keys.close?.();
+  }
 }

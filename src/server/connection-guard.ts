@@ -61,7 +61,8 @@ export function guardConnections(server: Server, o: GuardOptions): void {
 
   // One entry per connection with a request body still arriving: bounded by maxConnections.
   const pending = new Set<Pending>();
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+  // Ahead of the handler: it may answer synchronously, and the hook must be in place first.
+  server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
     if (!hasBody(req)) return;
     closeIfAnsweredEarly(req, res);
     if (o.bodyIdleMs <= 0) return;

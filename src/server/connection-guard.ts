@@ -61,8 +61,7 @@ export function guardConnections(server: Server, o: GuardOptions): void {
 
   // One entry per connection with a request body still arriving: bounded by maxConnections.
   const pending = new Set<Pending>();
-  // Ahead of the handler: it may answer synchronously, and the hook must be in place first.
-  server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     if (!hasBody(req)) return;
     closeIfAnsweredEarly(req, res);
     if (o.bodyIdleMs <= 0) return;
@@ -72,7 +71,22 @@ export function guardConnections(server: Server, o: GuardOptions): void {
     req.once('end', done);
     req.once('close', done);
     res.once('close', done);
-  });
+  };
+  // Ahead of the handler: it may answer synchronously, and the hook must be in place first.
+  server.prependListener('request', onRequest);
+  // A handler of Expect: 100-continue gets those requests instead of 'request'. The hook joins
+  // only beside one: a listener of its own would stop Node from sending 100 Continue itself.
+  let onContinue = false;
+  const hookContinue = () => {
+    if (onContinue) return;
+    onContinue = true;
+    server.prependListener('checkContinue', onRequest);
+  };
+  if (server.listenerCount('checkContinue') > 0) hookContinue();
+  else
+    server.on('newListener', (event: string | symbol) => {
+      if (event === 'checkContinue') hookContinue();
+    });
   if (o.bodyIdleMs <= 0) return;
 
   const sweep = setInterval(

@@ -92,6 +92,31 @@ describe('guardConnections', () => {
     }
   });
 
+  test('a handler of Expect: 100-continue added later is guarded too: its refusal closes', async () => {
+    const { server, url } = await serve((_req, res) => res.end('ok'));
+    server.on('checkContinue', (_req: IncomingMessage, res: ServerResponse) => res.writeHead(401).end('no'));
+    try {
+      const r = rawRequest(url, [...upload, 'Expect: 100-continue']);
+      assert.equal(await r.status, 401);
+      assert.ok(await within(r.closed, 2_000), 'a refused 100-continue request kept its socket');
+      assert.match(r.received(), /\r\nconnection: close\r\n/i);
+      // Without a checkContinue handler of its own, Node still answers 100 Continue by itself.
+      const plain = await serve((req, res) => {
+        req.resume();
+        req.on('end', () => res.end('ok'));
+      });
+      const c = rawRequest(plain.url, ['PUT /x HTTP/1.1', 'Content-Length: 2', 'Expect: 100-continue']);
+      await new Promise((res) => setTimeout(res, 200));
+      assert.match(c.received(), /^HTTP\/1\.1 100 Continue/);
+      c.socket.write('ab');
+      await new Promise((res) => setTimeout(res, 200));
+      assert.match(c.received(), /HTTP\/1\.1 200 OK/);
+      await stop(plain.server);
+    } finally {
+      await stop(server);
+    }
+  });
+
   test('beyond maxConnections a connection is closed at accept and counted', async () => {
     const { server, url, closed } = await serve((_req, res) => res.end('ok'), { maxConnections: 3 });
     const port = Number(new URL(url).port);

@@ -87,6 +87,8 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
       const next = loadConfigFile(file);
       if (next.listen !== config.listen)
         logger.warn('listen changed; restart to apply it', { listen: next.listen });
+      if (JSON.stringify(next.limits) !== JSON.stringify(config.limits))
+        logger.warn('limits changed; restart to apply them');
       if (JSON.stringify(next.proxy) !== JSON.stringify(config.proxy))
         logger.warn('proxy settings changed; restart to apply them');
       server.setState(await buildApp(next, logger, metrics, { previous: server.state }));

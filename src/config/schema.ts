@@ -238,6 +238,35 @@ const upstreamCredentials = z.strictObject({
   password: z.string().min(1).describe('May be ${env:NAME} or ${file:PATH}.'),
 });
 
+/** Per-listener socket limits (connection-guard.ts), with this listener's defaults. */
+function listenerLimits(maxConnections: number, headersTimeout: number, bodyIdleTimeout: number) {
+  return {
+    maxConnections: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .default(maxConnections)
+      .describe(
+        'Client connections this listener holds at once; a connection beyond it is closed as soon as it is accepted, without a response.',
+      ),
+    headersTimeout: z
+      .number()
+      .min(1)
+      .max(600)
+      .default(headersTimeout)
+      .describe('Seconds a client has to send a request head; then its connection is closed (408).'),
+    bodyIdleTimeout: z
+      .number()
+      .min(1)
+      .max(3600)
+      .default(bodyIdleTimeout)
+      .describe(
+        'Seconds a request body may go without a byte arriving; then its connection is closed. A body that keeps arriving is never cut.',
+      ),
+  };
+}
+
 const proxy = z
   .strictObject({
     listen: hostPort.describe('Address clients use as the registry, host:port.'),
@@ -269,7 +298,28 @@ const proxy = z
       .min(1)
       .max(1024)
       .default(64)
-      .describe('Keep-alive connections to the upstream.'),
+      .describe(
+        'Keep-alive connections to the upstream for reads (GET, HEAD, DELETE); more requests wait for one.',
+      ),
+    uploadConnections: z
+      .number()
+      .int()
+      .min(1)
+      .max(1024)
+      .default(32)
+      .describe(
+        'Upstream connections for requests with a body (POST, PUT, PATCH), apart from the reads so uploads cannot starve pulls; more uploads wait for one.',
+      ),
+    uploadsPerAccount: z
+      .number()
+      .int()
+      .min(1)
+      .max(1024)
+      .default(16)
+      .describe(
+        'Uploads (POST, PUT, PATCH) one account may have in flight at once; the next gets 429 TOOMANYREQUESTS with Retry-After.',
+      ),
+    ...listenerLimits(1024, 30, 60),
   })
   .describe('Authenticating reverse proxy in front of a registry.');
 
@@ -321,6 +371,10 @@ export const configSchema = z
       .array(rule)
       .min(1)
       .describe('Ordered rules; for each requested scope the first matching rule decides.'),
+    limits: z
+      .strictObject(listenerLimits(512, 10, 10))
+      .prefault({})
+      .describe("The token server's listener (`listen`); the proxy's has its own under `proxy`."),
     proxy: proxy.optional(),
     log,
   })

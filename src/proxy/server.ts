@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { Agent, Pool } from 'undici';
+import { Agent } from 'undici';
 import type { Identity } from '../authn/identity.js';
 import type { ProxyConfig } from '../config/load.js';
 import { isPurserError } from '../errors.js';
@@ -15,6 +15,7 @@ import { covers, type VerifiedAccessToken, verifyAccessToken } from '../token/ve
 import { ExpiringCache } from '../util/expiring-cache.js';
 import type { Logger } from '../util/log.js';
 import { requiredAccess } from './access.js';
+import { UPLOAD_RETRY_AFTER, UpstreamCapacity } from './capacity.js';
 import { forward } from './forward.js';
 import { createUpstreamAuth, type UpstreamAuth } from './upstream-auth.js';
 
@@ -40,7 +41,7 @@ export class RegistryProxy {
   readonly #token: TokenHttpServer;
   readonly #log: Logger;
   readonly #metrics: Metrics;
-  readonly #pool: Pool;
+  readonly #capacity: UpstreamCapacity;
   // Verified bearer tokens, until they expire (with distribution's 60 s leeway).
   #verified = new ExpiringCache<VerifiedAccessToken>(10_000);
   #blobsRedirect = false;
@@ -56,12 +57,17 @@ export class RegistryProxy {
     this.#log = logger.child({ server: 'proxy' });
     this.#metrics = metrics;
     const ca = cfg.upstreamCa ? readFileSync(cfg.upstreamCa, 'utf8') : undefined;
-    this.#pool = new Pool(cfg.upstream, {
-      connections: cfg.connections,
-      pipelining: 1,
-      keepAliveTimeout: 30_000,
-      ...(ca ? { connect: { ca } } : {}),
+    this.#capacity = new UpstreamCapacity(cfg.upstream, {
+      readConnections: cfg.connections,
+      uploadConnections: cfg.uploadConnections,
+      uploadsPerAccount: cfg.uploadsPerAccount,
+      ca,
     });
+    metrics.gauge(
+      'purser_proxy_uploads_in_flight',
+      'Proxied POST/PUT/PATCH requests in flight.',
+      () => this.#capacity.uploadsInFlight,
+    );
     this.#authFor = token.state;
     // One client for upstream token servers, kept across reloads (with the upstream's CA).
     this.#agent = new Agent(ca ? { connect: { ca } } : {});
@@ -165,8 +171,25 @@ export class RegistryProxy {
       upstreamScopes = scopes.slice(0, 1);
     }
     const authorization = await this.#auth.header(upstreamScopes, account);
+    // Capacity (capacity.ts): an account's uploads are capped; the slot is held until the
+    // client's response is over, however it ends.
+    const release = this.#capacity.admit(method, account);
+    if (!release) {
+      this.#log.info('proxy request refused', {
+        method,
+        path,
+        ip,
+        account,
+        status: 429,
+        reason: 'upload cap',
+      });
+      return this.#error(res, 429, 'TOOMANYREQUESTS', 'too many uploads in flight for this account', {
+        'retry-after': String(UPLOAD_RETRY_AFTER),
+      });
+    }
+    res.once('close', release);
     const started = Date.now();
-    forward(req, res, this.#pool, {
+    forward(req, res, this.#capacity.poolFor(method), {
       method,
       path: forwardPath,
       authorization,
@@ -265,8 +288,15 @@ export class RegistryProxy {
     // Uploads and downloads of large layers take as long as they take: no request timeout.
     const { server, url } = await listenOn(this.#cfg.listen, this.handler, {
       tls: this.#cfg.tls,
-      headersTimeout: 60_000,
+      headersTimeout: this.#cfg.headersTimeout * 1000,
       requestTimeout: 0,
+      guard: {
+        name: 'proxy',
+        maxConnections: this.#cfg.maxConnections,
+        bodyIdleMs: this.#cfg.bodyIdleTimeout * 1000,
+        log: this.#log,
+        onClosed: (reason) => this.#metrics.connectionsClosed.inc({ listener: 'proxy', reason }),
+      },
       // One write per upstream read instead of a pause/resume per 64 KiB chunk (bench/proxy).
       highWaterMark: 256 * 1024,
     });
@@ -281,7 +311,7 @@ export class RegistryProxy {
 
   async close(): Promise<void> {
     await closeServer(this.server);
-    await this.#pool.close();
+    await this.#capacity.close();
     await this.#agent.close();
   }
 }

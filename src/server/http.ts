@@ -192,10 +192,19 @@ export class TokenHttpServer {
 
   /** Starts listening; resolves with the bound URL. */
   async listen(hostPort: string, tls?: { cert: string; key: string }): Promise<URL> {
+    const limits = this.#state.config.limits;
     const { server, url } = await listenOn(hostPort, this.handler, {
       tls,
-      headersTimeout: 10_000,
-      requestTimeout: 30_000,
+      headersTimeout: limits.headersTimeout * 1000,
+      // A token request is small: its whole exchange gets 30 s (and at least twice the head's).
+      requestTimeout: Math.max(30_000, 2 * limits.headersTimeout * 1000),
+      guard: {
+        name: 'token',
+        maxConnections: limits.maxConnections,
+        bodyIdleMs: limits.bodyIdleTimeout * 1000,
+        log: this.#log,
+        onClosed: (reason) => this.#metrics.connectionsClosed.inc({ listener: 'token', reason }),
+      },
     });
     this.server = server;
     this.#ready = true;

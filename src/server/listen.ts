@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { type GuardOptions, guardConnections } from './connection-guard.js';
 
 export interface ListenOptions {
   tls?: { cert: string; key: string } | undefined;
@@ -10,6 +11,8 @@ export interface ListenOptions {
   requestTimeout: number;
   /** Stream buffer size for requests and responses (the proxy uses larger ones). */
   highWaterMark?: number;
+  /** Connection cap and request-body idle limit (connection-guard.ts). */
+  guard: GuardOptions;
 }
 
 export function splitHostPort(hostPort: string): { host: string; port: number } {
@@ -28,17 +31,21 @@ export async function listenOn(
   const { host, port } = splitHostPort(hostPort);
   // Room for a workload JWT in a Basic header (the verifier refuses those over 16 KiB itself).
   const maxHeaderSize = 64 * 1024;
-  const hwm = o.highWaterMark ? { highWaterMark: o.highWaterMark } : {};
+  // Node checks headersTimeout/requestTimeout only this often (default 30 s, which would let a
+  // slow client keep its socket for up to 30 s past either).
+  const opts = {
+    maxHeaderSize,
+    connectionsCheckingInterval: 1_000,
+    ...(o.highWaterMark ? { highWaterMark: o.highWaterMark } : {}),
+  };
   const server = o.tls
-    ? createHttpsServer(
-        { cert: readFileSync(o.tls.cert), key: readFileSync(o.tls.key), maxHeaderSize, ...hwm },
-        handler,
-      )
-    : createHttpServer({ maxHeaderSize, ...hwm }, handler);
+    ? createHttpsServer({ cert: readFileSync(o.tls.cert), key: readFileSync(o.tls.key), ...opts }, handler)
+    : createHttpServer(opts, handler);
   server.headersTimeout = o.headersTimeout;
   server.requestTimeout = o.requestTimeout;
   server.keepAliveTimeout = 65_000;
   if (o.requestTimeout === 0) server.timeout = 0;
+  guardConnections(server, o.guard);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

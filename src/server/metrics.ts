@@ -72,12 +72,21 @@ export class Metrics {
     'Proxied registry requests by method and status class.',
   );
   readonly reloads = new Counter('purser_config_reloads_total', 'Configuration reloads by outcome.');
+  readonly connectionsClosed = new Counter(
+    'purser_connections_closed_total',
+    'Client connections closed by a limit, by listener and reason (max_connections, body_idle).',
+  );
   readonly #extra: (() => string)[] = [];
 
   counter(name: string, help: string): Counter {
     const c = new Counter(name, help);
     this.#extra.push(() => c.render());
     return c;
+  }
+
+  /** A gauge read when /metrics is rendered. */
+  gauge(name: string, help: string, read: () => number): void {
+    this.#extra.push(() => `# HELP ${name} ${help}\n# TYPE ${name} gauge\n${name} ${read()}\n`);
   }
 
   render(): string {
@@ -89,6 +98,7 @@ export class Metrics {
       this.reloads.render(),
       this.oidcFetches.render(),
       this.proxyRequests.render(),
+      this.connectionsClosed.render(),
       ...this.#extra.map((f) => f()),
       `# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes ${mem.rss}\n`,
     ].join('');

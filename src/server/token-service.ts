@@ -5,6 +5,7 @@ import { looksLikeJwt } from '../authn/oidc/verify.js';
 import type { FailedLoginLimiter } from '../authn/rate-limit.js';
 import { dummyVerify, type StaticUsers } from '../authn/static-users.js';
 import type { Authorizer, ScopeDecision } from '../authz/authorizer.js';
+import { clampedAuthorizer } from '../authz/clamp.js';
 import { PurserError } from '../errors.js';
 import type { Scope } from '../protocol/scope.js';
 import type { TokenRequest } from '../protocol/token-request.js';
@@ -195,7 +196,13 @@ export class TokenService {
   async handle(req: TokenRequest, ip: string): Promise<TokenOutcome> {
     const service = this.resolveService(req.service);
     const identity = await this.identify(req, ip);
-    const decisions = await this.#o.authorizer.authorize({ identity, service, scopes: req.scopes, ip });
+    // Clamped here too, for a TokenService built without buildApp (idempotent).
+    const decisions = await clampedAuthorizer(this.#o.authorizer).authorize({
+      identity,
+      service,
+      scopes: req.scopes,
+      ip,
+    });
     const granted: Scope[] = [];
     for (const d of decisions) if (d.granted.length > 0) granted.push({ ...d.requested, actions: d.granted });
     const issued = this.#o.keyring.signer.issue(identity.account, service, granted);

@@ -145,8 +145,12 @@ describe('ACL patterns are RE2, linear in the name', () => {
     ] as Rule[];
     const acl = new Acl(compileRules(rules, 'acl.yml'));
     const decide = (claims: Record<string, unknown>, name: string) =>
-      acl.authorize({ identity: who(claims), service: 's', scopes: [parseScope(`repository:${name}:*`)], ip: '' })[0]!
-        .granted;
+      acl.authorize({
+        identity: who(claims),
+        service: 's',
+        scopes: [parseScope(`repository:${name}:*`)],
+        ip: '',
+      })[0]!.granted;
     // `a-z` from a claim inside a class is three characters, not a range.
     assert.deepEqual(decide({ c: 'a-z' }, 'p-x'), ['pull']);
     assert.deepEqual(decide({ c: 'a-z' }, 'pbx'), []);

@@ -5,16 +5,20 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { FailedLoginLimiter } from '../../../src/authn/rate-limit.js';
 import type { Authorizer, ScopeDecision } from '../../../src/authz/authorizer.js';
 import { writeKeyPair } from '../../../src/cli/keys.js';
 import { buildConfig } from '../../../src/config/load.js';
-import { parseScope, type Scope } from '../../../src/protocol/scope.js';
+import { parseScope, parseScopes, type Scope } from '../../../src/protocol/scope.js';
 import { RegistryProxy } from '../../../src/proxy/server.js';
 import { buildApp } from '../../../src/server/app.js';
 import { TokenHttpServer } from '../../../src/server/http.js';
 import { Metrics } from '../../../src/server/metrics.js';
+import { TokenService } from '../../../src/server/token-service.js';
+import { KeyRing } from '../../../src/token/keyring.js';
+import { loadSigningKey } from '../../../src/token/keys.js';
 import { silentLogger } from '../../../src/util/log.js';
-import { tempDir } from '../support.js';
+import { decodeJwt, makeKeys, tempDir } from '../support.js';
 
 const SECRET = parseScope('repository:prod/secret:pull,push,delete');
 const full = (requested: Scope): ScopeDecision => ({
@@ -129,4 +133,45 @@ describe('a custom authorizer is clamped to the requested scopes', () => {
       }
     });
   }
+});
+
+describe('a TokenService built without buildApp clamps too', () => {
+  test('an authorizer answering for prod/secret gives an anonymous pull of team/app nothing', async () => {
+    const k = await makeKeys();
+    const ring = new KeyRing([await loadSigningKey(k.keyPath, k.crtPath)], {
+      issuer: 'i',
+      keyId: 'libtrust',
+      expiresIn: 60,
+    });
+    k.cleanup();
+    const tokens = new TokenService({
+      issuer: 'i',
+      services: ['svc'],
+      keyring: ring,
+      authenticators: [],
+      staticUsers: undefined,
+      authorizer: HOSTILE['answers for another scope']!,
+      anonymous: true,
+      limiter: new FailedLoginLimiter(5, 60),
+      refreshLifetime: 0,
+    });
+    const out = await tokens.handle(
+      {
+        grant: 'get',
+        service: 'svc',
+        scopes: parseScopes(['repository:team/app:pull']),
+        account: undefined,
+        clientId: undefined,
+        offline: false,
+        credentials: undefined,
+        refreshToken: undefined,
+      },
+      '127.0.0.1',
+    );
+    assert.deepEqual(decodeJwt(out.response.token).payload.access, []);
+    assert.deepEqual(
+      out.decisions.map((d) => [d.requested.name, d.granted]),
+      [['team/app', []]],
+    );
+  });
 });

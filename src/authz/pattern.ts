@@ -1,5 +1,6 @@
 import type { Identity } from '../authn/identity.js';
 import { compileRe2, Re2Cache } from '../util/re2.js';
+import { shownExpression } from '../util/redact.js';
 import { checkPlaceholder, PLACEHOLDER_RE, resolvePlaceholder } from './placeholders.js';
 
 /**
@@ -81,7 +82,7 @@ export function compilePattern(source: string): Pattern {
   const hasPlaceholders = parts.some((p) => 'placeholder' in p);
 
   const invalid = (e: unknown) =>
-    new Error(`invalid regular expression ${source} (RE2 syntax): ${(e as Error).message}`);
+    new Error(`invalid regular expression ${shownExpression(source)} (RE2 syntax): ${(e as Error).message}`);
   if (!hasPlaceholders) {
     let re: ReturnType<typeof compileRe2>;
     try {

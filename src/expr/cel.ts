@@ -1,5 +1,6 @@
 import { Environment } from '@marcbachmann/cel-js';
 import { Re2Cache } from '../util/re2.js';
+import { shownExpression } from '../util/redact.js';
 
 /**
  * CEL expressions in the configuration (ACL `when`, provider `account`/`when`/`labels`).
@@ -94,7 +95,7 @@ function routeMatchesToRe2(root: unknown, source: string): void {
             regexCache.get(patternArg.args);
           } catch (e) {
             throw new CelCompileError(
-              `CEL expression ${JSON.stringify(source)}: matches(): ${(e as Error).message}`,
+              `CEL expression ${JSON.stringify(shownExpression(source))}: matches(): ${(e as Error).message}`,
             );
           }
         }
@@ -168,19 +169,23 @@ export function compileCel(
   try {
     program = env.parse(source);
   } catch (e) {
-    throw new CelCompileError(`CEL syntax error in ${JSON.stringify(source)}: ${firstLine(e)}`);
+    throw new CelCompileError(
+      `CEL syntax error in ${JSON.stringify(shownExpression(source))}: ${firstLine(e)}`,
+    );
   }
   routeMatchesToRe2(program.ast, source);
   const checked = program.check();
   if (!checked.valid)
-    throw new CelCompileError(`CEL type error in ${JSON.stringify(source)}: ${firstLine(checked.error)}`);
+    throw new CelCompileError(
+      `CEL type error in ${JSON.stringify(shownExpression(source))}: ${firstLine(checked.error)}`,
+    );
   if (
     checked.type &&
     !ACCEPTED[kind].includes(checked.type) &&
     !(kind === 'map' && checked.type.startsWith('map'))
   ) {
     throw new CelCompileError(
-      `CEL expression ${JSON.stringify(source)} gives ${checked.type}; a ${kind} is needed here`,
+      `CEL expression ${JSON.stringify(shownExpression(source))} gives ${checked.type}; a ${kind} is needed here`,
     );
   }
   return {

@@ -1,4 +1,5 @@
 import { isIPv4 } from 'node:net';
+import { shown } from './redact.js';
 
 /** True for 127.0.0.0/8, ::1 and `localhost`. A name like `127.example.com` is not loopback. */
 export function isLoopbackHost(hostname: string): boolean {
@@ -15,9 +16,9 @@ export function issuerUrlProblem(u: string): string | undefined {
   try {
     url = new URL(u);
   } catch {
-    return `${u} is not a URL`;
+    return `${shown(u)} is not a URL`;
   }
   if (url.protocol === 'https:') return undefined;
   if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return undefined;
-  return `${u}: only https:// is accepted (http:// only on a loopback address)`;
+  return `${shown(u)}: only https:// is accepted (http:// only on a loopback address)`;
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { RESERVED_PROVIDER_NAMES } from '../authn/identity.js';
 import { PRESETS } from '../authn/oidc/presets.js';
 import { ConfigError } from '../errors.js';
 import { looksLikeKeyMaterial, shown } from '../util/redact.js';
@@ -210,6 +211,12 @@ export function buildConfig(input: unknown, file: string | undefined, baseDir: s
   const providers = d.providers.map((p, i) => resolveProvider(p, `providers[${i}]`, file, baseDir));
   const names = new Set<string>();
   providers.forEach((p, i) => {
+    if (RESERVED_PROVIDER_NAMES.has(p.name))
+      throw new ConfigError(
+        file,
+        `providers[${i}].name`,
+        `${JSON.stringify(p.name)} is reserved (the provider of Purser's own ${p.name} identities); choose another name`,
+      );
     if (names.has(p.name))
       throw new ConfigError(
         file,

@@ -77,6 +77,7 @@ const isAst = (v: unknown): v is AstLike =>
  * so that a pattern RE2 refuses fails the config load. Throws CelCompileError.
  */
 function routeMatchesToRe2(root: unknown, source: string): void {
+  let routed = 0;
   const seen = new Set<object>();
   const visit = (v: unknown): void => {
     if (v === null || typeof v !== 'object' || seen.has(v)) return;
@@ -89,6 +90,7 @@ function routeMatchesToRe2(root: unknown, source: string): void {
       const args = v.args;
       if ((v.op === 'rcall' || v.op === 'call') && Array.isArray(args) && args[0] === 'matches') {
         if (v.op === 'rcall') args[0] = RE2_MATCHES;
+        routed++;
         const patternArg: unknown = v.op === 'rcall' ? args[2]?.[0] : args[1]?.[1];
         if (isAst(patternArg) && patternArg.op === 'value' && typeof patternArg.args === 'string') {
           try {
@@ -109,6 +111,12 @@ function routeMatchesToRe2(root: unknown, source: string): void {
     if (Object.getPrototypeOf(v) === Object.prototype) for (const x of Object.values(v)) visit(x);
   };
   visit(root);
+  // Fail closed if a cel-js upgrade changed the AST's shape: a `.matches(` the walk did not
+  // find would run on the backtracking engine.
+  if (routed === 0 && /\bmatches\s*\(/.test(source))
+    throw new CelCompileError(
+      `CEL expression ${JSON.stringify(shownExpression(source))}: cannot route matches() to RE2 (unexpected cel-js AST)`,
+    );
 }
 
 /**

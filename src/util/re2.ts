@@ -13,16 +13,30 @@ export class RegexSyntaxError extends Error {
 /** Longer patterns are refused: compiling costs time and memory proportional to the size. */
 export const MAX_PATTERN_LENGTH = 4096;
 
+/**
+ * Matching costs up to (program size × input length) steps, and a short pattern can make a
+ * big program (`.{1000}` is 1,002 instructions): bigger programs are refused.
+ */
+export const MAX_PROGRAM_SIZE = 5000;
+
 /** Compiles `source` with RE2 syntax; throws RegexSyntaxError naming the problem. */
 export function compileRe2(source: string): RE2JS {
   if (source.length > MAX_PATTERN_LENGTH)
     throw new RegexSyntaxError(`regular expression longer than ${MAX_PATTERN_LENGTH} characters`);
+  let re: RE2JS;
   try {
-    return RE2JS.compile(source);
+    re = RE2JS.compile(source);
   } catch (e) {
     // re2js messages quote only the offending fragment of the pattern.
     throw new RegexSyntaxError(e instanceof Error ? e.message : String(e));
   }
+  const size = (re.re2().prog as { numInst?: () => number } | undefined)?.numInst?.();
+  if (size === undefined) throw new RegexSyntaxError('cannot size the compiled regular expression');
+  if (size > MAX_PROGRAM_SIZE)
+    throw new RegexSyntaxError(
+      `regular expression too large (${size} instructions compiled, at most ${MAX_PROGRAM_SIZE})`,
+    );
+  return re;
 }
 
 /**

@@ -159,3 +159,30 @@ describe('ACL patterns are RE2, linear in the name', () => {
     assert.deepEqual(decide({ v: 'a_b-c' }, 'a_b-c/app'), ['push']);
   });
 });
+
+describe('regex size', () => {
+  test('a pattern whose program is too big is refused: at load time in the ACL, at run time from a claim', () => {
+    assert.throws(
+      () =>
+        compileRules(
+          [
+            {
+              match: { name: '/.{1000}.{1000}.{1000}.{1000}.{1000}.{1000}/' },
+              actions: ['pull'],
+            } as RuleData,
+          ],
+          'acl.yml',
+        ),
+      /acl\[0\]\.match\.name: .*too large/,
+    );
+    const p = compileCel('claims.ref.matches(claims.re)', ['claims'], 'bool');
+    assert.throws(
+      () => p.run({ claims: toCelValue({ ref: 'a', re: '.{1000}.{1000}.{1000}.{1000}.{1000}.{1000}' }) }),
+      /not a valid RE2/,
+    );
+    // A big but allowed program against a long claim stays bounded.
+    const q = compileCel('claims.ref.matches("^.{1000}b")', ['claims'], 'bool');
+    const { ms } = bestOf(2, () => q.run({ claims: toCelValue({ ref: 'a'.repeat(4096) }) }));
+    assert.ok(ms < 500, `${ms.toFixed(1)} ms`);
+  });
+});

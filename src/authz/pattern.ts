@@ -83,6 +83,8 @@ export function compilePattern(source: string): Pattern {
 
   const invalid = (e: unknown) =>
     new Error(`invalid regular expression ${shownExpression(source)} (RE2 syntax): ${(e as Error).message}`);
+  // A plain name (the common case) needs no regex at all.
+  if (!isRegex && !hasPlaceholders && !/[*?]/.test(body)) return { source, test: (value) => value === body };
   if (!hasPlaceholders) {
     let re: ReturnType<typeof compileRe2>;
     try {

@@ -1,6 +1,8 @@
 import { KNOWN_ACTIONS, type Scope } from '../protocol/scope.js';
 import type { AccessRequest, Authorizer, ScopeDecision } from './authorizer.js';
 
+const MAX_EXPLANATION = 500;
+
 const sameResource = (a: Scope, b: unknown): boolean => {
   if (b === null || typeof b !== 'object') return false;
   const s = b as Partial<Scope>;
@@ -54,7 +56,8 @@ export function clampDecisions(scopes: readonly Scope[], decisions: unknown): Sc
       requested,
       granted: clampActions(scope.actions, d.granted),
       rule: typeof d.rule === 'number' ? d.rule : undefined,
-      explanation: typeof d.explanation === 'string' ? d.explanation : '',
+      // It reaches debug logs and `purser check`: bounded like every logged value.
+      explanation: typeof d.explanation === 'string' ? d.explanation.slice(0, MAX_EXPLANATION) : '',
     };
   });
 }

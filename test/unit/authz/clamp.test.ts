@@ -107,6 +107,11 @@ describe('clampDecisions', () => {
     );
   });
 
+  test('an explanation is kept, bounded', () => {
+    const d = { ...decision(app, ['pull']), explanation: 'x'.repeat(100_000) };
+    assert.equal(clampDecisions([app], [d])[0]!.explanation.length, 500);
+  });
+
   test('a class must match too', () => {
     const plugin = scope('repository(plugin):team/app:pull');
     assert.deepEqual(clampDecisions([plugin], [decision(app, ['pull'])])[0]!.granted, []);

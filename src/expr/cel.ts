@@ -57,7 +57,7 @@ function re2Matches(s: string, pattern: string): boolean {
     re = regexCache.get(pattern);
   } catch {
     // The pattern may come from a claim: name the problem, not the pattern (nor a fragment).
-    throw new Error('matches(): the pattern is not a valid RE2 regular expression');
+    throw new Error('matches(): the pattern is not a valid RE2 regular expression, or is too large');
   }
   return re.test(s);
 }

@@ -156,8 +156,11 @@ The npm package ships the \`schema/\` directory.
   environment variable; unset is an error) or \`\${file:PATH}\` (the file's content, one
   trailing newline stripped; a relative PATH is relative to the config file).
 - **Relative paths** (\`token.key\`, \`token.certificate\`, \`token.keys[].*\`, \`tls.*\`,
-  \`htpasswd\`, \`providers[].keys\`, \`providers[].ca\`) are relative to the directory of the
-  config file.
+  \`htpasswd\`, \`providers[].keys\`, \`providers[].ca\`, \`proxy.upstreamCa\`, \`proxy.tls.*\`)
+  are relative to the directory of the config file. These keys take the path itself:
+  \`\${file:…}\` there (which would put a private key where its path belongs) is refused.
+- **Errors never print a secret**: they name the key and the problem; a value that looks
+  like key material (PEM, several lines) or is long is not shown.
 - **Validated once, at start-up**: an invalid file stops \`serve\`, \`check\` and \`doctor\` with
   exit code 2 and one line naming the file, the key path and the problem, e.g.
 

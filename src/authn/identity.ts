@@ -10,9 +10,19 @@ export interface Identity {
   claims: Readonly<Record<string, unknown>>;
 }
 
+/** The provider of static users (config `users`, `htpasswd`). */
+export const STATIC_PROVIDER = 'static';
+
 export const ANONYMOUS: Identity = Object.freeze({
   account: '',
   provider: 'anonymous',
   labels: Object.freeze({}),
   claims: Object.freeze({}),
 });
+
+/**
+ * The provider names Purser gives identities it vouches for itself. An OIDC provider may
+ * not take one: its callers would match rules (`provider: static`) and get the refresh
+ * token lifetime meant for those identities.
+ */
+export const RESERVED_PROVIDER_NAMES: ReadonlySet<string> = new Set([STATIC_PROVIDER, ANONYMOUS.provider]);

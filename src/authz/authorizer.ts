@@ -21,7 +21,11 @@ export interface ScopeDecision {
   explanation: string;
 }
 
-/** Decides, per requested scope, which actions an identity gets. */
+/**
+ * Decides, per requested scope, which actions an identity gets. Purser clamps the answer
+ * (authz/clamp.ts): one decision per requested scope, granted ⊆ requested; an answer for
+ * a scope that was not asked for, or an action not requested, is dropped.
+ */
 export interface Authorizer {
   authorize(request: AccessRequest): Promise<ScopeDecision[]> | ScopeDecision[];
 }

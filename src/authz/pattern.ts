@@ -1,22 +1,31 @@
 import type { Identity } from '../authn/identity.js';
+import { compileRe2, Re2Cache } from '../util/re2.js';
+import { shownExpression } from '../util/redact.js';
 import { checkPlaceholder, PLACEHOLDER_RE, resolvePlaceholder } from './placeholders.js';
 
-/** A compiled `match` value: a glob or a /regex/, maybe with placeholders. */
+/**
+ * A compiled `match` value: a glob or a /regex/, maybe with placeholders. Both compile to
+ * RE2 (util/re2.ts): matching is linear in the name, whatever the pattern, so a crafted
+ * repository name or claim cannot make a rule like `/(a+)+b/` or `**a**a**a` backtrack.
+ */
 export interface Pattern {
   readonly source: string;
   test(value: string, identity: Identity): boolean;
 }
 
-// Only syntax characters: in `u` mode escaping anything else (`-`, say) is an error.
+// RE2 syntax characters (RE2 accepts an escape before any ASCII punctuation).
 const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
 /**
  * Escapes a placeholder's value so it means only its own characters wherever it lands, even
- * inside a `[...]` class of a user's regex (where `-` would form a range): every character
- * that is not a letter, digit or `_` becomes a `\u{…}` escape, valid in and out of classes.
+ * inside a `[...]` class of a user's regex (where `-` would form a range): ASCII punctuation
+ * gets a backslash, every other character that is not a letter, digit or `_` a `\x{…}`
+ * escape; both are valid in and out of classes.
  */
 const escapeValue = (s: string) =>
-  s.replace(/[^A-Za-z0-9_]/gu, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
+  s.replace(/[^A-Za-z0-9_]/gu, (c) =>
+    /[!-/:-@[-`{-~]/.test(c) ? `\\${c}` : `\\x{${c.codePointAt(0)!.toString(16)}}`,
+  );
 
 function globToRegex(glob: string): string {
   let out = '';
@@ -72,22 +81,27 @@ export function compilePattern(source: string): Pattern {
   const wrap = (re: string) => `^(?:${re})$`;
   const hasPlaceholders = parts.some((p) => 'placeholder' in p);
 
+  const invalid = (e: unknown) =>
+    new Error(`invalid regular expression ${shownExpression(source)} (RE2 syntax): ${(e as Error).message}`);
+  // A plain name (the common case) needs no regex at all.
+  if (!isRegex && !hasPlaceholders && !/[*?]/.test(body)) return { source, test: (value) => value === body };
   if (!hasPlaceholders) {
-    let re: RegExp;
+    let re: ReturnType<typeof compileRe2>;
     try {
-      re = new RegExp(wrap(literalToRegex(body)), 'u');
+      re = compileRe2(wrap(literalToRegex(body)));
     } catch (e) {
-      throw new Error(`invalid regular expression ${source}: ${(e as Error).message}`);
+      throw invalid(e);
     }
     return { source, test: (value) => re.test(value) };
   }
   // Check the shape now with a harmless stand-in for every placeholder.
   try {
-    new RegExp(wrap(parts.map((p) => ('literal' in p ? literalToRegex(p.literal) : 'x')).join('')), 'u');
+    compileRe2(wrap(parts.map((p) => ('literal' in p ? literalToRegex(p.literal) : 'x')).join('')));
   } catch (e) {
-    throw new Error(`invalid regular expression ${source}: ${(e as Error).message}`);
+    throw invalid(e);
   }
-  const cache = new Map<string, RegExp>();
+  // One compiled pattern per distinct placeholder value, bounded (see Re2Cache).
+  const cache = new Re2Cache(1000);
   return {
     source,
     test(value, identity) {
@@ -100,13 +114,13 @@ export function compilePattern(source: string): Pattern {
           re += escapeValue(v);
         }
       }
-      let compiled = cache.get(re);
-      if (!compiled) {
-        compiled = new RegExp(wrap(re), 'u');
-        if (cache.size >= 1000) cache.clear();
-        cache.set(re, compiled);
+      try {
+        return cache.get(wrap(re)).test(value);
+      } catch {
+        // Only a value too long for a pattern gets here (the shape was checked at load
+        // time, values are escaped): it does not match, as a missing value does not.
+        return false;
       }
-      return compiled.test(value);
     },
   };
 }

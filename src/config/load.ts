@@ -2,8 +2,10 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { RESERVED_PROVIDER_NAMES } from '../authn/identity.js';
 import { PRESETS } from '../authn/oidc/presets.js';
 import { ConfigError } from '../errors.js';
+import { looksLikeKeyMaterial, shown } from '../util/redact.js';
 import { Secret } from '../util/secret.js';
 import { issuerUrlProblem } from '../util/url-policy.js';
 import { type ConfigData, type ConfigInput, configSchema, type ProviderData } from './schema.js';
@@ -41,8 +43,17 @@ export interface Config extends Omit<ConfigData, 'users' | 'token' | 'providers'
 
 const REF_RE = /\$\{(env|file):([^}]*)\}/g;
 
-/** Replaces `${env:NAME}` and `${file:PATH}` in every string of the document. */
-function expandRefs(value: unknown, path: string, file: string | undefined, baseDir: string): unknown {
+/**
+ * Replaces `${env:NAME}` and `${file:PATH}` in every string of the document, and notes in
+ * `fromFile` the key paths whose value took in a file's content.
+ */
+function expandRefs(
+  value: unknown,
+  path: string,
+  file: string | undefined,
+  baseDir: string,
+  fromFile: Set<string>,
+): unknown {
   if (typeof value === 'string') {
     if (!value.includes('${')) return value;
     return value.replace(REF_RE, (_m, kind: string, arg: string) => {
@@ -52,6 +63,7 @@ function expandRefs(value: unknown, path: string, file: string | undefined, base
         return v;
       }
       const p = isAbsolute(arg) ? arg : resolve(baseDir, arg);
+      fromFile.add(path);
       try {
         // One trailing newline is not part of a secret kept in a file.
         return readFileSync(p, 'utf8').replace(/\r?\n$/, '');
@@ -64,11 +76,12 @@ function expandRefs(value: unknown, path: string, file: string | undefined, base
       }
     });
   }
-  if (Array.isArray(value)) return value.map((v, i) => expandRefs(v, `${path}[${i}]`, file, baseDir));
+  if (Array.isArray(value))
+    return value.map((v, i) => expandRefs(v, `${path}[${i}]`, file, baseDir, fromFile));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value))
-      out[k] = expandRefs(v, path ? `${path}.${k}` : k, file, baseDir);
+      out[k] = expandRefs(v, path ? `${path}.${k}` : k, file, baseDir, fromFile);
     return out;
   }
   return value;
@@ -104,6 +117,47 @@ function describeIssue(
   return { path: formatPath(full), message: issue.message.replace(/^Invalid input: /, '') };
 }
 
+/**
+ * Every key that names a file. `key: ${file:token.key}` puts the private key itself where
+ * its path belongs (PEM, or a bare base64 line): refused here, without the value, before a
+ * "cannot read <value>" could print it. A path from `${env:…}` is fine unless it is PEM.
+ */
+function refuseKeyMaterialAsPaths(d: ConfigData, file: string | undefined, fromFile: Set<string>): void {
+  const paths: [string, string | undefined][] = [
+    ['token.key', d.token.key],
+    ['token.certificate', d.token.certificate],
+    ...(d.token.keys ?? []).flatMap((k, i): [string, string | undefined][] => [
+      [`token.keys[${i}].key`, k.key],
+      [`token.keys[${i}].certificate`, k.certificate],
+    ]),
+    ['tls.cert', d.tls?.cert],
+    ['tls.key', d.tls?.key],
+    ['htpasswd', d.htpasswd],
+    ['proxy.tls.cert', d.proxy?.tls?.cert],
+    ['proxy.tls.key', d.proxy?.tls?.key],
+    ['proxy.upstreamCa', d.proxy?.upstreamCa],
+    ...d.providers.flatMap((p, i): [string, string | undefined][] => [
+      [`providers[${i}].keys`, p.keys],
+      [`providers[${i}].ca`, p.ca],
+    ]),
+  ];
+  for (const [path, v] of paths) {
+    if (v === undefined) continue;
+    if (fromFile.has(path))
+      throw new ConfigError(
+        file,
+        path,
+        'expected a file path, but ${file:…} puts the content of a file here (give the path itself); the value is not shown',
+      );
+    if (looksLikeKeyMaterial(v))
+      throw new ConfigError(
+        file,
+        path,
+        'expected a file path, but the value looks like PEM or key material; the value is not shown',
+      );
+  }
+}
+
 function abs(baseDir: string, p: string): string {
   return isAbsolute(p) ? p : resolve(baseDir, p);
 }
@@ -119,7 +173,8 @@ export function buildConfig(
   baseDir: string,
   options: { keysGiven?: boolean } = {},
 ): Readonly<Config> {
-  const expanded = expandRefs(input, '', file, baseDir);
+  const fromFile = new Set<string>();
+  const expanded = expandRefs(input, '', file, baseDir, fromFile);
   const parsed = configSchema.safeParse(expanded);
   if (!parsed.success) {
     const first = parsed.error.issues[0]!;
@@ -127,6 +182,7 @@ export function buildConfig(
     throw new ConfigError(file, path, message);
   }
   const d = parsed.data;
+  refuseKeyMaterialAsPaths(d, file, fromFile);
   const t = d.token;
   if (t.key !== undefined && t.keys !== undefined)
     throw new ConfigError(file, 'token', 'give either key or keys, not both');
@@ -172,6 +228,12 @@ export function buildConfig(
   const providers = d.providers.map((p, i) => resolveProvider(p, `providers[${i}]`, file, baseDir));
   const names = new Set<string>();
   providers.forEach((p, i) => {
+    if (RESERVED_PROVIDER_NAMES.has(p.name))
+      throw new ConfigError(
+        file,
+        `providers[${i}].name`,
+        `${JSON.stringify(p.name)} is reserved (the provider of Purser's own ${p.name} identities); choose another name`,
+      );
     if (names.has(p.name))
       throw new ConfigError(
         file,
@@ -208,7 +270,11 @@ function resolveProxy(d: ConfigData, file: string | undefined, baseDir: string):
   const services = Array.isArray(d.token.service) ? d.token.service : [d.token.service];
   const service = p.service ?? services[0]!;
   if (!services.includes(service))
-    throw new ConfigError(file, 'proxy.service', `${JSON.stringify(service)} is not one of token.service`);
+    throw new ConfigError(
+      file,
+      'proxy.service',
+      `${JSON.stringify(shown(service))} is not one of token.service`,
+    );
   if (p.listen === d.listen && !p.listen.endsWith(':0'))
     throw new ConfigError(file, 'proxy.listen', 'must differ from listen (the token server)');
   const u = new URL(p.upstream);

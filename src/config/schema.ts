@@ -156,7 +156,9 @@ const provider = z.strictObject({
   name: z
     .string()
     .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lowercase letters, digits, ".", "_" and "-"')
-    .describe('Names the provider in rules and logs; a Basic username equal to it selects the provider.'),
+    .describe(
+      'Names the provider in rules and logs; a Basic username equal to it selects the provider. `static` and `anonymous` are reserved.',
+    ),
   preset: z
     .enum(['github-actions', 'gitlab', 'kubernetes'])
     .optional()

@@ -7,6 +7,7 @@ import { FailedLoginLimiter } from '../authn/rate-limit.js';
 import { StaticUsers, type StoredCredential } from '../authn/static-users.js';
 import { Acl, type ConditionCompiler, compileRules } from '../authz/acl.js';
 import type { Authorizer } from '../authz/authorizer.js';
+import { clampedAuthorizer } from '../authz/clamp.js';
 import type { Config } from '../config/load.js';
 import { ConfigError } from '../errors.js';
 import { CelCompileError, CelEvalError, type CelProgram, celClaims, compileCel } from '../expr/cel.js';
@@ -133,13 +134,15 @@ export async function buildApp(
     prev.config.auth.failedLogins.windowSeconds === fl.windowSeconds
       ? prev.limiter
       : new FailedLoginLimiter(fl.max, fl.windowSeconds);
+  // Both consumers (TokenService, RegistryProxy) get answers clamped to what was asked.
+  const authorizer = clampedAuthorizer(options.authorizer ?? acl);
   const tokens = new TokenService({
     issuer: config.token.issuer,
     services: config.token.services,
     keyring,
     authenticators,
     staticUsers,
-    authorizer: options.authorizer ?? acl,
+    authorizer,
     anonymous: config.auth.anonymous,
     limiter,
     refreshLifetime: config.token.refreshTokenLifetime,
@@ -154,7 +157,7 @@ export async function buildApp(
     keyring,
     staticUsers,
     acl,
-    authorizer: options.authorizer ?? acl,
+    authorizer,
     limiter,
     providers,
     tokens,

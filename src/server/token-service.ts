@@ -5,6 +5,7 @@ import { looksLikeJwt } from '../authn/oidc/verify.js';
 import type { FailedLoginLimiter } from '../authn/rate-limit.js';
 import { dummyVerify, type StaticUsers } from '../authn/static-users.js';
 import type { Authorizer, ScopeDecision } from '../authz/authorizer.js';
+import { clampedAuthorizer } from '../authz/clamp.js';
 import { PurserError, TooManyAttempts } from '../errors.js';
 import type { Scope } from '../protocol/scope.js';
 import type { TokenRequest } from '../protocol/token-request.js';
@@ -205,7 +206,13 @@ export class TokenService {
     ip: string,
     offline: boolean,
   ): Promise<TokenOutcome> {
-    const decisions = await this.#o.authorizer.authorize({ identity, service, scopes, ip });
+    // Clamped here too, for a TokenService built without buildApp (idempotent).
+    const decisions = await clampedAuthorizer(this.#o.authorizer).authorize({
+      identity,
+      service,
+      scopes,
+      ip,
+    });
     const granted: Scope[] = [];
     for (const d of decisions) if (d.granted.length > 0) granted.push({ ...d.requested, actions: d.granted });
     const issued = this.#o.keyring.signer.issue(identity.account, service, granted);

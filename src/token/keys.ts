@@ -8,6 +8,7 @@ import {
 import { readFileSync } from 'node:fs';
 import { exportJWK, type JWK } from 'jose';
 import { PurserError } from '../errors.js';
+import { shown } from '../util/redact.js';
 import { jwkThumbprint, libtrustKeyId } from './keyid.js';
 
 export type SigningAlgorithm = 'ES256' | 'RS256';
@@ -107,11 +108,15 @@ export async function loadSigningKey(keyPath: string, certPath: string | undefin
     } catch (e) {
       throw new PurserError(
         'INVALID_KEY',
-        `${p}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
+        `${shown(p)}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
       );
     }
   };
-  return signingKeyFromPem(read(keyPath), certPath === undefined ? undefined : read(certPath), keyPath);
+  return signingKeyFromPem(
+    read(keyPath),
+    certPath === undefined ? undefined : read(certPath),
+    shown(keyPath),
+  );
 }
 
 /**

@@ -2,7 +2,7 @@
 // in the configuration is gone at the next refresh; a changed password revokes refresh
 // tokens; a broken configuration is refused and the previous one keeps serving.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { generateKeys, type KeyPair, type Purser, startPurser } from '../helpers/purser.js';
@@ -113,6 +113,27 @@ describe('configuration reload (SIGHUP) and refresh tokens', () => {
     assert.equal(res.status, 200);
     const body = (await res.json()) as { token: string };
     assert.deepEqual(accessOf(body.token), [{ type: 'repository', name: 'team/app', actions: ['pull'] }]);
+  });
+
+  test('a reload failing on ${file:…} of the private key logs the key path, not the key', async () => {
+    const cfg = config(keys, 'pw-1', ['pull']);
+    await reload(
+      { ...cfg, token: { ...(cfg.token as object), key: `\${file:${keys.key}}` } },
+      /configuration reload failed/,
+    );
+    const failed = purser
+      .logs()
+      .split('\n')
+      .filter((l) => l.includes('configuration reload failed'))
+      .at(-1)!;
+    assert.match(failed, /token\.key/);
+    const body = readFileSync(keys.key, 'utf8')
+      .split('\n')
+      .filter((l) => l && !l.startsWith('-----'));
+    assert.ok(body.length > 0);
+    for (const l of body)
+      assert.ok(!purser.logs().includes(l.slice(0, 20)), 'a line of the key is in the log');
+    assert.doesNotMatch(purser.logs(), /PRIVATE KEY/);
   });
 
   test("changing the user's password revokes its refresh tokens", async () => {

@@ -6,7 +6,7 @@ import { ConfigError, PurserError } from '../../errors.js';
 import { CelCompileError, CelEvalError, type CelProgram, celClaims, compileCel } from '../../expr/cel.js';
 import { ExpiringCache } from '../../util/expiring-cache.js';
 import type { Logger } from '../../util/log.js';
-import { issuerUrlProblem } from '../../util/url-policy.js';
+import { discoveredJwksUrlProblem } from '../../util/url-policy.js';
 import type { Identity } from '../identity.js';
 import { issuerDispatcher } from './fetch-json.js';
 import { type KeySet, localKeySet, RemoteKeySet } from './key-set.js';
@@ -99,7 +99,7 @@ export class OidcProvider {
         staleForMs: config.keyCache.staleFor * 1000,
         dispatcher: issuerDispatcher(ca),
         logger: log,
-        checkUrl: issuerUrlProblem,
+        checkUrl: (u) => discoveredJwksUrlProblem(u, config.issuer),
         ...(onFetch
           ? {
               onFetch: (kind: 'discovery' | 'jwks', outcome: 'ok' | 'error') =>

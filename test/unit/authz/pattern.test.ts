@@ -57,8 +57,11 @@ describe('regular expressions', () => {
   test('an invalid regular expression is refused with its source', () => {
     assert.throws(() => compilePattern('/team-(/'), /invalid regular expression \/team-\(\//);
     assert.throws(() => compilePattern('/[z-a]/'), /invalid regular expression/);
-    // u mode: a useless escape is an error too.
-    assert.throws(() => compilePattern('/\\-/'), /invalid regular expression/);
+  });
+
+  test('syntax RE2 does not have (backreferences, lookaround, \\u escapes) is refused', () => {
+    for (const src of ['/(a)\\1/', '/(?=a)a/', '/(?!a)b/', '/\\u{61}/', '/a(?<=a)/'])
+      assert.throws(() => compilePattern(src), /invalid regular expression .* \(RE2 syntax\)/, src);
   });
 
   test('an invalid regex with a placeholder is refused at compile time', () => {

@@ -1,0 +1,84 @@
+import { KNOWN_ACTIONS, type Scope } from '../protocol/scope.js';
+import type { AccessRequest, Authorizer, ScopeDecision } from './authorizer.js';
+
+const MAX_EXPLANATION = 500;
+
+const sameResource = (a: Scope, b: unknown): boolean => {
+  if (b === null || typeof b !== 'object') return false;
+  const s = b as Partial<Scope>;
+  return s.type === a.type && s.name === a.name && (s.class ?? undefined) === (a.class ?? undefined);
+};
+
+/**
+ * The actions of `granted` that `requested` asked for (SPEC §3): a granted `*` gives each
+ * requested action (a requested `*` stays `*`); a requested `*` may be answered with `*` or
+ * with concrete known actions. Anything else, or a `granted` that is not a string list,
+ * gives nothing.
+ */
+export function clampActions(requested: readonly string[], granted: unknown): string[] {
+  if (!Array.isArray(granted)) return [];
+  const g = granted.filter((a): a is string => typeof a === 'string');
+  const all = g.includes('*');
+  const out: string[] = [];
+  const add = (a: string) => {
+    if (!out.includes(a)) out.push(a);
+  };
+  for (const a of requested) {
+    if (a === '*') {
+      if (all) add('*');
+      else for (const b of g) if (KNOWN_ACTIONS.has(b)) add(b);
+    } else if (all || g.includes(a)) add(a);
+  }
+  return out;
+}
+
+/**
+ * Fits an authorizer's answer to what was asked: one decision per requested scope, in
+ * order, whose `requested` is that scope and whose `granted` is a subset of its actions.
+ * A decision is taken from the same position when it names the same resource, else from
+ * the first unused one that does; a scope without one gets nothing. So an authorizer,
+ * whoever wrote it, can narrow what a token carries but never add a scope or an action.
+ */
+export function clampDecisions(scopes: readonly Scope[], decisions: unknown): ScopeDecision[] {
+  const list: unknown[] = Array.isArray(decisions) ? decisions : [];
+  const used = new Set<number>();
+  return scopes.map((scope, i) => {
+    let at = -1;
+    if (!used.has(i) && sameResource(scope, (list[i] as ScopeDecision | undefined)?.requested)) at = i;
+    else at = list.findIndex((d, j) => !used.has(j) && sameResource(scope, (d as ScopeDecision)?.requested));
+    const requested: Scope = { ...scope, actions: [...scope.actions] };
+    if (at < 0) {
+      return { requested, granted: [], rule: undefined, explanation: 'the authorizer gave no decision' };
+    }
+    used.add(at);
+    const d = list[at] as Partial<ScopeDecision>;
+    return {
+      requested,
+      granted: clampActions(scope.actions, d.granted),
+      rule: typeof d.rule === 'number' ? d.rule : undefined,
+      // It reaches debug logs and `purser check`: bounded like every logged value.
+      explanation: typeof d.explanation === 'string' ? d.explanation.slice(0, MAX_EXPLANATION) : '',
+    };
+  });
+}
+
+const frozenScope = (s: Scope): Scope =>
+  Object.freeze({ ...s, actions: Object.freeze([...s.actions]) as string[] });
+
+/**
+ * Wraps an authorizer so every answer is clamped (clampDecisions). The authorizer sees
+ * frozen copies of the scopes: it cannot change what the clamp compares against.
+ */
+export function clampedAuthorizer(inner: Authorizer): Authorizer {
+  return {
+    async authorize(req: AccessRequest): Promise<ScopeDecision[]> {
+      const scopes = req.scopes.map((s) => ({ ...s, actions: [...s.actions] }));
+      const decisions = await inner.authorize({
+        ...req,
+        identity: Object.freeze({ ...req.identity }),
+        scopes: Object.freeze(scopes.map(frozenScope)),
+      });
+      return clampDecisions(scopes, decisions);
+    },
+  };
+}

@@ -1,15 +1,17 @@
-import { createHash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Authenticator, Credentials } from '../authn/authenticator.js';
 import { ANONYMOUS, type Identity } from '../authn/identity.js';
 import { looksLikeJwt } from '../authn/oidc/verify.js';
 import type { FailedLoginLimiter } from '../authn/rate-limit.js';
-import { dummyVerify, type StaticUsers } from '../authn/static-users.js';
+import type { StaticUsers } from '../authn/static-users.js';
 import type { Authorizer, ScopeDecision } from '../authz/authorizer.js';
 import { PurserError } from '../errors.js';
 import type { Scope } from '../protocol/scope.js';
 import type { TokenRequest } from '../protocol/token-request.js';
 import type { KeyRing } from '../token/keyring.js';
-import { issueRefreshToken, verifyRefreshToken } from '../token/refresh.js';
+import { fingerprintKey } from '../token/fingerprint-key.js';
+import { issueRefreshToken, refreshTokenSigner, verifyRefreshToken } from '../token/refresh.js';
+import { keyedDigest } from '../util/keyed-digest.js';
 
 export interface TokenResponse {
   token: string;
@@ -53,10 +55,13 @@ export interface TokenServiceOptions {
  */
 function limiterKey(credentials: Credentials, ip: string, staticUsers: StaticUsers | undefined): string {
   const pw = credentials.password.reveal();
-  if (!staticUsers?.has(credentials.username) && looksLikeJwt(pw))
-    return `${ip}\0jwt\0${createHash('sha256').update(pw).digest('base64')}`;
-  return `${ip}\0${credentials.username}`;
+  // A keyed hash, so a key is 22 characters whatever the caller sent (Basic headers may be
+  // 64 KiB), for the limiter and for the per-key slots alike.
+  if (!staticUsers?.has(credentials.username) && looksLikeJwt(pw)) return keyedDigest(LIMIT_KEY, ip, 'jwt', pw);
+  return keyedDigest(LIMIT_KEY, ip, 'user', credentials.username);
 }
+// Per process, like the limiter's counts (a limiter shared by replicas would need a shared key).
+const LIMIT_KEY = randomBytes(32);
 
 /** The protocol-independent heart: request in, signed token out. */
 export class TokenService {
@@ -139,7 +144,7 @@ export class TokenService {
       this.#o.onFailedLogin?.(a.kind);
       throw new PurserError('UNAUTHORIZED', r.reason);
     }
-    await dummyVerify(credentials.password.reveal());
+    await this.#o.staticUsers?.imitateCheck();
     this.#o.limiter.fail(limitKey);
     this.#o.onFailedLogin?.('unknown');
     throw new PurserError('UNAUTHORIZED', 'invalid username or password');
@@ -155,7 +160,8 @@ export class TokenService {
           'refresh tokens are disabled (token.refreshTokenLifetime: 0): log in again',
         );
       }
-      const fp = this.#o.staticUsers?.credentialFingerprint(c.sub);
+      const signer = refreshTokenSigner(this.#o.keyring, token);
+      const fp = signer && this.#o.staticUsers?.credentialFingerprint(c.sub, fingerprintKey(signer));
       if (fp === undefined || fp !== c.cfp) {
         throw new PurserError(
           'UNAUTHORIZED',
@@ -211,7 +217,10 @@ export class TokenService {
       if (lifetime > 0) {
         const cfp =
           identity.provider === 'static'
-            ? this.#o.staticUsers?.credentialFingerprint(identity.account)
+            ? this.#o.staticUsers?.credentialFingerprint(
+                identity.account,
+                fingerprintKey(this.#o.keyring.signer.key),
+              )
             : undefined;
         response.refresh_token = issueRefreshToken(
           this.#o.keyring,

@@ -71,3 +71,11 @@ export class PasswordChecks {
     await sleep(ms);
   }
 }
+
+let fallback: PasswordChecks | undefined;
+
+/** Imitates a cost-10 check, for a token service configured without static users. */
+export function imitateDefaultCheck(): Promise<void> {
+  fallback ??= new PasswordChecks(10);
+  return fallback.imitate();
+}

@@ -1,5 +1,5 @@
-import { type Secret, safeEqual } from '../util/secret.js';
 import { keyedDigest } from '../util/keyed-digest.js';
+import { type Secret, safeEqual } from '../util/secret.js';
 import { SingleFlight } from '../util/single-flight.js';
 import type { Authenticator, AuthnContext, AuthnResult, Credentials } from './authenticator.js';
 import { BCRYPT_RE } from './htpasswd.js';

@@ -2,14 +2,15 @@ import { randomBytes } from 'node:crypto';
 import type { Authenticator, Credentials } from '../authn/authenticator.js';
 import { ANONYMOUS, type Identity } from '../authn/identity.js';
 import { looksLikeJwt } from '../authn/oidc/verify.js';
+import { imitateDefaultCheck } from '../authn/password-checks.js';
 import type { FailedLoginLimiter } from '../authn/rate-limit.js';
 import type { StaticUsers } from '../authn/static-users.js';
 import type { Authorizer, ScopeDecision } from '../authz/authorizer.js';
 import { PurserError } from '../errors.js';
 import type { Scope } from '../protocol/scope.js';
 import type { TokenRequest } from '../protocol/token-request.js';
-import type { KeyRing } from '../token/keyring.js';
 import { fingerprintKey } from '../token/fingerprint-key.js';
+import type { KeyRing } from '../token/keyring.js';
 import { issueRefreshToken, refreshTokenSigner, verifyRefreshToken } from '../token/refresh.js';
 import { keyedDigest } from '../util/keyed-digest.js';
 
@@ -53,15 +54,17 @@ export interface TokenServiceOptions {
  * guessed; repeated refusals of the same token are still throttled. A static user's name
  * always counts per name, whatever the password looks like (JWT-shaped guesses included).
  */
+// Per process, like the limiter's counts (a limiter shared by replicas would need a shared key).
+const LIMIT_KEY = randomBytes(32);
+
 function limiterKey(credentials: Credentials, ip: string, staticUsers: StaticUsers | undefined): string {
   const pw = credentials.password.reveal();
   // A keyed hash, so a key is 22 characters whatever the caller sent (Basic headers may be
   // 64 KiB), for the limiter and for the per-key slots alike.
-  if (!staticUsers?.has(credentials.username) && looksLikeJwt(pw)) return keyedDigest(LIMIT_KEY, ip, 'jwt', pw);
+  if (!staticUsers?.has(credentials.username) && looksLikeJwt(pw))
+    return keyedDigest(LIMIT_KEY, ip, 'jwt', pw);
   return keyedDigest(LIMIT_KEY, ip, 'user', credentials.username);
 }
-// Per process, like the limiter's counts (a limiter shared by replicas would need a shared key).
-const LIMIT_KEY = randomBytes(32);
 
 /** The protocol-independent heart: request in, signed token out. */
 export class TokenService {
@@ -144,7 +147,8 @@ export class TokenService {
       this.#o.onFailedLogin?.(a.kind);
       throw new PurserError('UNAUTHORIZED', r.reason);
     }
-    await this.#o.staticUsers?.imitateCheck();
+    // As long as a wrong password takes, without spending a bcrypt (see PasswordChecks).
+    await (this.#o.staticUsers ? this.#o.staticUsers.imitateCheck() : imitateDefaultCheck());
     this.#o.limiter.fail(limitKey);
     this.#o.onFailedLogin?.('unknown');
     throw new PurserError('UNAUTHORIZED', 'invalid username or password');

@@ -30,7 +30,9 @@ describe('login cache under load (issue 8 hole 11)', () => {
     assert.equal((await su.authenticate(creds('carol', 'pw'), ctx)).outcome, 'authenticated');
     assert.equal(calls.n, 1);
     clock.now += 61_000;
-    const rs = await Promise.all(Array.from({ length: 32 }, () => su.authenticate(creds('carol', 'pw'), ctx)));
+    const rs = await Promise.all(
+      Array.from({ length: 32 }, () => su.authenticate(creds('carol', 'pw'), ctx)),
+    );
     assert.ok(rs.every((r) => r.outcome === 'authenticated'));
     assert.equal(calls.n, 2, `${calls.n - 1} bcrypt calls for 32 concurrent logins`);
   });
@@ -41,7 +43,9 @@ describe('login cache under load (issue 8 hole 11)', () => {
     const rs = await Promise.all(
       Array.from({ length: 32 }, (_, i) => su.authenticate(creds('carol', i % 2 ? 'pw' : 'wrong'), ctx)),
     );
-    rs.forEach((r, i) => assert.equal(r.outcome, i % 2 ? 'authenticated' : 'rejected', `request ${i}`));
+    for (const [i, r] of rs.entries()) {
+      assert.equal(r.outcome, i % 2 ? 'authenticated' : 'rejected', `request ${i}`);
+    }
     assert.equal(calls.n, 2, 'one check per distinct credential');
   });
 
@@ -50,7 +54,9 @@ describe('login cache under load (issue 8 hole 11)', () => {
     await su.authenticate(creds('carol', 'pw'), ctx);
     clock.now += 50_000; // inside the entry's refresh window (its last 12 s)
     const t = performance.now();
-    const rs = await Promise.all(Array.from({ length: 32 }, () => su.authenticate(creds('carol', 'pw'), ctx)));
+    const rs = await Promise.all(
+      Array.from({ length: 32 }, () => su.authenticate(creds('carol', 'pw'), ctx)),
+    );
     const ms = performance.now() - t;
     assert.ok(rs.every((r) => r.outcome === 'authenticated'));
     assert.equal(calls.n, 2, 'one background renewal');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { before, describe, test } from 'node:test';
-import { createHash } from 'node:crypto';
 import { bcryptVerify } from '../../../src/authn/bcrypt.js';
 import { FailedLoginLimiter } from '../../../src/authn/rate-limit.js';
 import { StaticUsers, type StoredCredential } from '../../../src/authn/static-users.js';
@@ -74,12 +74,23 @@ describe('login timing (issue 8 holes 7 and 8)', () => {
     );
     const t = await timed(() => s.authenticate(pw('alice', 'battery staple'), '10.1.1.1'));
     await Promise.all(guesses);
-    console.log(`one bcrypt ${bcryptMs.toFixed(0)} ms; first real login under 128 guesses ${t.toFixed(0)} ms`);
-    assert.ok(t < bcryptMs + 200, `first login took ${t.toFixed(0)} ms (one bcrypt: ${bcryptMs.toFixed(0)} ms)`);
+    console.log(
+      `one bcrypt ${bcryptMs.toFixed(0)} ms; first real login under 128 guesses ${t.toFixed(0)} ms`,
+    );
+    assert.ok(
+      t < bcryptMs + 200,
+      `first login took ${t.toFixed(0)} ms (one bcrypt: ${bcryptMs.toFixed(0)} ms)`,
+    );
   });
 
   test('a wrong-password flood at a known user from one address does not starve another address', async () => {
-    const s = serviceWith(ringOf(k1), new Map([['alice', { hash: H10 }], ['bob', { hash: H10 }]]));
+    const s = serviceWith(
+      ringOf(k1),
+      new Map([
+        ['alice', { hash: H10 }],
+        ['bob', { hash: H10 }],
+      ]),
+    );
     const flood = Array.from({ length: 64 }, (_, i) =>
       s.authenticate(pw('bob', `guess-${i}`), '10.6.6.6').catch(() => {}),
     );
@@ -87,7 +98,10 @@ describe('login timing (issue 8 holes 7 and 8)', () => {
     await Promise.all(flood);
     console.log(`first real login under 64 wrong passwords for another user: ${t.toFixed(0)} ms`);
     // The fair queue serves the other address next: one in-flight bcrypt per slot, then its own.
-    assert.ok(t < 3 * bcryptMs + 200, `first login took ${t.toFixed(0)} ms (one bcrypt: ${bcryptMs.toFixed(0)} ms)`);
+    assert.ok(
+      t < 3 * bcryptMs + 200,
+      `first login took ${t.toFixed(0)} ms (one bcrypt: ${bcryptMs.toFixed(0)} ms)`,
+    );
   });
 
   test('unknown, plaintext and hashed users: wrong passwords take the same time', async () => {
@@ -106,7 +120,9 @@ describe('login timing (issue 8 holes 7 and 8)', () => {
       t.unknown.push(await timed(() => s.authenticate(pw(`ghost${i}`, `w${i}`), '10.2.2.2')));
     }
     const m = { unknown: median(t.unknown), plain: median(t.plain), hashed: median(t.hashed) };
-    console.log(`wrong-password medians (ms): ${JSON.stringify(m, (_k, v) => (typeof v === 'number' ? Math.round(v) : v))}`);
+    console.log(
+      `wrong-password medians (ms): ${JSON.stringify(m, (_k, v) => (typeof v === 'number' ? Math.round(v) : v))}`,
+    );
     for (const kind of ['unknown', 'plain'] as const) {
       assert.ok(
         Math.abs(m[kind] - m.hashed) < 0.35 * m.hashed + 5,
@@ -135,12 +151,20 @@ describe('login timing (issue 8 holes 7 and 8)', () => {
     const users = () => new Map([['bob', { password: new Secret('builder') }]]);
     const first = serviceWith(ringOf(k1), users());
     const rt = (await first.handle(req(pw('bob', 'builder')), '10.3.3.3')).response.refresh_token!;
-    const refresh = (s: TokenService) => s.handle({ ...req(undefined), grant: 'refresh_token', refreshToken: new Secret(rt) }, '10.3.3.3');
+    const refresh = (s: TokenService) =>
+      s.handle({ ...req(undefined), grant: 'refresh_token', refreshToken: new Secret(rt) }, '10.3.3.3');
     assert.equal((await refresh(serviceWith(ringOf(k1), users()))).identity.account, 'bob', 'restart');
-    assert.equal((await refresh(serviceWith(ringOf(k2, k1), users()))).identity.account, 'bob', 'new first key');
+    assert.equal(
+      (await refresh(serviceWith(ringOf(k2, k1), users()))).identity.account,
+      'bob',
+      'new first key',
+    );
     await assert.rejects(refresh(serviceWith(ringOf(k2), users())), purserError('UNAUTHORIZED'));
     const changed = new Map([['bob', { password: new Secret('builder2') }]]);
-    await assert.rejects(refresh(serviceWith(ringOf(k1), changed)), purserError('UNAUTHORIZED', 'password changed'));
+    await assert.rejects(
+      refresh(serviceWith(ringOf(k1), changed)),
+      purserError('UNAUTHORIZED', 'password changed'),
+    );
   });
 });
 

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { describe, test } from 'node:test';
 import { FailedLoginLimiter } from '../../../src/authn/rate-limit.js';
-import { VerifiedTokenCache } from '../../../src/token/verified-cache.js';
 import type { AccessEntry } from '../../../src/token/signer.js';
+import { VerifiedTokenCache } from '../../../src/token/verified-cache.js';
 import { createLogger, LOG_LIMITS } from '../../../src/util/log.js';
 import { basic, cheapHash, configObject, makeKeys, startServer } from '../support.js';
 
@@ -76,7 +76,11 @@ describe('attacker-controlled memory and logs stay bounded (issue 8 hole 6)', ()
     const lines: string[] = [];
     const log = createLogger({ write: (l) => lines.push(l) });
     const scopes = Array.from({ length: 64 }, (_, i) => `repository:${'s'.repeat(700)}${i}:pull`);
-    log.warn('token request refused', { account: longName(1), scope: scopes, path: `/${'p'.repeat(10_000)}` });
+    log.warn('token request refused', {
+      account: longName(1),
+      scope: scopes,
+      path: `/${'p'.repeat(10_000)}`,
+    });
     assert.equal(lines.length, 1);
     const line = lines[0]!;
     assert.ok(line.length < 8 * 1024, `${line.length} chars`);
@@ -96,7 +100,9 @@ describe('attacker-controlled memory and logs stay bounded (issue 8 hole 6)', ()
       { captureLogs: true },
     );
     try {
-      const scope = Array.from({ length: 8 }, (_, i) => `scope=repository:${'r'.repeat(200)}${i}:pull`).join('&');
+      const scope = Array.from({ length: 8 }, (_, i) => `scope=repository:${'r'.repeat(200)}${i}:pull`).join(
+        '&',
+      );
       for (let i = 0; i < 50; i++) {
         const r = await fetch(`${srv.url}/token?service=registry.test&${scope}`, {
           headers: { authorization: basic(`${'m'.repeat(47_000)}${i}`, 'x') },

@@ -81,7 +81,10 @@ describe('StaticUsers', () => {
   });
 
   test('credentialFingerprint is keyed: another secret gives another fingerprint', () => {
-    assert.notEqual(su.credentialFingerprint('bob', secret), su.credentialFingerprint('bob', Buffer.alloc(32, 8)));
+    assert.notEqual(
+      su.credentialFingerprint('bob', secret),
+      su.credentialFingerprint('bob', Buffer.alloc(32, 8)),
+    );
   });
 
   test('a malformed stored hash rejects instead of throwing', async () => {

@@ -68,8 +68,8 @@ describe('login cache under load (issue 8 hole 11)', () => {
     assert.ok(ms < 50, `cached answers took ${ms.toFixed(1)} ms`);
   });
 
-  test('p99 of cached logins stays low across expiries at 32 connections (cost 10, 1 s cache)', async () => {
-    const su = new StaticUsers(new Map([['carol', { hash: H10 }]]), 1);
+  test('p99 of cached logins stays low across expiries at 32 connections (cost 10, 3 s cache)', async () => {
+    const su = new StaticUsers(new Map([['carol', { hash: H10 }]]), 3);
     await su.authenticate(creds('carol', 'battery staple'), ctx);
     const times: number[] = [];
     for (let i = 0; i < 3; i++) {
@@ -79,7 +79,7 @@ describe('login cache under load (issue 8 hole 11)', () => {
     }
     const bcryptMs = times.sort((a, b) => a - b)[1]!;
     const lat: number[] = [];
-    const end = performance.now() + 4000;
+    const end = performance.now() + 7000;
     await Promise.all(
       Array.from({ length: 32 }, async () => {
         while (performance.now() < end) {
@@ -87,7 +87,7 @@ describe('login cache under load (issue 8 hole 11)', () => {
           const r = await su.authenticate(creds('carol', 'battery staple'), ctx);
           lat.push(performance.now() - t);
           assert.equal(r.outcome, 'authenticated');
-          await new Promise((r) => setTimeout(r, 20));
+          await new Promise((r) => setTimeout(r, 100));
         }
       }),
     );
@@ -96,9 +96,9 @@ describe('login cache under load (issue 8 hole 11)', () => {
     const p50 = lat[Math.floor(lat.length * 0.5)]!;
     const max = lat[lat.length - 1]!;
     console.log(
-      `${lat.length} cached logins over 4 s with a 1 s cache: p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${max.toFixed(1)} ms`,
+      `${lat.length} cached logins over 7 s with a 3 s cache: p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${max.toFixed(1)} ms`,
     );
-    // Before the fix, every expiry sent all 32 (2% of the requests) to bcrypt: p99 at least one
+    // Before the fix, each of the two expiries sent all 32 (~3% of the requests) to bcrypt: p99 at least one
     // check. Relative to a check measured now, so that a loaded machine does not decide.
     assert.ok(p99 < bcryptMs / 2, `p99 ${p99.toFixed(1)} ms; one bcrypt ${bcryptMs.toFixed(1)} ms`);
   });

@@ -52,7 +52,7 @@ function serviceWith(ring: KeyRing, users: Map<string, StoredCredential>, max = 
 describe('login timing (issue 8 holes 7 and 8)', () => {
   let k1: SigningKey;
   let k2: SigningKey;
-  let bcryptMs: number;
+  let oneBcryptMs: number;
   before(async () => {
     const a = await makeKeys();
     const b = await makeKeys();
@@ -62,7 +62,7 @@ describe('login timing (issue 8 holes 7 and 8)', () => {
     b.cleanup();
     const times: number[] = [];
     for (let i = 0; i < 5; i++) times.push(await timed(() => bcryptVerify('x', H10)));
-    bcryptMs = median(times);
+    oneBcryptMs = median(times);
   });
 
   test('128 parallel unknown-user guesses do not delay a real first login by more than 200 ms', async () => {
@@ -74,6 +74,8 @@ describe('login timing (issue 8 holes 7 and 8)', () => {
     );
     const t = await timed(() => s.authenticate(pw('alice', 'battery staple'), '10.1.1.1'));
     await Promise.all(guesses);
+    // One bcrypt measured again now: other processes on a busy machine move it a lot.
+    const bcryptMs = Math.max(oneBcryptMs, await timed(() => bcryptVerify('x', H10)));
     console.log(
       `one bcrypt ${bcryptMs.toFixed(0)} ms; first real login under 128 guesses ${t.toFixed(0)} ms`,
     );
@@ -96,6 +98,7 @@ describe('login timing (issue 8 holes 7 and 8)', () => {
     );
     const t = await timed(() => s.authenticate(pw('alice', 'battery staple'), '10.1.1.1'));
     await Promise.all(flood);
+    const bcryptMs = Math.max(oneBcryptMs, await timed(() => bcryptVerify('x', H10)));
     console.log(`first real login under 64 wrong passwords for another user: ${t.toFixed(0)} ms`);
     // The fair queue serves the other address next: one in-flight bcrypt per slot, then its own.
     assert.ok(

@@ -39,8 +39,10 @@ function bounded(v: unknown, depth: number, max: number = LOG_LIMITS.string): un
     return out;
   }
   // Objects with their own JSON form (a Secret prints ***, a Date its ISO string).
-  if (typeof (v as { toJSON?: unknown }).toJSON === 'function')
-    return bounded(JSON.parse(JSON.stringify(v)), depth);
+  if (typeof (v as { toJSON?: unknown }).toJSON === 'function') {
+    const json = JSON.stringify(v);
+    return json === undefined ? undefined : bounded(JSON.parse(json), depth);
+  }
   const entries = Object.entries(v);
   const out: Record<string, unknown> = {};
   for (const [k, x] of entries.slice(0, LOG_LIMITS.items)) out[clip(k, 64)] = bounded(x, depth + 1);

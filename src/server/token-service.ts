@@ -47,6 +47,9 @@ export interface TokenServiceOptions {
   onFailedLogin?: (kind: string) => void;
 }
 
+// Per process, like the limiter's counts (a limiter shared by replicas would need a shared key).
+const LIMIT_KEY = randomBytes(32);
+
 /**
  * Failed logins are counted per client address and username, except for workload JWTs: all
  * of a provider's callers share its name as username, so counting those would let anyone
@@ -54,9 +57,6 @@ export interface TokenServiceOptions {
  * guessed; repeated refusals of the same token are still throttled. A static user's name
  * always counts per name, whatever the password looks like (JWT-shaped guesses included).
  */
-// Per process, like the limiter's counts (a limiter shared by replicas would need a shared key).
-const LIMIT_KEY = randomBytes(32);
-
 function limiterKey(credentials: Credentials, ip: string, staticUsers: StaticUsers | undefined): string {
   const pw = credentials.password.reveal();
   // A keyed hash, so a key is 22 characters whatever the caller sent (Basic headers may be

@@ -1,18 +1,32 @@
-import { createHash } from 'node:crypto';
+import { keyedDigest } from '../util/keyed-digest.js';
 import { type Secret, safeEqual } from '../util/secret.js';
-import type { Authenticator, AuthnResult, Credentials } from './authenticator.js';
-import { bcryptVerify } from './bcrypt.js';
+import { SingleFlight } from '../util/single-flight.js';
+import type { Authenticator, AuthnContext, AuthnResult, Credentials } from './authenticator.js';
+import { BCRYPT_RE } from './htpasswd.js';
 import { LoginCache } from './login-cache.js';
+import { type BcryptVerifier, PasswordChecks } from './password-checks.js';
 
 export type StoredCredential = { hash: string } | { password: Secret };
 
-// Checked when no authenticator knows a username, so that an unknown user costs as much as
-// a wrong password and response times do not tell which names exist.
-const DUMMY_HASH = '$2b$10$CwTycUXWue0Thq9StjUM0uJ8.p4ZVyKcSd5ySVkjeZfLBdM9gGxWq';
+export interface StaticUsersOptions {
+  /** Replaces the bcrypt verification (tests count calls with it). */
+  verify?: BcryptVerifier;
+  /** The clock, epoch ms (tests move it). */
+  now?: () => number;
+}
 
-/** Spends one bcrypt verification, for timing parity on unknown users. */
-export async function dummyVerify(password: string): Promise<void> {
-  await bcryptVerify(password, DUMMY_HASH);
+/** The most common bcrypt cost among the hashes (10 when there are none). */
+function typicalCost(users: ReadonlyMap<string, StoredCredential>): number {
+  const counts = new Map<number, number>();
+  for (const c of users.values()) {
+    if (!('hash' in c) || !BCRYPT_RE.test(c.hash)) continue;
+    const cost = Number(c.hash.slice(4, 6));
+    counts.set(cost, (counts.get(cost) ?? 0) + 1);
+  }
+  let best = 10;
+  let n = 0;
+  for (const [cost, k] of counts) if (k > n) [best, n] = [cost, k];
+  return best;
 }
 
 /** Static accounts: bcrypt hashes (inline or htpasswd) and plaintext passwords. */
@@ -20,10 +34,19 @@ export class StaticUsers implements Authenticator {
   readonly kind = 'static';
   readonly #users: ReadonlyMap<string, StoredCredential>;
   readonly #cache: LoginCache;
+  readonly #checks: PasswordChecks;
+  readonly #inFlight = new SingleFlight<boolean>();
+  readonly #now: () => number;
 
-  constructor(users: ReadonlyMap<string, StoredCredential>, cacheSeconds: number) {
+  constructor(
+    users: ReadonlyMap<string, StoredCredential>,
+    cacheSeconds: number,
+    options: StaticUsersOptions = {},
+  ) {
     this.#users = users;
     this.#cache = new LoginCache(cacheSeconds);
+    this.#checks = new PasswordChecks(typicalCost(users), options.verify ? { verify: options.verify } : {});
+    this.#now = options.now ?? Date.now;
   }
 
   has(username: string): boolean {
@@ -36,28 +59,35 @@ export class StaticUsers implements Authenticator {
 
   /**
    * A fingerprint of the user's stored credential, bound into refresh tokens so that changing
-   * a password (or removing the user) revokes them. Undefined when the user does not exist.
+   * a password (or removing the user) revokes them. Keyed with `secret` (derived from the
+   * signing key): without it, a plaintext password cannot be guessed from a token offline.
+   * Undefined when the user does not exist.
    */
-  credentialFingerprint(username: string): string | undefined {
+  credentialFingerprint(username: string, secret: Buffer): string | undefined {
     const c = this.#users.get(username);
     if (!c) return undefined;
-    const material = 'hash' in c ? c.hash : `plain:${c.password.reveal()}`;
-    return createHash('sha256')
-      .update('purser-credential\0')
-      .update(username)
-      .update('\0')
-      .update(material)
-      .digest('base64url')
-      .slice(0, 22);
+    const material = 'hash' in c ? `hash:${c.hash}` : `plain:${c.password.reveal()}`;
+    return keyedDigest(secret, 'purser-credential', username, material);
   }
 
-  async authenticate(credentials: Credentials, _ctx: unknown): Promise<AuthnResult> {
+  /**
+   * Waits as long as a failed bcrypt check takes, burning no CPU: for callers no
+   * authenticator knows, so that response times do not tell which usernames exist.
+   */
+  imitateCheck(): Promise<void> {
+    return this.#checks.imitate();
+  }
+
+  async authenticate(credentials: Credentials, ctx: AuthnContext): Promise<AuthnResult> {
     const stored = this.#users.get(credentials.username);
     if (!stored) return { outcome: 'no-match' };
-    const ok =
-      'hash' in stored
-        ? await this.#checkHash(credentials, stored.hash)
-        : safeEqual(credentials.password.reveal(), stored.password.reveal());
+    let ok: boolean;
+    if ('hash' in stored) ok = await this.#checkHash(credentials, stored.hash, ctx.ip);
+    else {
+      ok = safeEqual(credentials.password.reveal(), stored.password.reveal());
+      // A plaintext comparison takes microseconds: answer a wrong one as slowly as bcrypt would.
+      if (!ok) await this.#checks.imitate();
+    }
     if (!ok) return { outcome: 'rejected', reason: 'invalid username or password' };
     return {
       outcome: 'authenticated',
@@ -65,12 +95,26 @@ export class StaticUsers implements Authenticator {
     };
   }
 
-  async #checkHash(credentials: Credentials, hash: string): Promise<boolean> {
+  /**
+   * A cached success answers at once (and, near its expiry, starts one background check that
+   * renews it); otherwise one bcrypt check runs per credential however many requests ask at
+   * once. The single-flight key includes the password, so a wrong password never shares a
+   * right one's result.
+   */
+  async #checkHash(credentials: Credentials, hash: string, ip: string): Promise<boolean> {
     const pw = credentials.password.reveal();
-    if (this.#cache.has(credentials.username, pw, hash)) return true;
-    // @node-rs/bcrypt runs on libuv's thread pool: the event loop stays free.
-    const ok = await bcryptVerify(pw, hash);
-    if (ok) this.#cache.add(credentials.username, pw, hash);
-    return ok;
+    const id = this.#cache.id(credentials.username, pw, hash);
+    const state = this.#cache.state(id, this.#now());
+    if (state === 'refresh') void this.#check(id, pw, hash, ip).catch(() => {});
+    if (state !== 'miss') return true;
+    return this.#check(id, pw, hash, ip);
+  }
+
+  #check(id: string, pw: string, hash: string, ip: string): Promise<boolean> {
+    return this.#inFlight.run(id, async () => {
+      const ok = await this.#checks.verify(pw, hash, ip);
+      if (ok) this.#cache.remember(id, this.#now());
+      return ok;
+    });
   }
 }

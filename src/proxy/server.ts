@@ -11,8 +11,8 @@ import type { AppState } from '../server/app.js';
 import { clientIp, type TokenHttpServer } from '../server/http.js';
 import { closeServer, listenOn } from '../server/listen.js';
 import type { Metrics } from '../server/metrics.js';
-import { covers, type VerifiedAccessToken, verifyAccessToken } from '../token/verify-access.js';
-import { ExpiringCache } from '../util/expiring-cache.js';
+import { VerifiedTokenCache } from '../token/verified-cache.js';
+import { covers, verifyAccessToken } from '../token/verify-access.js';
 import type { Logger } from '../util/log.js';
 import { requiredAccess } from './access.js';
 import { UPLOAD_RETRY_AFTER, UpstreamCapacity } from './capacity.js';
@@ -42,8 +42,9 @@ export class RegistryProxy {
   readonly #log: Logger;
   readonly #metrics: Metrics;
   readonly #capacity: UpstreamCapacity;
-  // Verified bearer tokens, until they expire (with distribution's 60 s leeway).
-  #verified = new ExpiringCache<VerifiedAccessToken>(10_000);
+  // Verified bearer tokens (keyed by a hash, bounded in bytes) until they expire, with
+  // distribution's 60 s leeway.
+  #verified = new VerifiedTokenCache();
   #blobsRedirect = false;
   readonly #agent: Agent;
   #auth: UpstreamAuth;
@@ -82,7 +83,7 @@ export class RegistryProxy {
       // tokens verified under the old keys must be verified again (a key may have been removed).
       this.#authFor = s;
       this.#auth = createUpstreamAuth(this.#cfg, s.keyring, this.#agent, this.#log);
-      this.#verified = new ExpiringCache<VerifiedAccessToken>(10_000);
+      this.#verified = new VerifiedTokenCache();
     }
     return s;
   }

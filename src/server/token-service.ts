@@ -1,16 +1,19 @@
-import { createHash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Authenticator, Credentials } from '../authn/authenticator.js';
 import { ANONYMOUS, type Identity } from '../authn/identity.js';
 import { looksLikeJwt } from '../authn/oidc/verify.js';
+import { imitateDefaultCheck } from '../authn/password-checks.js';
 import type { FailedLoginLimiter } from '../authn/rate-limit.js';
-import { dummyVerify, type StaticUsers } from '../authn/static-users.js';
+import type { StaticUsers } from '../authn/static-users.js';
 import type { Authorizer, ScopeDecision } from '../authz/authorizer.js';
 import { clampedAuthorizer } from '../authz/clamp.js';
 import { PurserError, TooManyAttempts } from '../errors.js';
 import type { Scope } from '../protocol/scope.js';
 import type { TokenRequest } from '../protocol/token-request.js';
+import { fingerprintKey } from '../token/fingerprint-key.js';
 import type { KeyRing } from '../token/keyring.js';
-import { issueRefreshToken, verifyRefreshToken } from '../token/refresh.js';
+import { issueRefreshToken, refreshTokenSigner, verifyRefreshToken } from '../token/refresh.js';
+import { keyedDigest } from '../util/keyed-digest.js';
 
 export interface TokenResponse {
   token: string;
@@ -45,6 +48,9 @@ export interface TokenServiceOptions {
   onFailedLogin?: (kind: string) => void;
 }
 
+// Per process, like the limiter's counts (a limiter shared by replicas would need a shared key).
+const LIMIT_KEY = randomBytes(32);
+
 /**
  * Failed logins are counted per client address and username, except for workload JWTs: all
  * of a provider's callers share its name as username, so counting those would let anyone
@@ -54,9 +60,11 @@ export interface TokenServiceOptions {
  */
 function limiterKey(credentials: Credentials, ip: string, staticUsers: StaticUsers | undefined): string {
   const pw = credentials.password.reveal();
+  // A keyed hash, so a key is 22 characters whatever the caller sent (Basic headers may be
+  // 64 KiB), for the limiter and for the per-key slots alike.
   if (!staticUsers?.has(credentials.username) && looksLikeJwt(pw))
-    return `${ip}\0jwt\0${createHash('sha256').update(pw).digest('base64')}`;
-  return `${ip}\0${credentials.username}`;
+    return keyedDigest(LIMIT_KEY, ip, 'jwt', pw);
+  return keyedDigest(LIMIT_KEY, ip, 'user', credentials.username);
 }
 
 /** The protocol-independent heart: request in, signed token out. */
@@ -135,7 +143,8 @@ export class TokenService {
       this.#o.onFailedLogin?.(a.kind);
       throw new PurserError('UNAUTHORIZED', r.reason);
     }
-    await dummyVerify(credentials.password.reveal());
+    // As long as a wrong password takes, without spending a bcrypt (see PasswordChecks).
+    await (this.#o.staticUsers ? this.#o.staticUsers.imitateCheck() : imitateDefaultCheck());
     this.#o.limiter.fail(limitKey);
     this.#o.onFailedLogin?.('unknown');
     throw new PurserError('UNAUTHORIZED', 'invalid username or password');
@@ -151,7 +160,8 @@ export class TokenService {
           'refresh tokens are disabled (token.refreshTokenLifetime: 0): log in again',
         );
       }
-      const fp = this.#o.staticUsers?.credentialFingerprint(c.sub);
+      const signer = refreshTokenSigner(this.#o.keyring, token);
+      const fp = signer && this.#o.staticUsers?.credentialFingerprint(c.sub, fingerprintKey(signer));
       if (fp === undefined || fp !== c.cfp) {
         throw new PurserError(
           'UNAUTHORIZED',
@@ -227,7 +237,10 @@ export class TokenService {
       if (lifetime > 0) {
         const cfp =
           identity.provider === 'static'
-            ? this.#o.staticUsers?.credentialFingerprint(identity.account)
+            ? this.#o.staticUsers?.credentialFingerprint(
+                identity.account,
+                fingerprintKey(this.#o.keyring.signer.key),
+              )
             : undefined;
         response.refresh_token = issueRefreshToken(
           this.#o.keyring,

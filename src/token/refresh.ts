@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { errors as joseErrors, jwtVerify } from 'jose';
+import { decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 import type { Identity } from '../authn/identity.js';
 import { PurserError } from '../errors.js';
 import type { KeyRing } from './keyring.js';
+import type { SigningKey } from './keys.js';
 
 /**
  * Refresh tokens are JWTs signed with Purser's own key: stateless (any replica with the key
@@ -85,4 +86,13 @@ export async function verifyRefreshToken(
     const why = e instanceof joseErrors.JOSEError ? e.code : 'malformed';
     throw new PurserError('UNAUTHORIZED', `invalid refresh token (${why})`);
   }
+}
+
+/**
+ * The key that signed a refresh token (call after `verifyRefreshToken` accepted it): its
+ * credential fingerprint is keyed with a secret derived from that key.
+ */
+export function refreshTokenSigner(ring: KeyRing, token: string): SigningKey | undefined {
+  const { kid } = decodeProtectedHeader(token);
+  return typeof kid === 'string' ? ring.byThumbprint(kid) : undefined;
 }

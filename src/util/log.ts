@@ -17,6 +17,47 @@ export interface LoggerOptions {
   write?: (line: string) => void;
 }
 
+/**
+ * Limits on what one log line carries: values often come from the caller (a username, a
+ * scope, a path), and a 64 KiB username logged per refused request would let anyone fill
+ * the disk. Truncation happens here, for every call site; an `error` field (a stack trace,
+ * the operator's own) may be longer.
+ */
+export const LOG_LIMITS = { string: 256, error: 4096, items: 16, depth: 4 } as const;
+
+function clip(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max)}…(+${s.length - max} chars)`;
+}
+
+function bounded(v: unknown, depth: number, max: number = LOG_LIMITS.string): unknown {
+  if (typeof v === 'string') return clip(v, max);
+  if (v === null || typeof v !== 'object') return v;
+  if (depth >= LOG_LIMITS.depth) return '[…]';
+  if (Array.isArray(v)) {
+    const out = v.slice(0, LOG_LIMITS.items).map((x) => bounded(x, depth + 1));
+    if (v.length > LOG_LIMITS.items) out.push(`…(+${v.length - LOG_LIMITS.items} more)`);
+    return out;
+  }
+  // Objects with their own JSON form (a Secret prints ***, a Date its ISO string).
+  if (typeof (v as { toJSON?: unknown }).toJSON === 'function') {
+    const json = JSON.stringify(v);
+    return json === undefined ? undefined : bounded(JSON.parse(json), depth);
+  }
+  const entries = Object.entries(v);
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of entries.slice(0, LOG_LIMITS.items)) out[clip(k, 64)] = bounded(x, depth + 1);
+  if (entries.length > LOG_LIMITS.items) out['…'] = `+${entries.length - LOG_LIMITS.items} more`;
+  return out;
+}
+
+function boundedFields(fields: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(fields)) {
+    out[clip(k, 64)] = bounded(v, 1, k === 'error' ? LOG_LIMITS.error : LOG_LIMITS.string);
+  }
+  return out;
+}
+
 function textValue(v: unknown): string {
   const s = typeof v === 'string' ? v : JSON.stringify(v);
   return /[\s"=]/.test(s) ? JSON.stringify(s) : s;
@@ -59,7 +100,12 @@ export function createLogger(opts: LoggerOptions = {}, bound: Record<string, unk
   const format = opts.format ?? 'json';
   const emit = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[level] < min) return;
-    const rec = { time: new Date().toISOString(), level, msg, ...bound, ...fields };
+    const rec = {
+      time: new Date().toISOString(),
+      level,
+      msg: clip(msg, LOG_LIMITS.string),
+      ...boundedFields({ ...bound, ...fields }),
+    };
     if (format === 'json') {
       write(`${JSON.stringify(rec)}\n`);
     } else {

@@ -20,7 +20,11 @@ export class OidcProvider {
   readonly #when: CelProgram<boolean> | undefined;
   readonly #labels: [string, CelProgram<string>][];
   readonly #log: Logger;
-  readonly #verified = new ExpiringCache<JWTPayload>(10_000);
+  // Claims are counted by their JSON size: a JWT may carry up to 16 KiB of them.
+  readonly #verified = new ExpiringCache<JWTPayload>(10_000, {
+    maxBytes: 16 * 1024 * 1024,
+    sizeOf: (k, v) => 2 * (k.length + JSON.stringify(v).length),
+  });
 
   private constructor(
     config: ProviderConfig,

@@ -59,24 +59,32 @@ describe('StaticUsers', () => {
     assert.equal(su.size, 2);
   });
 
+  const secret = Buffer.alloc(32, 7);
   test('credentialFingerprint changes with the password and differs per user', () => {
-    const a1 = su.credentialFingerprint('alice');
+    const a1 = su.credentialFingerprint('alice', secret);
     assert.match(a1 ?? '', /^[A-Za-z0-9_-]{22}$/);
-    assert.equal(su.credentialFingerprint('alice'), a1, 'stable');
-    assert.equal(su.credentialFingerprint('mallory'), undefined);
+    assert.equal(su.credentialFingerprint('alice', secret), a1, 'stable');
+    assert.equal(su.credentialFingerprint('mallory', secret), undefined);
     const changed = new StaticUsers(new Map([['alice', { hash: cheapHash('wonderland') }]]), 60);
     assert.notEqual(
-      changed.credentialFingerprint('alice'),
+      changed.credentialFingerprint('alice', secret),
       a1,
       'a new hash (even of the same password) revokes',
     );
-    const b1 = su.credentialFingerprint('bob');
+    const b1 = su.credentialFingerprint('bob', secret);
     const b2 = new StaticUsers(
       new Map([['bob', { password: new Secret('builder2') }]]),
       60,
-    ).credentialFingerprint('bob');
+    ).credentialFingerprint('bob', secret);
     assert.notEqual(b1, b2);
     assert.ok(!String(b1).includes('builder'));
+  });
+
+  test('credentialFingerprint is keyed: another secret gives another fingerprint', () => {
+    assert.notEqual(
+      su.credentialFingerprint('bob', secret),
+      su.credentialFingerprint('bob', Buffer.alloc(32, 8)),
+    );
   });
 
   test('a malformed stored hash rejects instead of throwing', async () => {

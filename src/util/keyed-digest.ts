@@ -1,0 +1,13 @@
+import { createHmac } from 'node:crypto';
+
+/**
+ * A fixed-size (22 characters, 128 bits) HMAC-SHA-256 of `parts` under `key`, for map keys
+ * and fingerprints built from caller-chosen strings: a 64 KiB username costs what a short
+ * one does, and without the key nobody can compute (or brute-force offline) the digest.
+ * Each part is length-prefixed, so ("a\0b", "c") and ("a", "b\0c") differ.
+ */
+export function keyedDigest(key: Buffer | string, ...parts: string[]): string {
+  const h = createHmac('sha256', key);
+  for (const p of parts) h.update(`${Buffer.byteLength(p)}:`).update(p);
+  return h.digest('base64url').slice(0, 22);
+}

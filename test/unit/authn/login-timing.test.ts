@@ -117,7 +117,7 @@ describe('login timing (issue 8 holes 7 and 8)', () => {
     );
     const t: Record<'unknown' | 'plain' | 'hashed', number[]> = { unknown: [], plain: [], hashed: [] };
     // Interleaved, so that load on the machine hits all three alike.
-    for (let i = 0; i < 15; i++) {
+    for (let i = 0; i < 21; i++) {
       t.hashed.push(await timed(() => s.authenticate(pw('hashed', `w${i}`), '10.2.2.2')));
       t.plain.push(await timed(() => s.authenticate(pw('plain', `w${i}`), '10.2.2.2')));
       t.unknown.push(await timed(() => s.authenticate(pw(`ghost${i}`, `w${i}`), '10.2.2.2')));
@@ -128,7 +128,9 @@ describe('login timing (issue 8 holes 7 and 8)', () => {
     );
     for (const kind of ['unknown', 'plain'] as const) {
       assert.ok(
-        Math.abs(m[kind] - m.hashed) < 0.35 * m.hashed + 5,
+        // Before the fix: plaintext 0.2 ms and unknown 548 ms against hashed 491 ms. The margin
+        // is for CI, where other test files load both cores while this one measures.
+        Math.abs(m[kind] - m.hashed) < 0.5 * m.hashed + 10,
         `${kind} median ${m[kind].toFixed(1)} ms vs hashed ${m.hashed.toFixed(1)} ms`,
       );
     }

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { performance } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
@@ -221,21 +220,6 @@ describe('token HTTP server', () => {
     const r = await getJson(`${url}/token`, { headers: { authorization: basic('nobody', 'whatever') } });
     assert.equal(r.status, 401);
     assert.equal((r.body.errors as { code: string }[])[0]?.code, 'UNAUTHORIZED');
-  });
-
-  test('an unknown user costs a bcrypt check (no cheap user enumeration)', async () => {
-    const t = performance.now();
-    await srv.state.tokens
-      .authenticate(
-        {
-          username: 'nobody-timing',
-          password: new (await import('../../../src/util/secret.js')).Secret('x'),
-        },
-        '10.9.9.9',
-      )
-      .catch(() => undefined);
-    const ms = performance.now() - t;
-    assert.ok(ms > 5, `unknown user answered in ${ms.toFixed(2)} ms`);
   });
 
   test('the log never holds a password', async () => {

@@ -99,7 +99,7 @@ export interface DevRegistry {
 function splitHostPort(listen: string): { host: string; port: number } {
   const m = /^(.*):(\d{1,5})$/.exec(listen);
   const port = m ? Number(m[2]) : Number.NaN;
-  if (!m || !m[1] || port > 65535) throw new UsageError(`registry listen address ${listen}: want HOST:PORT`);
+  if (!m?.[1] || port > 65535) throw new UsageError(`registry listen address ${listen}: want HOST:PORT`);
   return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port };
 }
 

@@ -4,7 +4,8 @@
 // dying) leaves no registry behind. Without a registry binary the same start-up serves tokens
 // and says how to get one.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { buildOciImage, readLayoutDigest } from '../helpers/oci.js';
@@ -27,11 +28,15 @@ function tempDir(prefix: string): string {
 }
 
 /** `purser serve ARGS` in a fresh working directory, on random ports. */
-function serveDev(args: string[] = [], env: NodeJS.ProcessEnv = process.env): { proc: Proc; cwd: string } {
+function serveDev(
+  args: string[] = [],
+  env: NodeJS.ProcessEnv = process.env,
+  registryListen = '127.0.0.1:0',
+): { proc: Proc; cwd: string } {
   const cwd = tempDir('purser-first-run-');
   const proc = startProcess(process.execPath, [purserBin, 'serve', ...args], {
     cwd,
-    env: { ...env, PURSER_LISTEN: '127.0.0.1:0', PURSER_REGISTRY_LISTEN: '127.0.0.1:0' },
+    env: { ...env, PURSER_LISTEN: '127.0.0.1:0', PURSER_REGISTRY_LISTEN: registryListen },
     name: 'purser serve (development default)',
   });
   procs.push(proc);
@@ -85,7 +90,9 @@ describe('first run: purser serve with no config', { timeout: 180_000 }, () => {
     // The banner's commands are the ones used below, with the printed values filled in.
     const out = proc.stdout();
     assert.ok(
-      out.includes(`printf '%s\\n' '${password}' | skopeo login --tls-verify=false -u dev --password-stdin ${host}`),
+      out.includes(
+        `printf '%s\\n' '${password}' | skopeo login --tls-verify=false -u dev --password-stdin ${host}`,
+      ),
       out,
     );
     assert.ok(out.includes(`docker login -u dev --password-stdin ${host}`), out);
@@ -104,7 +111,9 @@ describe('first run: purser serve with no config', { timeout: 180_000 }, () => {
     const back = join(tempDir('purser-first-run-pull-'), 'back');
     assertOk(await sk.copy(`docker://${host}/dev/app:v1`, `oci:${back}:v1`), 'pull');
     assert.equal(readLayoutDigest(back, 'v1'), img.manifestDigest);
-    assert.ok(existsSync(join(cwd, '.purser', 'registry', 'docker', 'registry', 'v2', 'repositories', 'dev', 'app')));
+    assert.ok(
+      existsSync(join(cwd, '.purser', 'registry', 'docker', 'registry', 'v2', 'repositories', 'dev', 'app')),
+    );
 
     const anon = join(tempDir('purser-first-run-anon-'), 'anon');
     assertOk(
@@ -148,6 +157,46 @@ describe('first run: purser serve with no config', { timeout: 180_000 }, () => {
     assert.equal(res.status, 200);
     const body = (await res.json()) as { token?: string };
     assert.ok(body.token && body.token.split('.').length === 3);
+    proc.child.kill('SIGTERM');
+    assert.equal((await proc.exited).code, 0);
+  });
+
+  test('its port taken: the registry takes the next free one', async () => {
+    const holder = createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+    try {
+      const taken = (holder.address() as { port: number }).port;
+      const { proc } = serveDev([], process.env, `127.0.0.1:${taken}`);
+      const { host, pid } = await startedRegistry(proc);
+      const port = Number(host.split(':')[1]);
+      assert.ok(port > taken && port <= taken + 20, `${host} after ${taken}`);
+      const res = await fetch(`http://${host}/v2/`);
+      assert.equal(res.status, 401);
+      proc.child.kill('SIGTERM');
+      assert.equal((await proc.exited).code, 0);
+      assert.ok(await waitGone(pid, 2_000));
+    } finally {
+      holder.close();
+    }
+  });
+
+  test('a registry that fails to start: Purser still serves tokens and says why', async () => {
+    const bin = join(tempDir('purser-first-run-bin-'), 'broken-registry');
+    writeFileSync(
+      bin,
+      '#!/bin/sh\necho \'time="x" level=fatal msg="configuration error: boom"\' >&2\nexit 1\n',
+    );
+    chmodSync(bin, 0o755);
+    const { proc } = serveDev(['--registry-bin', bin]);
+    const realm = await bannerValue(proc, 'token endpoint');
+    await proc.waitForLine(/No registry is running/, 10_000);
+    assert.match(
+      proc.stdout(),
+      /No registry is running: .*broken-registry did not start .*it exited: .*boom/,
+    );
+    assert.match(proc.stdout(), /\[registry\] fatal: configuration error: boom/);
+    const res = await fetch(`${realm}?service=registry.local`);
+    assert.equal(res.status, 200, 'anonymous token');
     proc.child.kill('SIGTERM');
     assert.equal((await proc.exited).code, 0);
   });

@@ -96,10 +96,11 @@ export interface DevRegistry {
   stop(graceMs?: number): Promise<void>;
 }
 
-function splitHostPort(listen: string): { host: string; port: number } {
+/** `host:port` (`[v6]:port` too) of the registry's listen address; a usage error when malformed. */
+export function splitHostPort(listen: string): { host: string; port: number } {
   const m = /^(.*):(\d{1,5})$/.exec(listen);
   const port = m ? Number(m[2]) : Number.NaN;
-  if (!m?.[1] || port > 65535) throw new UsageError(`registry listen address ${listen}: want HOST:PORT`);
+  if (!m?.[1] || port > 65535) throw new UsageError(`PURSER_REGISTRY_LISTEN=${listen}: want HOST:PORT`);
   return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port };
 }
 

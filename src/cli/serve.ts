@@ -12,6 +12,7 @@ import {
   type DevRegistry,
   findRegistryBin,
   REGISTRY_BINS,
+  splitHostPort,
   startDevRegistry,
 } from './dev-registry.js';
 import { DEV_USER, embeddedDefault } from './embedded.js';
@@ -57,6 +58,8 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
     );
   if (registryBinFlag !== undefined && noRegistry)
     throw new UsageError('--registry-bin and --no-registry exclude each other');
+  const registryListen = process.env.PURSER_REGISTRY_LISTEN || DEFAULT_REGISTRY_LISTEN;
+  if (!file && !noRegistry) splitHostPort(registryListen);
   const registryBin = noRegistry
     ? undefined
     : registryBinFlag !== undefined
@@ -112,7 +115,7 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
         registry = await startDevRegistry({
           bin: registryBin,
           baseDir: config.baseDir,
-          listen: process.env.PURSER_REGISTRY_LISTEN ?? DEFAULT_REGISTRY_LISTEN,
+          listen: registryListen,
           realm,
           service: config.token.services[0]!,
           issuer: config.token.issuer,

@@ -72,6 +72,21 @@ describe('serve: registry options', () => {
     }
     assert.match(cases[0]!.stderr, /not an executable file/);
   });
+
+  test('PURSER_REGISTRY_LISTEN that is not HOST:PORT -> exit 2 before anything starts', async () => {
+    const saved = process.env.PURSER_REGISTRY_LISTEN;
+    try {
+      for (const bad of ['5000', '127.0.0.1:70000', ':5000', '127.0.0.1:x']) {
+        process.env.PURSER_REGISTRY_LISTEN = bad;
+        const r = await inproc(['serve']);
+        assert.equal(r.code, 2, `${bad}: ${r.stderr}`);
+        assert.match(r.stderr, /PURSER_REGISTRY_LISTEN=.*want HOST:PORT/);
+      }
+    } finally {
+      if (saved === undefined) delete process.env.PURSER_REGISTRY_LISTEN;
+      else process.env.PURSER_REGISTRY_LISTEN = saved;
+    }
+  });
 });
 
 describe('registry log lines', () => {

@@ -262,7 +262,8 @@ async function startOn(
     if (!exitedEarly) await stopChild(child, lifeline, pid, exited, 2_000);
     const portTaken = tail.some((l) => l.includes('address already in use'));
     const last = tail
-      .filter((l) => !l.startsWith('[registry] goroutine'))
+      .map((l) => l.replace(/^\[registry\] /, ''))
+      .filter((l) => !l.startsWith('goroutine'))
       .slice(-3)
       .join(' | ');
     return {

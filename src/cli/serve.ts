@@ -135,7 +135,7 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
         });
       } catch (e) {
         const err = e as PurserError;
-        noRegistryWhy = `${registryBin} did not start (${err.message})`;
+        noRegistryWhy = `${registryBin}: ${err.message}`;
         logger.error('the development registry did not start', {
           bin: registryBin,
           error: err.message,

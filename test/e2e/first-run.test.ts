@@ -192,7 +192,7 @@ describe('first run: purser serve with no config', { timeout: 180_000 }, () => {
     await proc.waitForLine(/No registry is running/, 10_000);
     assert.match(
       proc.stdout(),
-      /No registry is running: .*broken-registry did not start .*it exited: .*boom/,
+      /No registry is running: .*broken-registry: the development registry did not start: it exited: fatal: configuration error: boom\./,
     );
     assert.match(proc.stdout(), /\[registry\] fatal: configuration error: boom/);
     const res = await fetch(`${realm}?service=registry.local`);

@@ -32,8 +32,8 @@ function serveDev(
   args: string[] = [],
   env: NodeJS.ProcessEnv = process.env,
   registryListen = '127.0.0.1:0',
+  cwd = tempDir('purser-first-run-'),
 ): { proc: Proc; cwd: string } {
-  const cwd = tempDir('purser-first-run-');
   const proc = startProcess(process.execPath, [purserBin, 'serve', ...args], {
     cwd,
     env: { ...env, PURSER_LISTEN: '127.0.0.1:0', PURSER_REGISTRY_LISTEN: registryListen },
@@ -199,5 +199,38 @@ describe('first run: purser serve with no config', { timeout: 180_000 }, () => {
     assert.equal(res.status, 200, 'anonymous token');
     proc.child.kill('SIGTERM');
     assert.equal((await proc.exited).code, 0);
+  });
+
+  test('a second start in the same directory keeps the password and the images; rm -rf .purser resets', async () => {
+    const first = serveDev();
+    const password = await bannerValue(first.proc, 'password');
+    const { host } = await startedRegistry(first.proc);
+    const sk = createSkopeo();
+    dirs.push(sk.dir);
+    const img = await buildOciImage({ dir: join(tempDir('purser-first-run-img-'), 'img'), tag: 'v1' });
+    assertOk(
+      await sk.copy(img.ref, `docker://${host}/dev/keep:v1`, { dest: { username: 'dev', password } }),
+      'push',
+    );
+    first.proc.child.kill('SIGTERM');
+    assert.equal((await first.proc.exited).code, 0);
+
+    const second = serveDev([], process.env, '127.0.0.1:0', first.cwd);
+    assert.equal(await bannerValue(second.proc, 'password'), password);
+    const again = await startedRegistry(second.proc);
+    const back = join(tempDir('purser-first-run-pull-'), 'back');
+    assertOk(
+      await sk.copy(`docker://${again.host}/dev/keep:v1`, `oci:${back}:v1`, { src: 'anonymous' }),
+      'pull after restart',
+    );
+    assert.equal(readLayoutDigest(back, 'v1'), img.manifestDigest);
+    second.proc.child.kill('SIGTERM');
+    assert.equal((await second.proc.exited).code, 0);
+
+    removeDir(join(first.cwd, '.purser'));
+    const third = serveDev([], process.env, '127.0.0.1:0', first.cwd);
+    assert.notEqual(await bannerValue(third.proc, 'password'), password);
+    third.proc.child.kill('SIGTERM');
+    assert.equal((await third.proc.exited).code, 0);
   });
 });

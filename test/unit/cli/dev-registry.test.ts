@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { clientCommands, devBanner } from '../../../src/cli/dev-banner.js';
 import { checkRegistryBin, findRegistryBin } from '../../../src/cli/dev-registry.js';
-import { main } from '../../../src/cli/main.js';
 import { lineSplitter, MAX_LINE, shortenRegistryLine } from '../../../src/cli/registry-log.js';
 import { UsageError } from '../../../src/cli/usage.js';
+import { purserBin } from '../../helpers/paths.js';
+import { run } from '../../helpers/proc.js';
 import { tempDir } from '../support.js';
 
 const t = tempDir('purser-dev-registry-');
@@ -22,16 +23,22 @@ function exe(dir: string, name: string): string {
   return p;
 }
 
-async function inproc(args: string[]): Promise<{ code: number; stderr: string }> {
-  let stderr = '';
-  const code = await main(args, {
-    stdout: () => {},
-    stderr: (x) => {
-      stderr += x;
-    },
-    stdin: async () => '',
+/**
+ * `purser serve ARGS` as a child in a temp directory, killed after 15 s: these must fail fast,
+ * and a regression that starts serving instead must fail the test, not hang it.
+ */
+async function serve(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number | null; stderr: string }> {
+  const cwd = join(t.dir, `cwd-${Math.random().toString(36).slice(2)}`);
+  mkdirSync(cwd);
+  const r = await run(process.execPath, [purserBin, 'serve', ...args], {
+    cwd,
+    env: { ...process.env, PURSER_LISTEN: '127.0.0.1:0', PURSER_REGISTRY_LISTEN: '127.0.0.1:0', ...env },
+    timeout: 15_000,
   });
-  return { code, stderr };
+  return { code: r.code, stderr: r.timedOut ? `TIMED OUT\n${r.stderr}` : r.stderr };
 }
 
 describe('findRegistryBin / checkRegistryBin', () => {
@@ -60,10 +67,10 @@ describe('serve: registry options', () => {
   test('--registry-bin that is not executable, with --config, or with --no-registry -> exit 2', async () => {
     const ok = exe(join(t.dir, 'd'), 'registry');
     const cases = await Promise.all([
-      inproc(['serve', '--registry-bin', join(t.dir, 'missing')]),
-      inproc(['serve', '--config', 'x.yml', '--registry-bin', ok]),
-      inproc(['serve', '--config', 'x.yml', '--no-registry']),
-      inproc(['serve', '--registry-bin', ok, '--no-registry']),
+      serve(['--registry-bin', join(t.dir, 'missing')]),
+      serve(['--config', 'x.yml', '--registry-bin', ok]),
+      serve(['--config', 'x.yml', '--no-registry']),
+      serve(['--registry-bin', ok, '--no-registry']),
     ]);
     for (const r of cases) {
       assert.equal(r.code, 2, r.stderr);
@@ -74,18 +81,12 @@ describe('serve: registry options', () => {
   });
 
   test('PURSER_REGISTRY_LISTEN that is not HOST:PORT -> exit 2 before anything starts', async () => {
-    const saved = process.env.PURSER_REGISTRY_LISTEN;
-    try {
-      for (const bad of ['5000', '127.0.0.1:70000', ':5000', '127.0.0.1:x']) {
-        process.env.PURSER_REGISTRY_LISTEN = bad;
-        const r = await inproc(['serve']);
-        assert.equal(r.code, 2, `${bad}: ${r.stderr}`);
-        assert.match(r.stderr, /PURSER_REGISTRY_LISTEN=.*want HOST:PORT/);
-      }
-    } finally {
-      if (saved === undefined) delete process.env.PURSER_REGISTRY_LISTEN;
-      else process.env.PURSER_REGISTRY_LISTEN = saved;
-    }
+    const bads = ['5000', '127.0.0.1:70000', ':5000', '127.0.0.1:x'];
+    const rs = await Promise.all(bads.map((bad) => serve([], { PURSER_REGISTRY_LISTEN: bad })));
+    rs.forEach((r, i) => {
+      assert.equal(r.code, 2, `${bads[i]}: ${r.stderr}`);
+      assert.match(r.stderr, /PURSER_REGISTRY_LISTEN=.*want HOST:PORT/);
+    });
   });
 });
 

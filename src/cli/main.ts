@@ -11,7 +11,8 @@ const HELP = `Usage: purser <command> [options]
 Token authentication server for OCI / Docker registries.
 
 Commands:
-  serve [--config FILE]     run the token server (no config: embedded development default)
+  serve [--config FILE]     run the token server (no config: embedded development default,
+                            with a private registry when docker-registry is installed)
   keys generate             write a signing key and a certificate for the registry
   hash                      bcrypt a password read on stdin
   check                     explain what a caller would get, without issuing anything

@@ -1,33 +1,70 @@
 import { type Config, loadConfigFile } from '../config/load.js';
+import type { PurserError } from '../errors.js';
 import { RegistryProxy } from '../proxy/server.js';
 import { buildApp } from '../server/app.js';
 import { TokenHttpServer } from '../server/http.js';
 import { Metrics } from '../server/metrics.js';
 import { createLogger } from '../util/log.js';
+import { devBanner } from './dev-banner.js';
+import {
+  checkRegistryBin,
+  DEFAULT_REGISTRY_LISTEN,
+  type DevRegistry,
+  findRegistryBin,
+  REGISTRY_BINS,
+  splitHostPort,
+  startDevRegistry,
+} from './dev-registry.js';
 import { DEV_USER, embeddedDefault } from './embedded.js';
 import { registrySnippets } from './registry-config.js';
-import { type CommandIo, flag, parse, str } from './usage.js';
+import { type CommandIo, flag, parse, str, UsageError } from './usage.js';
 
 export const SERVE_HELP = `Usage: purser serve [--config FILE]
+       purser serve [--registry-bin PATH | --no-registry]
 
 Runs the token server (and the proxy when the config has proxy:).
 Without --config, runs the embedded development default: keys and a development
-user under ./.purser/, listening on 127.0.0.1:5001 (PURSER_LISTEN overrides).
+user under ./.purser/, listening on 127.0.0.1:5001 (PURSER_LISTEN overrides). When a
+distribution registry binary is found (docker-registry or registry on PATH, or
+--registry-bin), it also runs one as its child on 127.0.0.1:5000 or the next free port
+(PURSER_REGISTRY_LISTEN overrides; port 0: any free port), storage under ./.purser/,
+its tokens from this Purser. The registry stops with Purser.
 
 Signals: SIGHUP reloads the configuration file (the old one stays on error);
 SIGTERM/SIGINT stop after requests in flight finish.
 
 Options:
-  --config FILE   YAML configuration file (see docs/configuration.md)
+  --config FILE        YAML configuration file (see docs/configuration.md)
+  --registry-bin PATH  the registry binary for the development default
+  --no-registry        development default without the child registry
 `;
 
 export async function serveCommand(args: string[], io: CommandIo): Promise<number> {
-  const { values } = parse(args, { config: { type: 'string', short: 'c' } });
+  const { values } = parse(args, {
+    config: { type: 'string', short: 'c' },
+    'registry-bin': { type: 'string' },
+    'no-registry': { type: 'boolean' },
+  });
   if (flag(values, 'help')) {
     io.stdout(SERVE_HELP);
     return 0;
   }
   const file = str(values, 'config');
+  const registryBinFlag = str(values, 'registry-bin');
+  const noRegistry = flag(values, 'no-registry');
+  if (file && (registryBinFlag !== undefined || noRegistry))
+    throw new UsageError(
+      '--registry-bin and --no-registry apply to the development default only (no --config)',
+    );
+  if (registryBinFlag !== undefined && noRegistry)
+    throw new UsageError('--registry-bin and --no-registry exclude each other');
+  const registryListen = process.env.PURSER_REGISTRY_LISTEN || DEFAULT_REGISTRY_LISTEN;
+  if (!file && !noRegistry) splitHostPort(registryListen);
+  const registryBin = noRegistry
+    ? undefined
+    : registryBinFlag !== undefined
+      ? checkRegistryBin(registryBinFlag)
+      : findRegistryBin();
   let config: Readonly<Config>;
   let dev: { password: string } | undefined;
   if (file) config = loadConfigFile(file);
@@ -67,15 +104,59 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
     });
   }
 
+  let registry: DevRegistry | undefined;
+  let stopping = false;
   if (dev) {
-    const s = registrySnippets(config, realm);
+    let noRegistryWhy = noRegistry
+      ? 'started with --no-registry'
+      : `neither ${REGISTRY_BINS.join(' nor ')} is on PATH`;
+    if (registryBin) {
+      try {
+        registry = await startDevRegistry({
+          bin: registryBin,
+          baseDir: config.baseDir,
+          listen: registryListen,
+          realm,
+          service: config.token.services[0]!,
+          issuer: config.token.issuer,
+          rootcertbundle: config.token.keys[0]!.certificate!,
+          avoidPorts: [Number(url.port)],
+          output: (line) => io.stdout(`${line}\n`),
+        });
+        logger.info('registry started', {
+          url: registry.url,
+          pid: registry.pid,
+          bin: registryBin,
+          config: registry.configPath,
+        });
+        const r = registry;
+        void r.exited.then((code) => {
+          if (!stopping) logger.error('the development registry exited; tokens are still served', { code });
+        });
+      } catch (e) {
+        const err = e as PurserError;
+        noRegistryWhy = `${registryBin}: ${err.message}`;
+        logger.error('the development registry did not start', {
+          bin: registryBin,
+          error: err.message,
+          ...(err.detail ? { log: err.detail } : {}),
+        });
+      }
+    }
+    const service = config.token.services[0]!;
     io.stdout(
-      `\n  Purser is running on its embedded DEVELOPMENT default. Do not use it in production:\n` +
-        `  write a config file and run: purser serve --config FILE\n\n` +
-        `  token endpoint:    ${realm}\n  development user:  ${DEV_USER}\n  password:          ${dev.password}\n` +
-        `  anonymous callers: pull only\n  state:             ${config.baseDir}\n\n` +
-        `  Point a registry at it, for example distribution 2.x (registry.yml):\n\n${indent(s.distribution2)}\n` +
-        `  then: docker login <registry> -u ${DEV_USER}\n\n`,
+      devBanner({
+        realm,
+        user: DEV_USER,
+        password: dev.password,
+        baseDir: config.baseDir,
+        service,
+        issuer: config.token.issuer,
+        snippet: registrySnippets(config, realm).distribution2,
+        ...(registry
+          ? { registry: { host: registry.host, storage: registry.storage } }
+          : { noRegistry: noRegistryWhy }),
+      }),
     );
   }
 
@@ -108,19 +189,13 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       logger.info('shutting down', { signal });
+      stopping = true;
       const force = setTimeout(() => resolve(), 10_000);
       force.unref();
-      Promise.all([server.close(), proxy?.close()]).then(() => resolve());
+      Promise.all([server.close(), proxy?.close(), registry?.stop()]).then(() => resolve());
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
   return 0;
-}
-
-function indent(s: string): string {
-  return s
-    .split('\n')
-    .map((l) => (l ? `    ${l}` : l))
-    .join('\n');
 }

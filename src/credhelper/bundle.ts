@@ -11,12 +11,19 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isEntryPoint } from './main.js';
 
+/**
+ * The runner runtime the bundle is built for, as actions/login/action.yml declares it
+ * (`runs.using`). The bundle is tsconfig's ES2022 output using node built-ins only, which
+ * node24 runs as is; GitHub's runners no longer offer node20 to JavaScript actions.
+ */
+export const ACTION_RUNTIME = 'node24';
+
 /** actions/login/dist of the repository this module was compiled in. */
 export const OUT_DIR: string = fileURLToPath(new URL('../../../actions/login/dist/', import.meta.url));
 
 const HEADER = (from: string): string =>
   `// GENERATED from ${from} by \`node dist/src/credhelper/bundle.js\`: do not edit.\n` +
-  '// Node built-ins only: the action runs without npm install.\n';
+  `// Node built-ins only: the action runs without npm install, on the runner's ${ACTION_RUNTIME}.\n`;
 
 function compiled(name: string): string {
   const js = readFileSync(fileURLToPath(new URL(`./${name}`, import.meta.url)), 'utf8');

@@ -10,6 +10,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { ACTION_NODE } from '../helpers/action-node.js';
 import { assertFails, assertOk, NO_ACCESS } from '../helpers/assert.js';
 import { decodeJwt, now, TestIssuer, tokenRequest } from '../helpers/issuer.js';
 import { withLogs } from '../helpers/logs.js';
@@ -225,7 +226,7 @@ describe('docker-credential-purser with skopeo, Purser and the real registry', {
         ACTIONS_ID_TOKEN_REQUEST_TOKEN: ep!.requestToken,
       };
       const action = join(repoRoot, 'actions', 'login', 'dist', 'index.mjs');
-      const main = await run(process.execPath, [action], {
+      const main = await run(ACTION_NODE, [action], {
         env: { ...jobEnv, INPUT_REGISTRY: stack!.host, INPUT_AUDIENCE: AUDIENCE },
         cwd: job,
       });
@@ -260,7 +261,7 @@ describe('docker-credential-purser with skopeo, Purser and the real registry', {
       const state: NodeJS.ProcessEnv = {};
       const text = readFileSync(files.GITHUB_STATE, 'utf8');
       for (const m of text.matchAll(/^([^<\n]+)<<(.+)\n([\s\S]*?)\n\2$/gm)) state[`STATE_${m[1]}`] = m[3];
-      const post = await run(process.execPath, [action], { env: { ...jobEnv, ...state }, cwd: job });
+      const post = await run(ACTION_NODE, [action], { env: { ...jobEnv, ...state }, cwd: job });
       assert.equal(post.code, 0, describeRun(post));
       assert.equal(existsSync(dockerConfig), false, 'the docker config the action created is gone');
       assert.equal(existsSync(actionBin), false, 'and so is the helper');

@@ -1,5 +1,5 @@
 // GENERATED from src/credhelper/main.ts by `node dist/src/credhelper/bundle.js`: do not edit.
-// Node built-ins only: the action runs without npm install.
+// Node built-ins only: the action runs without npm install, on the runner's node24.
 // docker-credential-purser: a docker credential helper that answers `get` with a fresh OIDC
 // token from the environment it runs in (GitHub Actions, GitLab CI, Kubernetes, a command),
 // for a Purser provider whose name is the Basic username.

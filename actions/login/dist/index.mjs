@@ -1,5 +1,5 @@
 // GENERATED from src/credhelper/action.ts by `node dist/src/credhelper/bundle.js`: do not edit.
-// Node built-ins only: the action runs without npm install.
+// Node built-ins only: the action runs without npm install, on the runner's node24.
 // The `purser login` GitHub Action (actions/login): gets the job's OIDC ID token for the
 // registry's audience and installs docker-credential-purser for that registry in the docker
 // config (or writes a plain `auths` entry); its post step removes exactly what it added.

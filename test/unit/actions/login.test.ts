@@ -18,7 +18,9 @@ import {
   runAction,
   setEntry,
 } from '../../../src/credhelper/action.js';
+import { ACTION_RUNTIME } from '../../../src/credhelper/bundle.js';
 import type { Env } from '../../../src/credhelper/main.js';
+import { ACTION_NODE, ACTION_NODE_LABEL } from '../../helpers/action-node.js';
 import { repoRoot } from '../../helpers/paths.js';
 import { describeRun, run } from '../../helpers/proc.js';
 import { tempDir } from '../support.js';
@@ -401,10 +403,10 @@ describe('the shipped action (actions/login/dist/index.mjs) run as the runner ru
     await ep.close();
   });
 
-  test('main then post, with node and no npm install', async () => {
+  test(`main then post, with ${ACTION_NODE_LABEL} and no npm install`, async () => {
     const action = join(repoRoot, 'actions', 'login', 'dist', 'index.mjs');
     const base = { PATH: process.env.PATH, ...job.env } as NodeJS.ProcessEnv;
-    const m = await run(process.execPath, [action], {
+    const m = await run(ACTION_NODE, [action], {
       env: {
         ...base,
         INPUT_REGISTRY: '127.0.0.1:5000',
@@ -429,16 +431,17 @@ describe('the shipped action (actions/login/dist/index.mjs) run as the runner ru
     const state = parseFileCommands(job.files.state);
     const stateEnv: NodeJS.ProcessEnv = {};
     for (const [k, v] of Object.entries(state)) stateEnv[`STATE_${k}`] = v;
-    const p = await run(process.execPath, [action], { env: { ...base, ...stateEnv }, cwd: job.dir });
+    const p = await run(ACTION_NODE, [action], { env: { ...base, ...stateEnv }, cwd: job.dir });
     assert.equal(p.code, 0, describeRun(p));
     assert.equal(existsSync(job.dockerConfig), false);
     assert.equal(existsSync(binDir), false);
     assert.equal(ep.hits.length, 1);
   });
 
-  test('action.yml: node20, main and post on the bundled file, the documented inputs', () => {
+  test('action.yml: node24 (what the bundle is built for), main and post on the bundled file, the documented inputs', () => {
     const yml = readFileSync(join(repoRoot, 'actions', 'login', 'action.yml'), 'utf8');
-    assert.match(yml, /^ {2}using: node20$/m);
+    assert.equal(ACTION_RUNTIME, 'node24');
+    assert.match(yml, new RegExp(`^ {2}using: ${ACTION_RUNTIME}$`, 'm'));
     assert.match(yml, /^ {2}main: dist\/index\.mjs$/m);
     assert.match(yml, /^ {2}post: dist\/index\.mjs$/m);
     for (const input of ['registry', 'audience', 'provider', 'credential-helper']) {

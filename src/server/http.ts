@@ -1,6 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { isPurserError, PurserError } from '../errors.js';
 import { basicChallenge, errorBody } from '../protocol/responses.js';
+import { splitTarget } from '../protocol/target.js';
 import { formatScope, type Scope } from '../protocol/scope.js';
 import { parseGetTokenRequest, parsePostTokenRequest, type TokenRequest } from '../protocol/token-request.js';
 import type { Logger } from '../util/log.js';
@@ -83,13 +84,11 @@ export class TokenHttpServer {
   };
 
   async #route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const path = q < 0 ? url : url.slice(0, q);
+    // Origin-form or absolute-form (RFC 9112 §3.2.2); the authority plays no part in routing.
+    const { path, rawQuery } = splitTarget(req.url ?? '/');
     const method = req.method ?? 'GET';
     if (path === '/token') {
-      if (method === 'GET' || method === 'POST')
-        return this.#token(req, res, method, q < 0 ? '' : url.slice(q + 1));
+      if (method === 'GET' || method === 'POST') return this.#token(req, res, method, rawQuery);
       return this.#methodNotAllowed(res, 'GET, POST');
     }
     if (method !== 'GET' && method !== 'HEAD') return this.#methodNotAllowed(res, 'GET, HEAD');

@@ -1,8 +1,8 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { isPurserError, PurserError } from '../errors.js';
 import { basicChallenge, errorBody } from '../protocol/responses.js';
-import { splitTarget } from '../protocol/target.js';
 import { formatScope, type Scope } from '../protocol/scope.js';
+import { splitTarget } from '../protocol/target.js';
 import { parseGetTokenRequest, parsePostTokenRequest, type TokenRequest } from '../protocol/token-request.js';
 import type { Logger } from '../util/log.js';
 import type { AppState } from './app.js';

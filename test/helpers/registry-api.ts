@@ -3,7 +3,8 @@
 import { createHash } from 'node:crypto';
 import { OCI_CONFIG, OCI_MANIFEST } from './oci.js';
 
-export const sha256 = (b: Buffer | string): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+export const sha256 = (b: Buffer | string): string =>
+  `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 /** Absolute URL of an upload Location (distribution may answer a relative one). */
 export function locationUrl(base: string, loc: string | null): string {

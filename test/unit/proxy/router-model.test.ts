@@ -117,15 +117,18 @@ const name = fc.array(
     maxLength: 3,
   },
 );
-const tail = fc.constantFrom(
-  ['manifests', 'v1'],
-  ['manifests', D],
-  ['blobs', D],
-  ['blobs', 'uploads', ''],
-  ['blobs', 'uploads'],
-  ['blobs', 'uploads', 'uu-id'],
-  ['tags', 'list'],
-  ['referrers', D],
+const tail = fc.oneof(
+  fc.tuple(fc.constantFrom('manifests', 'blobs', 'uploads', 'referrers'), segment).map((t) => [...t]),
+  fc.constantFrom(
+    ['manifests', 'v1'],
+    ['manifests', D],
+    ['blobs', D],
+    ['blobs', 'uploads', ''],
+    ['blobs', 'uploads'],
+    ['blobs', 'uploads', 'uu-id'],
+    ['tags', 'list'],
+    ['referrers', D],
+  ),
 );
 const routeShaped = fc
   .tuple(name, tail, fc.array(segment, { maxLength: 2 }), fc.nat(4))

@@ -355,15 +355,17 @@ describe('proxy wire: the registry acts on what the proxy checked', { timeout: T
             'manifests/1/',
           ),
           dots: fc.constantFrom('', '', '/x/..', '/x/%2e%2e', '/.', '/%2E', '/'),
+          join: fc.constantFrom('/', '/', '%2F', '%2f'),
         })
-        .map((t) => `/v2/${t.name}${t.dots}/${t.tail}`);
+        .map((t) => `/v2/${t.name}${t.dots}${t.join}${t.tail}`);
       const targets = [
         ...new Set([
           '/v2/public/app/manifests/1',
           '/v2/public/app/tags/list',
           '/v2/public/app/manifests/%31',
           '/v2/public/%61pp/tags/list',
-          ...fc.sample(target, { numRuns: 80, seed: 8 }),
+          '/v2/public/app/manifests/leak%2Fmanifests%2F1',
+          ...fc.sample(target, { numRuns: 100, seed: 8 }),
         ]),
       ];
 

@@ -59,7 +59,7 @@ export interface ModelRequest {
   bodyFields?: [string, string][];
 }
 
-function unescape(s: string, query: boolean): string | undefined {
+function modelUnescape(s: string, query: boolean): string | undefined {
   let out = '';
   const bytes: number[] = [];
   const flush = () => {
@@ -87,8 +87,8 @@ export function goParseQuery(raw: string): [string, string][] {
   for (const pair of raw.split('&')) {
     if (pair.includes(';') || pair === '') continue;
     const i = pair.indexOf('=');
-    const k = unescape(i < 0 ? pair : pair.slice(0, i), true);
-    const v = unescape(i < 0 ? '' : pair.slice(i + 1), true);
+    const k = modelUnescape(i < 0 ? pair : pair.slice(0, i), true);
+    const v = modelUnescape(i < 0 ? '' : pair.slice(i + 1), true);
     if (k !== undefined && v !== undefined) out.push([k, v]);
   }
   return out;
@@ -121,7 +121,7 @@ export function registryAction(req: ModelRequest): RegistryAction {
   const q = req.target.indexOf('?');
   const rawPath = q < 0 ? req.target : req.target.slice(0, q);
   const query = goParseQuery(q < 0 ? '' : req.target.slice(q + 1));
-  const path = unescape(rawPath, false);
+  const path = modelUnescape(rawPath, false);
   if (path === undefined) return { kind: 'bad-request' };
   if (cleanPath(path) !== path) return { kind: 'redirect' };
   for (const r of ROUTES) {

@@ -1,4 +1,5 @@
 import { isRepositoryName, type Scope } from '../protocol/scope.js';
+import { type QueryPairs, queryValues, readsFormBody } from './go-query.js';
 
 /** What a registry API request needs, worked out from its method and path alone. */
 export type RouteAccess =
@@ -6,13 +7,29 @@ export type RouteAccess =
   | { kind: 'scoped'; scopes: Scope[]; repository: string | undefined; mountFrom?: string }
   | { kind: 'invalid'; status: number; code: string; message: string };
 
-const ROUTES: { re: RegExp; route: 'tags' | 'manifest' | 'upload' | 'blob' | 'referrers' }[] = [
+// distribution 2.8's route grammar (registry/api/v2/descriptors.go, go-digest, reference):
+// the name is checked with isRepositoryName, the last component with these.
+const DIGEST = '[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+';
+const TAG = '[\\w][\\w.-]{0,127}';
+const UUID = '[a-zA-Z0-9\\-_.=]+';
+
+type Route = 'tags' | 'manifest' | 'upload' | 'blob' | 'referrers';
+/** Each route's shape, and what its last component must look like for the registry to route it. */
+const ROUTES: { re: RegExp; route: Route; last?: RegExp }[] = [
   { re: /^\/v2\/(.+)\/tags\/list$/, route: 'tags' },
-  { re: /^\/v2\/(.+)\/manifests\/([^/]+)$/, route: 'manifest' },
-  { re: /^\/v2\/(.+)\/blobs\/uploads\/([^/]*)$/, route: 'upload' },
-  { re: /^\/v2\/(.+)\/blobs\/([^/]+)$/, route: 'blob' },
-  { re: /^\/v2\/(.+)\/referrers\/([^/]+)$/, route: 'referrers' },
+  { re: /^\/v2\/(.+)\/manifests\/([^/]+)$/, route: 'manifest', last: new RegExp(`^(?:${TAG}|${DIGEST})$`) },
+  { re: /^\/v2\/(.+)\/blobs\/uploads\/([^/]*)$/, route: 'upload', last: new RegExp(`^(?:${UUID})?$`) },
+  { re: /^\/v2\/(.+)\/blobs\/([^/]+)$/, route: 'blob', last: new RegExp(`^${DIGEST}$`) },
+  // Not a 2.8 route (the OCI 1.1 referrers API): forwarded for registries that have it.
+  { re: /^\/v2\/(.+)\/referrers\/([^/]+)$/, route: 'referrers', last: new RegExp(`^${DIGEST}$`) },
 ];
+
+const invalid = (status: number, code: string, message: string): RouteAccess => ({
+  kind: 'invalid',
+  status,
+  code,
+  message,
+});
 
 function actionsFor(method: string): string[] | undefined {
   switch (method) {
@@ -34,8 +51,17 @@ function actionsFor(method: string): string[] | undefined {
  * Maps a request to the access it needs (SPEC §5): GET/HEAD pull; POST/PUT/PATCH pull+push;
  * DELETE delete (cancelling an upload too, as distribution 2.8 checks it); a cross-repository
  * mount also needs pull on the source; the catalog needs registry:catalog:*.
+ *
+ * `path` is the decoded path and `query` the query as Go parses it (canonical.ts): the
+ * registry routes and reads exactly these. What the registry would not route is refused
+ * here, so whatever passes is acted on by the registry on the repository checked.
  */
-export function requiredAccess(method: string, path: string, query: URLSearchParams): RouteAccess {
+export function requiredAccess(
+  method: string,
+  path: string,
+  query: QueryPairs,
+  contentType?: string,
+): RouteAccess {
   if (path === '/v2/' || path === '/v2') return { kind: 'base' };
   if (path === '/v2/_catalog') {
     if (method !== 'GET' && method !== 'HEAD')
@@ -46,7 +72,7 @@ export function requiredAccess(method: string, path: string, query: URLSearchPar
       repository: undefined,
     };
   }
-  for (const { re, route } of ROUTES) {
+  for (const { re, route, last } of ROUTES) {
     const m = re.exec(path);
     if (!m) continue;
     const name = m[1]!;
@@ -73,13 +99,26 @@ export function requiredAccess(method: string, path: string, query: URLSearchPar
         message: `method ${method} not allowed here`,
       };
     }
+    if (last && !last.test(m[2]!)) return invalid(404, 'NOT_FOUND', 'unknown registry API route');
     const scopes: Scope[] = [{ type: 'repository', name, actions }];
     const out: RouteAccess = { kind: 'scoped', scopes, repository: name };
-    if (route === 'upload' && method === 'POST' && m[2] === '') {
-      const from = query.get('from');
-      if (query.has('mount') && from && from !== name && isRepositoryName(from)) {
-        scopes.push({ type: 'repository', name: from, actions: ['pull'] });
-        out.mountFrom = from;
+    if (route === 'upload') {
+      // distribution reads mount, from, digest and _state with r.FormValue: a form body first.
+      if (readsFormBody(contentType))
+        return invalid(400, 'UNSUPPORTED', 'form or multipart bodies are not accepted on upload routes');
+      if (method === 'POST' && m[2] === '') {
+        const mounts = queryValues(query, 'mount');
+        const froms = queryValues(query, 'from');
+        if (mounts.length > 1) return invalid(400, 'DIGEST_INVALID', 'more than one mount parameter');
+        if (froms.length > 1) return invalid(400, 'NAME_INVALID', 'more than one from parameter');
+        const from = froms[0];
+        // The registry mounts only when both are non-empty.
+        if (mounts[0] && from && from !== name) {
+          if (!isRepositoryName(from))
+            return invalid(400, 'NAME_INVALID', `invalid mount source ${JSON.stringify(from.slice(0, 200))}`);
+          scopes.push({ type: 'repository', name: from, actions: ['pull'] });
+          out.mountFrom = from;
+        }
       }
     }
     return out;

@@ -15,7 +15,22 @@ const HOP = new Set([
   'upgrade',
   'host',
   'authorization',
+  // Answered by the proxy itself (server.ts), and undici refuses to send it.
+  'expect',
 ]);
+
+/**
+ * Client-sent forwarding headers the registry would trust for its own URLs and logs. Purser
+ * sets X-Forwarded-Proto/Host itself and extends X-Forwarded-For; every other one a client
+ * sends would override or contradict those (distribution prefers `Forwarded` to them).
+ */
+function isClientForwarding(name: string): boolean {
+  return (
+    name === 'forwarded' ||
+    name === 'x-real-ip' ||
+    (name.startsWith('x-forwarded-') && name !== 'x-forwarded-for')
+  );
+}
 
 export interface ForwardOptions {
   method: string;
@@ -36,7 +51,7 @@ export interface ForwardOptions {
 function requestHeaders(h: IncomingHttpHeaders, o: ForwardOptions): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(h)) {
-    if (v === undefined || HOP.has(k)) continue;
+    if (v === undefined || HOP.has(k) || isClientForwarding(k)) continue;
     out[k] = v;
   }
   const connection = h.connection;

@@ -15,8 +15,11 @@ import { VerifiedTokenCache } from '../token/verified-cache.js';
 import { covers, verifyAccessToken } from '../token/verify-access.js';
 import type { Logger } from '../util/log.js';
 import { requiredAccess } from './access.js';
+import { canonicalTarget, encodePath, splitTarget } from './canonical.js';
 import { UPLOAD_RETRY_AFTER, UpstreamCapacity } from './capacity.js';
+import { expectsContinue } from './expect.js';
 import { forward } from './forward.js';
+import { formatGoQuery } from './go-query.js';
 import { createUpstreamAuth, type UpstreamAuth } from './upstream-auth.js';
 
 const JSON_HEADERS = {
@@ -26,10 +29,11 @@ const JSON_HEADERS = {
 
 class ProxyRefusal extends Error {
   constructor(
-    readonly status: 401 | 403,
-    readonly code: 'UNAUTHORIZED' | 'DENIED',
+    readonly status: 401 | 403 | 429,
+    readonly code: 'UNAUTHORIZED' | 'DENIED' | 'TOOMANYREQUESTS',
     message: string,
     readonly challengeError?: 'invalid_token' | 'insufficient_scope',
+    readonly retryAfter?: number,
   ) {
     super(message);
   }
@@ -89,6 +93,9 @@ export class RegistryProxy {
   }
 
   handler = (req: IncomingMessage, res: ServerResponse): void => {
+    // Until the request is authorised no 100 Continue is sent, so a refused upload never
+    // sends its body and the connection cannot be reused.
+    if (expectsContinue(req)) res.setHeader('connection', 'close');
     this.#handle(req, res).catch((e: unknown) => {
       if (isPurserError(e) && e.status < 500) return this.#error(res, e.status, e.code, e.message);
       if (isPurserError(e) && e.code === 'UNAVAILABLE')
@@ -124,16 +131,28 @@ export class RegistryProxy {
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const path = q < 0 ? url : url.slice(0, q);
+    const rawPath = splitTarget(url).path;
     // The token endpoint and JWKS are served on the proxy's address too: clients need one host.
-    if (path === '/token' || path.startsWith('/.well-known/') || path === '/healthz' || path === '/readyz') {
+    if (
+      rawPath === '/token' ||
+      rawPath.startsWith('/.well-known/') ||
+      rawPath === '/healthz' ||
+      rawPath === '/readyz'
+    ) {
+      if (expectsContinue(req)) {
+        res.removeHeader('connection');
+        res.writeContinue();
+      }
       return this.#token.handler(req, res);
     }
-    if (!path.startsWith('/v2')) return this.#error(res, 404, 'NOT_FOUND', 'not a registry API path');
+    if (!rawPath.startsWith('/v2')) return this.#error(res, 404, 'NOT_FOUND', 'not a registry API path');
     const method = req.method ?? 'GET';
-    const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
-    const access = requiredAccess(method, path, query);
+    // Decide on the path and query as the registry will parse them, and forward only those.
+    const target = canonicalTarget(url);
+    if (!target.ok)
+      return this.#error(res, 400, 'UNSUPPORTED', `unsupported request path: ${target.message}`);
+    const path = target.path;
+    const access = requiredAccess(method, path, target.query, req.headers['content-type']);
     if (access.kind === 'invalid') return this.#error(res, access.status, access.code, access.message);
     const scopes = access.kind === 'scoped' ? access.scopes : [];
     const state = this.#state;
@@ -155,22 +174,22 @@ export class RegistryProxy {
       if (e instanceof ProxyRefusal) {
         const headers: Record<string, string> = {};
         if (e.status === 401) headers['www-authenticate'] = this.#challenge(scopes, e.challengeError);
+        if (e.retryAfter) headers['retry-after'] = String(e.retryAfter);
         this.#log.info('proxy request refused', { method, path, ip, status: e.status, reason: e.message });
         return this.#error(res, e.status, e.code, e.message, headers);
       }
       throw e;
     }
 
-    let forwardPath = url;
+    let query = target.query;
     let upstreamScopes = scopes;
     if (access.kind === 'scoped' && access.mountFrom && !allowedMount) {
       // Without pull on the source, do a plain upload instead of the mount, as distribution does.
-      query.delete('mount');
-      query.delete('from');
-      const qs = query.toString();
-      forwardPath = qs ? `${path}?${qs}` : path;
+      query = query.filter(([k]) => k !== 'mount' && k !== 'from');
       upstreamScopes = scopes.slice(0, 1);
     }
+    const qs = formatGoQuery(query);
+    const forwardPath = encodePath(path) + (qs ? `?${qs}` : '');
     const authorization = await this.#auth.header(upstreamScopes, account);
     // Capacity (capacity.ts): an account's uploads are capped; the slot is held until the
     // client's response is over, however it ends.
@@ -189,6 +208,10 @@ export class RegistryProxy {
       });
     }
     res.once('close', release);
+    if (expectsContinue(req)) {
+      res.removeHeader('connection');
+      res.writeContinue();
+    }
     const started = Date.now();
     forward(req, res, this.#capacity.poolFor(method), {
       method,
@@ -271,8 +294,12 @@ export class RegistryProxy {
     try {
       identity = await state.tokens.authenticate(creds, ip);
     } catch (e) {
-      if (isPurserError(e) && (e.status === 401 || e.status === 429))
-        throw new ProxyRefusal(401, 'UNAUTHORIZED', e.message);
+      if (isPurserError(e) && e.status === 429) {
+        // A locked-out client must see 429 and when to retry, or it retries at once (docker).
+        const retryAfter = (e as { retryAfter?: number }).retryAfter;
+        throw new ProxyRefusal(429, 'TOOMANYREQUESTS', e.message, undefined, retryAfter);
+      }
+      if (isPurserError(e) && e.status === 401) throw new ProxyRefusal(401, 'UNAUTHORIZED', e.message);
       throw e;
     }
     const decisions = await state.authorizer.authorize({ identity, service: this.#cfg.service, scopes, ip });
@@ -302,6 +329,8 @@ export class RegistryProxy {
       highWaterMark: 256 * 1024,
     });
     this.server = server;
+    // Uploads with Expect: 100-continue come here instead of 'request': #handle answers 100.
+    server.on('checkContinue', this.handler);
     if (!this.#cfg.externalUrl) this.#externalUrl = url.origin;
     return url;
   }

@@ -3,6 +3,7 @@ import { isPurserError, PurserError } from '../errors.js';
 import { readForm } from '../http/body.js';
 import { JSON_HEADERS, writeError } from '../http/error-response.js';
 import { formatScope, type Scope } from '../protocol/scope.js';
+import { splitTarget } from '../protocol/target.js';
 import { parseGetTokenRequest, parsePostTokenRequest, type TokenRequest } from '../protocol/token-request.js';
 import type { Logger } from '../util/log.js';
 import type { AppState } from './app.js';
@@ -64,13 +65,12 @@ export class TokenHttpServer {
     });
   }
 
-  async #route(req: IncomingMessage, res: ServerResponse, url: string): Promise<void> {
-    const q = url.indexOf('?');
-    const path = q < 0 ? url : url.slice(0, q);
+  async #route(req: IncomingMessage, res: ServerResponse, target: string): Promise<void> {
+    // Origin-form or absolute-form (RFC 9112 §3.2.2); the authority plays no part in routing.
+    const { path, rawQuery } = splitTarget(target);
     const method = req.method ?? 'GET';
     if (path === '/token') {
-      if (method === 'GET' || method === 'POST')
-        return this.#token(req, res, method, q < 0 ? '' : url.slice(q + 1));
+      if (method === 'GET' || method === 'POST') return this.#token(req, res, method, rawQuery);
       return this.#methodNotAllowed(res, 'GET, POST');
     }
     if (method !== 'GET' && method !== 'HEAD') return this.#methodNotAllowed(res, 'GET, HEAD');

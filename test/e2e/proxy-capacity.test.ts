@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { Agent, getGlobalDispatcher, setGlobalDispatcher } from 'undici';
 import { withLogs } from '../helpers/logs.js';
 import { ALICE, basic, CAROL, type ProxyStack, SERVICE, startProxyStack } from '../helpers/proxy.js';
 import { type RawRequest, rawRequest, within } from '../helpers/raw-http.js';
@@ -198,6 +199,12 @@ describe('proxy: connection cap and upload capacity (issue 8 holes 3 and 4)', { 
           const c = connect({ host: '127.0.0.1', port: Number(port) }, () => resolve(c));
           c.on('error', reject);
         });
+      // Earlier tests' fetch() keep-alive sockets count against the cap and close on their own
+      // after undici's idle timeout, which would make room mid-test: close them first.
+      const previous = getGlobalDispatcher();
+      setGlobalDispatcher(new Agent());
+      await previous.close();
+      await new Promise((r) => setTimeout(r, 300));
       const held = await Promise.all(Array.from({ length: 40 }, open));
       await new Promise((r) => setTimeout(r, 300));
       const extra: Socket[] = [];

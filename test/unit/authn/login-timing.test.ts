@@ -128,9 +128,9 @@ describe('login timing (issue 8 holes 7 and 8)', () => {
     );
     for (const kind of ['unknown', 'plain'] as const) {
       assert.ok(
-        // Before the fix: plaintext 0.2 ms and unknown 548 ms against hashed 491 ms. The margin
-        // is for CI, where other test files load both cores while this one measures.
-        Math.abs(m[kind] - m.hashed) < 0.5 * m.hashed + 10,
+        // Before the fix: plaintext 0.2 ms against hashed 491 ms. The margin is for CI, where
+        // other test files load both cores while this one measures (seen: 328 vs 202 ms).
+        m[kind] > 0.5 * m.hashed - 5 && m[kind] < 2 * m.hashed + 10,
         `${kind} median ${m[kind].toFixed(1)} ms vs hashed ${m.hashed.toFixed(1)} ms`,
       );
     }

@@ -1,0 +1,76 @@
+// GitHub Actions: the job's ID token, requested from the runner's endpoint for an audience.
+import type { Env } from '../env.js';
+import { HelperError } from '../errors.js';
+import { decodeJwtPayload } from '../jwt.js';
+import { NAME, VERSION } from '../version.js';
+
+export const GITHUB_PERMISSION_HINT =
+  'ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set: the workflow or job needs `permissions: id-token: write` (pull requests from forks never get an ID token)';
+
+export interface FetchOptions {
+  /** Per attempt, milliseconds. */
+  timeoutMs?: number;
+  attempts?: number;
+}
+
+/**
+ * Requests a GitHub Actions ID token for `audience`, as actions/toolkit does: GET the request
+ * URL plus `audience`, `Authorization: Bearer <request token>`; the answer is `{"value": JWT}`.
+ * Network errors and 5xx answers are retried.
+ */
+export async function fetchGithubIdToken(
+  env: Env,
+  audience: string,
+  opts: FetchOptions = {},
+): Promise<string> {
+  const url = env.ACTIONS_ID_TOKEN_REQUEST_URL;
+  const requestToken = env.ACTIONS_ID_TOKEN_REQUEST_TOKEN;
+  if (!url || !requestToken) throw new HelperError(GITHUB_PERMISSION_HINT);
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new HelperError('ACTIONS_ID_TOKEN_REQUEST_URL is not a URL');
+  }
+  u.searchParams.set('audience', audience);
+  const attempts = opts.attempts ?? 3;
+  let last = '';
+  for (let i = 0; i < attempts; i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 250 * 2 ** i));
+    let res: Response;
+    try {
+      res = await fetch(u, {
+        headers: {
+          authorization: `Bearer ${requestToken}`,
+          accept: 'application/json; api-version=2.0',
+          'user-agent': `${NAME}/${VERSION}`,
+        },
+        signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
+      });
+    } catch (e) {
+      last = `request failed: ${(e as Error).message}`;
+      continue;
+    }
+    const text = await res.text().catch(() => '');
+    if (res.status >= 500) {
+      last = `HTTP ${res.status}`;
+      continue;
+    }
+    if (res.status !== 200) {
+      throw new HelperError(
+        `GitHub ID token request for audience ${JSON.stringify(audience)} refused: HTTP ${res.status} ${text.slice(0, 200).trim()}`,
+      );
+    }
+    let value: unknown;
+    try {
+      value = (JSON.parse(text) as { value?: unknown }).value;
+    } catch {
+      throw new HelperError('GitHub ID token response is not JSON');
+    }
+    if (typeof value !== 'string' || decodeJwtPayload(value) === undefined) {
+      throw new HelperError('GitHub ID token response has no JWT in "value"');
+    }
+    return value;
+  }
+  throw new HelperError(`GitHub ID token request failed after ${attempts} attempts: ${last}`);
+}

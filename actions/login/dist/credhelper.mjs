@@ -81,6 +81,22 @@ function audiencesOf(token) {
 
 // clients/src/sources/github.ts
 var GITHUB_PERMISSION_HINT = "ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set: the workflow or job needs `permissions: id-token: write` (pull requests from forks never get an ID token)";
+var MAX_RESPONSE_BYTES = 256 * 1024;
+async function boundedText(res, max) {
+  if (!res.body) return "";
+  const chunks = [];
+  let size = 0;
+  try {
+    for await (const chunk of res.body) {
+      size += chunk.length;
+      if (size > max) return void 0;
+      chunks.push(chunk);
+    }
+  } catch {
+    return "";
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
 async function fetchGithubIdToken(env, audience, opts = {}) {
   const url = env.ACTIONS_ID_TOKEN_REQUEST_URL;
   const requestToken = env.ACTIONS_ID_TOKEN_REQUEST_TOKEN;
@@ -110,7 +126,12 @@ async function fetchGithubIdToken(env, audience, opts = {}) {
       last = `request failed: ${e.message}`;
       continue;
     }
-    const text = await res.text().catch(() => "");
+    const text = await boundedText(res, MAX_RESPONSE_BYTES);
+    if (text === void 0) {
+      throw new HelperError(
+        `GitHub ID token request: the answer (HTTP ${res.status}) is larger than ${MAX_RESPONSE_BYTES / 1024} KiB`
+      );
+    }
     if (res.status >= 500) {
       last = `HTTP ${res.status}`;
       continue;
@@ -212,8 +233,19 @@ function parseSource(value, where) {
 
 // clients/src/credhelper/cache.ts
 import { createHash, randomBytes } from "node:crypto";
-import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync as statSync2,
+  writeFileSync
+} from "node:fs";
 import { join } from "node:path";
+var MAX_CACHE_ENTRIES = 100;
+var MAX_CACHE_FILE_BYTES = 64 * 1024;
 function cacheKey(entry, source, env) {
   const h = createHash("sha256");
   if (source.type === "github") {
@@ -233,13 +265,34 @@ function cacheKey(entry, source, env) {
   }
   return h.digest("hex").slice(0, 40);
 }
-function readCache(dir, key, refreshBefore) {
+function readEntry(file) {
   try {
-    const c = JSON.parse(readFileSync(join(dir, `${key}.json`), "utf8"));
-    if (typeof c.token === "string" && isFresh(c.token, refreshBefore)) return c.token;
+    if (statSync2(file).size > MAX_CACHE_FILE_BYTES) return void 0;
+    const c = JSON.parse(readFileSync(file, "utf8"));
+    return typeof c === "object" && c !== null ? c : void 0;
   } catch {
+    return void 0;
   }
-  return void 0;
+}
+function readCache(dir, key, refreshBefore) {
+  const c = readEntry(join(dir, `${key}.json`));
+  return typeof c?.token === "string" && isFresh(c.token, refreshBefore) ? c.token : void 0;
+}
+function pruneCache(dir, now = nowSeconds()) {
+  const live = [];
+  for (const name of readdirSync(dir)) {
+    const file = join(dir, name);
+    if (name.endsWith(".tmp")) {
+      if (statSync2(file).mtimeMs < Date.now() - 6e4) rmSync(file, { force: true });
+      continue;
+    }
+    if (!name.endsWith(".json")) continue;
+    const c = readEntry(file);
+    if (typeof c?.exp !== "number" || c.exp <= now) rmSync(file, { force: true });
+    else live.push({ file, mtime: statSync2(file).mtimeMs });
+  }
+  live.sort((a, b) => b.mtime - a.mtime);
+  for (const { file } of live.slice(MAX_CACHE_ENTRIES)) rmSync(file, { force: true });
 }
 function writeCache(dir, key, token) {
   const exp = jwtExpiry(token);
@@ -250,6 +303,7 @@ function writeCache(dir, key, token) {
     writeFileSync(tmp, JSON.stringify({ token, exp }), { mode: 384 });
     chmodSync(tmp, 384);
     renameSync(tmp, join(dir, `${key}.json`));
+    pruneCache(dir);
   } catch {
   }
 }
@@ -383,23 +437,46 @@ function loadConfig(env) {
 
 // clients/src/sources/command.ts
 import { spawn } from "node:child_process";
+var MAX_COMMAND_OUTPUT = 64 * 1024;
+var STDERR_TAIL = 4 * 1024;
 function runCommand(command, env, timeoutMs = 3e4) {
   const [file, args] = typeof command === "string" ? ["/bin/sh", ["-c", command]] : [command[0], command.slice(1)];
   const shown = typeof command === "string" ? command : command.join(" ");
   return new Promise((resolvePromise, reject) => {
     const child = spawn(file, args, { env, stdio: ["ignore", "pipe", "pipe"] });
     const out = [];
-    const err = [];
+    let outBytes = 0;
+    let tooMuch = false;
+    let errTail = Buffer.alloc(0);
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.stdout.on("data", (b) => out.push(b));
-    child.stderr.on("data", (b) => err.push(b));
+    child.stdout.on("data", (b) => {
+      outBytes += b.length;
+      if (outBytes > MAX_COMMAND_OUTPUT) {
+        if (!tooMuch) child.kill("SIGKILL");
+        tooMuch = true;
+        return;
+      }
+      out.push(b);
+    });
+    child.stderr.on("data", (b) => {
+      errTail = Buffer.concat([errTail, b]);
+      if (errTail.length > STDERR_TAIL) errTail = errTail.subarray(errTail.length - STDERR_TAIL);
+    });
     child.on("error", (e) => {
       clearTimeout(timer);
       reject(new HelperError(`token command ${JSON.stringify(shown)} could not run: ${e.message}`));
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
-      const stderr = Buffer.concat(err).toString("utf8").trim().split("\n").slice(-3).join(" | ");
+      if (tooMuch) {
+        reject(
+          new HelperError(
+            `token command ${JSON.stringify(shown)} printed more than ${MAX_COMMAND_OUTPUT / 1024} KiB: not a JWT`
+          )
+        );
+        return;
+      }
+      const stderr = errTail.toString("utf8").trim().split("\n").slice(-3).join(" | ");
       if (code !== 0) {
         reject(
           new HelperError(

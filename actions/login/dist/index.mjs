@@ -35,6 +35,7 @@ function decodeJwtPayload(token) {
     return void 0;
   }
 }
+var nowSeconds = () => Math.floor(Date.now() / 1e3);
 function jwtExpiry(token) {
   const exp = decodeJwtPayload(token)?.exp;
   return typeof exp === "number" && Number.isFinite(exp) ? exp : void 0;
@@ -46,6 +47,22 @@ var NAME = "docker-credential-purser";
 
 // clients/src/sources/github.ts
 var GITHUB_PERMISSION_HINT = "ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set: the workflow or job needs `permissions: id-token: write` (pull requests from forks never get an ID token)";
+var MAX_RESPONSE_BYTES = 256 * 1024;
+async function boundedText(res, max) {
+  if (!res.body) return "";
+  const chunks = [];
+  let size = 0;
+  try {
+    for await (const chunk of res.body) {
+      size += chunk.length;
+      if (size > max) return void 0;
+      chunks.push(chunk);
+    }
+  } catch {
+    return "";
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
 async function fetchGithubIdToken(env, audience, opts = {}) {
   const url = env.ACTIONS_ID_TOKEN_REQUEST_URL;
   const requestToken = env.ACTIONS_ID_TOKEN_REQUEST_TOKEN;
@@ -75,7 +92,12 @@ async function fetchGithubIdToken(env, audience, opts = {}) {
       last = `request failed: ${e.message}`;
       continue;
     }
-    const text = await res.text().catch(() => "");
+    const text = await boundedText(res, MAX_RESPONSE_BYTES);
+    if (text === void 0) {
+      throw new HelperError(
+        `GitHub ID token request: the answer (HTTP ${res.status}) is larger than ${MAX_RESPONSE_BYTES / 1024} KiB`
+      );
+    }
     if (res.status >= 500) {
       last = `HTTP ${res.status}`;
       continue;
@@ -166,8 +188,19 @@ import { dirname as dirname2, join as join4 } from "node:path";
 
 // clients/src/credhelper/cache.ts
 import { createHash, randomBytes } from "node:crypto";
-import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync
+} from "node:fs";
 import { join } from "node:path";
+var MAX_CACHE_ENTRIES = 100;
+var MAX_CACHE_FILE_BYTES = 64 * 1024;
 function cacheKey(entry, source, env) {
   const h = createHash("sha256");
   if (source.type === "github") {
@@ -187,6 +220,31 @@ function cacheKey(entry, source, env) {
   }
   return h.digest("hex").slice(0, 40);
 }
+function readEntry(file) {
+  try {
+    if (statSync(file).size > MAX_CACHE_FILE_BYTES) return void 0;
+    const c = JSON.parse(readFileSync(file, "utf8"));
+    return typeof c === "object" && c !== null ? c : void 0;
+  } catch {
+    return void 0;
+  }
+}
+function pruneCache(dir, now = nowSeconds()) {
+  const live = [];
+  for (const name of readdirSync(dir)) {
+    const file = join(dir, name);
+    if (name.endsWith(".tmp")) {
+      if (statSync(file).mtimeMs < Date.now() - 6e4) rmSync(file, { force: true });
+      continue;
+    }
+    if (!name.endsWith(".json")) continue;
+    const c = readEntry(file);
+    if (typeof c?.exp !== "number" || c.exp <= now) rmSync(file, { force: true });
+    else live.push({ file, mtime: statSync(file).mtimeMs });
+  }
+  live.sort((a, b) => b.mtime - a.mtime);
+  for (const { file } of live.slice(MAX_CACHE_ENTRIES)) rmSync(file, { force: true });
+}
 function writeCache(dir, key, token) {
   const exp = jwtExpiry(token);
   if (exp === void 0) return;
@@ -196,6 +254,7 @@ function writeCache(dir, key, token) {
     writeFileSync(tmp, JSON.stringify({ token, exp }), { mode: 384 });
     chmodSync(tmp, 384);
     renameSync(tmp, join(dir, `${key}.json`));
+    pruneCache(dir);
   } catch {
   }
 }

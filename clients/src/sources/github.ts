@@ -7,6 +7,27 @@ import { NAME, VERSION } from '../version.js';
 export const GITHUB_PERMISSION_HINT =
   'ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set: the workflow or job needs `permissions: id-token: write` (pull requests from forks never get an ID token)';
 
+/** `{"value": JWT}` is a few KiB: a larger answer is not the ID token endpoint's. */
+export const MAX_RESPONSE_BYTES = 256 * 1024;
+
+/** The body as text ('' when reading it fails); undefined past `max` bytes, the rest unread. */
+async function boundedText(res: Response, max: number): Promise<string | undefined> {
+  if (!res.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    // Leaving the loop early cancels the stream: the connection is not read to its end.
+    for await (const chunk of res.body) {
+      size += chunk.length;
+      if (size > max) return undefined;
+      chunks.push(chunk);
+    }
+  } catch {
+    return '';
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 export interface FetchOptions {
   /** Per attempt, milliseconds. */
   timeoutMs?: number;
@@ -51,7 +72,12 @@ export async function fetchGithubIdToken(
       last = `request failed: ${(e as Error).message}`;
       continue;
     }
-    const text = await res.text().catch(() => '');
+    const text = await boundedText(res, MAX_RESPONSE_BYTES);
+    if (text === undefined) {
+      throw new HelperError(
+        `GitHub ID token request: the answer (HTTP ${res.status}) is larger than ${MAX_RESPONSE_BYTES / 1024} KiB`,
+      );
+    }
     if (res.status >= 500) {
       last = `HTTP ${res.status}`;
       continue;

@@ -25,6 +25,11 @@ function isRecord(v) {
 
 // clients/src/errors.ts
 var HelperError = class extends Error {
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+  code;
   name = "HelperError";
 };
 
@@ -100,12 +105,12 @@ async function boundedText(res, max) {
 async function fetchGithubIdToken(env, audience, opts = {}) {
   const url = env.ACTIONS_ID_TOKEN_REQUEST_URL;
   const requestToken = env.ACTIONS_ID_TOKEN_REQUEST_TOKEN;
-  if (!url || !requestToken) throw new HelperError(GITHUB_PERMISSION_HINT);
+  if (!url || !requestToken) throw new HelperError("SOURCE_UNAVAILABLE", GITHUB_PERMISSION_HINT);
   let u;
   try {
     u = new URL(url);
   } catch {
-    throw new HelperError("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL");
+    throw new HelperError("SOURCE_UNAVAILABLE", "ACTIONS_ID_TOKEN_REQUEST_URL is not a URL");
   }
   u.searchParams.set("audience", audience);
   const attempts = opts.attempts ?? 3;
@@ -129,6 +134,7 @@ async function fetchGithubIdToken(env, audience, opts = {}) {
     const text = await boundedText(res, MAX_RESPONSE_BYTES);
     if (text === void 0) {
       throw new HelperError(
+        "SOURCE_FAILED",
         `GitHub ID token request: the answer (HTTP ${res.status}) is larger than ${MAX_RESPONSE_BYTES / 1024} KiB`
       );
     }
@@ -138,6 +144,7 @@ async function fetchGithubIdToken(env, audience, opts = {}) {
     }
     if (res.status !== 200) {
       throw new HelperError(
+        "SOURCE_FAILED",
         `GitHub ID token request for audience ${JSON.stringify(audience)} refused: HTTP ${res.status} ${text.slice(0, 200).trim()}`
       );
     }
@@ -145,14 +152,17 @@ async function fetchGithubIdToken(env, audience, opts = {}) {
     try {
       value = JSON.parse(text).value;
     } catch {
-      throw new HelperError("GitHub ID token response is not JSON");
+      throw new HelperError("TOKEN_INVALID", "GitHub ID token response is not JSON");
     }
     if (typeof value !== "string" || decodeJwtPayload(value) === void 0) {
-      throw new HelperError('GitHub ID token response has no JWT in "value"');
+      throw new HelperError("TOKEN_INVALID", 'GitHub ID token response has no JWT in "value"');
     }
     return value;
   }
-  throw new HelperError(`GitHub ID token request failed after ${attempts} attempts: ${last}`);
+  throw new HelperError(
+    "SOURCE_FAILED",
+    `GitHub ID token request failed after ${attempts} attempts: ${last}`
+  );
 }
 
 // clients/src/sources/auto.ts
@@ -172,7 +182,7 @@ function resolveSource(source, env) {
     env.GITLAB_CI === "true" ? `GitLab CI: no ${source.variable} variable (declare it in the job's id_tokens)` : `not GitLab CI (no ${source.variable} variable)`,
     `no Kubernetes token file ${source.path}`
   ];
-  throw new HelperError(`no token source available: ${why.join("; ")}`);
+  throw new HelperError("SOURCE_UNAVAILABLE", `no token source available: ${why.join("; ")}`);
 }
 
 // clients/src/sources/source.ts
@@ -180,7 +190,7 @@ var DEFAULT_GITLAB_VARIABLE = "PURSER_ID_TOKEN";
 var DEFAULT_KUBERNETES_TOKEN = "/var/run/secrets/tokens/purser";
 var SOURCE_TYPES = ["github", "gitlab", "kubernetes", "command", "auto"];
 function fail(where, msg) {
-  throw new HelperError(`${where}: ${msg}`);
+  throw new HelperError("CONFIG_INVALID", `${where}: ${msg}`);
 }
 function optString(obj, key, where) {
   const v = obj[key];
@@ -390,13 +400,16 @@ function entriesFromEnv(env) {
   try {
     source = parseSource(src, "PURSER_TOKEN_SOURCE");
   } catch (e) {
-    throw new HelperError(`${where}: ${e.message}`);
+    throw new HelperError("CONFIG_INVALID", `${where}: ${e.message}`);
   }
   return list.map((r) => {
     const registry = normaliseRegistry(r);
     const provider = env.PURSER_PROVIDER || void 0;
     if (provider === void 0 && source.type === "command") {
-      throw new HelperError(`${where}: PURSER_PROVIDER is required with PURSER_TOKEN_SOURCE=command`);
+      throw new HelperError(
+        "CONFIG_INVALID",
+        `${where}: PURSER_PROVIDER is required with PURSER_TOKEN_SOURCE=command`
+      );
     }
     return { registry, provider, audience: env.PURSER_AUDIENCE || registryHost(registry), source };
   });
@@ -410,7 +423,10 @@ function loadConfig(env) {
   } catch (e) {
     const code = e.code;
     if (explicit || code !== "ENOENT") {
-      throw new HelperError(`cannot read config ${file} (PURSER_CREDHELPER_CONFIG): ${e.message}`);
+      throw new HelperError(
+        "CONFIG_INVALID",
+        `cannot read config ${file} (PURSER_CREDHELPER_CONFIG): ${e.message}`
+      );
     }
   }
   let cfg;
@@ -426,7 +442,7 @@ function loadConfig(env) {
     try {
       doc = JSON.parse(text);
     } catch (e) {
-      throw new HelperError(`${file}: not valid JSON: ${e.message}`);
+      throw new HelperError("CONFIG_INVALID", `${file}: not valid JSON: ${e.message}`);
     }
     cfg = parseConfig(doc, file, env);
   }
@@ -464,13 +480,19 @@ function runCommand(command, env, timeoutMs = 3e4) {
     });
     child.on("error", (e) => {
       clearTimeout(timer);
-      reject(new HelperError(`token command ${JSON.stringify(shown)} could not run: ${e.message}`));
+      reject(
+        new HelperError(
+          "SOURCE_FAILED",
+          `token command ${JSON.stringify(shown)} could not run: ${e.message}`
+        )
+      );
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
       if (tooMuch) {
         reject(
           new HelperError(
+            "SOURCE_FAILED",
             `token command ${JSON.stringify(shown)} printed more than ${MAX_COMMAND_OUTPUT / 1024} KiB: not a JWT`
           )
         );
@@ -480,13 +502,15 @@ function runCommand(command, env, timeoutMs = 3e4) {
       if (code !== 0) {
         reject(
           new HelperError(
+            "SOURCE_FAILED",
             `token command ${JSON.stringify(shown)} failed (${signal ? `signal ${signal}` : `exit ${code}`})${stderr ? `: ${stderr}` : ""}`
           )
         );
         return;
       }
       const token = Buffer.concat(out).toString("utf8").trim();
-      if (token === "") reject(new HelperError(`token command ${JSON.stringify(shown)} printed nothing`));
+      if (token === "")
+        reject(new HelperError("SOURCE_FAILED", `token command ${JSON.stringify(shown)} printed nothing`));
       else resolvePromise(token);
     });
   });
@@ -497,6 +521,7 @@ function readGitlabToken(env, variable) {
   const v = env[variable]?.trim();
   if (!v) {
     throw new HelperError(
+      "SOURCE_UNAVAILABLE",
       `GitLab ID token variable ${variable} is not set: declare it in the job's id_tokens (e.g. id_tokens: { ${variable}: { aud: <audience> } })`
     );
   }
@@ -511,10 +536,12 @@ function readTokenFile(path) {
     v = readFileSync3(path, "utf8").trim();
   } catch (e) {
     throw new HelperError(
+      "SOURCE_UNAVAILABLE",
       `cannot read the Kubernetes service account token ${path}: ${e.message}`
     );
   }
-  if (v === "") throw new HelperError(`the Kubernetes service account token ${path} is empty`);
+  if (v === "")
+    throw new HelperError("SOURCE_UNAVAILABLE", `the Kubernetes service account token ${path} is empty`);
   return v;
 }
 
@@ -548,10 +575,12 @@ async function credentialsFor(entry, cfg, env, warn = (m) => process.stderr.writ
       break;
   }
   const payload = decodeJwtPayload(token);
-  if (payload === void 0) throw new HelperError(`the ${source.type} token source did not give a JWT`);
+  if (payload === void 0)
+    throw new HelperError("TOKEN_INVALID", `the ${source.type} token source did not give a JWT`);
   const exp = typeof payload.exp === "number" ? payload.exp : void 0;
   if (exp !== void 0 && exp <= nowSeconds()) {
     throw new HelperError(
+      "TOKEN_INVALID",
       `the ${source.type} token expired at ${new Date(exp * 1e3).toISOString()}${source.type === "gitlab" ? " (the job outlived its id_tokens token)" : ""}`
     );
   }

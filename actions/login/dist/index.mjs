@@ -16,6 +16,11 @@ function isEntryPoint(moduleUrl) {
 
 // clients/src/errors.ts
 var HelperError = class extends Error {
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+  code;
   name = "HelperError";
 };
 
@@ -66,12 +71,12 @@ async function boundedText(res, max) {
 async function fetchGithubIdToken(env, audience, opts = {}) {
   const url = env.ACTIONS_ID_TOKEN_REQUEST_URL;
   const requestToken = env.ACTIONS_ID_TOKEN_REQUEST_TOKEN;
-  if (!url || !requestToken) throw new HelperError(GITHUB_PERMISSION_HINT);
+  if (!url || !requestToken) throw new HelperError("SOURCE_UNAVAILABLE", GITHUB_PERMISSION_HINT);
   let u;
   try {
     u = new URL(url);
   } catch {
-    throw new HelperError("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL");
+    throw new HelperError("SOURCE_UNAVAILABLE", "ACTIONS_ID_TOKEN_REQUEST_URL is not a URL");
   }
   u.searchParams.set("audience", audience);
   const attempts = opts.attempts ?? 3;
@@ -95,6 +100,7 @@ async function fetchGithubIdToken(env, audience, opts = {}) {
     const text = await boundedText(res, MAX_RESPONSE_BYTES);
     if (text === void 0) {
       throw new HelperError(
+        "SOURCE_FAILED",
         `GitHub ID token request: the answer (HTTP ${res.status}) is larger than ${MAX_RESPONSE_BYTES / 1024} KiB`
       );
     }
@@ -104,6 +110,7 @@ async function fetchGithubIdToken(env, audience, opts = {}) {
     }
     if (res.status !== 200) {
       throw new HelperError(
+        "SOURCE_FAILED",
         `GitHub ID token request for audience ${JSON.stringify(audience)} refused: HTTP ${res.status} ${text.slice(0, 200).trim()}`
       );
     }
@@ -111,14 +118,17 @@ async function fetchGithubIdToken(env, audience, opts = {}) {
     try {
       value = JSON.parse(text).value;
     } catch {
-      throw new HelperError("GitHub ID token response is not JSON");
+      throw new HelperError("TOKEN_INVALID", "GitHub ID token response is not JSON");
     }
     if (typeof value !== "string" || decodeJwtPayload(value) === void 0) {
-      throw new HelperError('GitHub ID token response has no JWT in "value"');
+      throw new HelperError("TOKEN_INVALID", 'GitHub ID token response has no JWT in "value"');
     }
     return value;
   }
-  throw new HelperError(`GitHub ID token request failed after ${attempts} attempts: ${last}`);
+  throw new HelperError(
+    "SOURCE_FAILED",
+    `GitHub ID token request failed after ${attempts} attempts: ${last}`
+  );
 }
 
 // clients/src/registry.ts
@@ -149,7 +159,10 @@ function parseBoolean(name, value, dflt) {
   if (value === "") return dflt;
   if (["true", "True", "TRUE"].includes(value)) return true;
   if (["false", "False", "FALSE"].includes(value)) return false;
-  throw new HelperError(`input ${name}: ${JSON.stringify(value)} is not a boolean (true or false)`);
+  throw new HelperError(
+    "INPUT_INVALID",
+    `input ${name}: ${JSON.stringify(value)} is not a boolean (true or false)`
+  );
 }
 function appendFileCommand(file, name, value) {
   const delim = `ghadelimiter_${randomUUID()}`;
@@ -167,12 +180,16 @@ function escapeData(s) {
 function readInputs(env) {
   const raw = getInput(env, "registry");
   if (raw === "")
-    throw new HelperError("input registry is required (host[:port] of the registry Purser protects)");
+    throw new HelperError(
+      "INPUT_INVALID",
+      "input registry is required (host[:port] of the registry Purser protects)"
+    );
   const registry = normaliseRegistry(raw);
   if (registry === "" || /\s/.test(registry))
-    throw new HelperError(`input registry: ${JSON.stringify(raw)} is not a registry host`);
+    throw new HelperError("INPUT_INVALID", `input registry: ${JSON.stringify(raw)} is not a registry host`);
   const provider = getInput(env, "provider") || "github";
-  if (provider.includes(":")) throw new HelperError('input provider: a Basic username cannot contain ":"');
+  if (provider.includes(":"))
+    throw new HelperError("INPUT_INVALID", 'input provider: a Basic username cannot contain ":"');
   return {
     registry,
     audience: getInput(env, "audience") || registryHost(registry),
@@ -273,16 +290,19 @@ function readJsonObject(path) {
     text = readFileSync2(path, "utf8");
   } catch (e) {
     if (e.code === "ENOENT") return void 0;
-    throw new HelperError(`cannot read ${path}: ${e.message}`);
+    throw new HelperError("FILE_INVALID", `cannot read ${path}: ${e.message}`);
   }
   if (text.trim() === "") return {};
   let doc;
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    throw new HelperError(`${path} is not valid JSON (left unchanged): ${e.message}`);
+    throw new HelperError(
+      "FILE_INVALID",
+      `${path} is not valid JSON (left unchanged): ${e.message}`
+    );
   }
-  if (!isRecord(doc)) throw new HelperError(`${path} is not a JSON object (left unchanged)`);
+  if (!isRecord(doc)) throw new HelperError("FILE_INVALID", `${path} is not a JSON object (left unchanged)`);
   return doc;
 }
 function writeJsonObject(path, doc) {
@@ -293,7 +313,7 @@ function writeJsonObject(path, doc) {
 function setEntry(doc, section, key, value) {
   const current = doc[section];
   if (current !== void 0 && !isRecord(current)) {
-    throw new HelperError(`"${section}" is not an object (left unchanged)`);
+    throw new HelperError("FILE_INVALID", `"${section}" is not an object (left unchanged)`);
   }
   const obj = current ?? {};
   const previous = Object.hasOwn(obj, key) ? obj[key] : null;
@@ -456,7 +476,7 @@ async function runMain(io) {
   try {
     const inputs = readInputs(env);
     if (!env.ACTIONS_ID_TOKEN_REQUEST_URL || !env.ACTIONS_ID_TOKEN_REQUEST_TOKEN) {
-      throw new HelperError(GITHUB_PERMISSION_HINT);
+      throw new HelperError("SOURCE_UNAVAILABLE", GITHUB_PERMISSION_HINT);
     }
     const token = await fetchGithubIdToken(env, inputs.audience);
     out(`::add-mask::${token}

@@ -14,12 +14,16 @@ export interface Inputs {
 export function readInputs(env: Env): Inputs {
   const raw = getInput(env, 'registry');
   if (raw === '')
-    throw new HelperError('input registry is required (host[:port] of the registry Purser protects)');
+    throw new HelperError(
+      'INPUT_INVALID',
+      'input registry is required (host[:port] of the registry Purser protects)',
+    );
   const registry = normaliseRegistry(raw);
   if (registry === '' || /\s/.test(registry))
-    throw new HelperError(`input registry: ${JSON.stringify(raw)} is not a registry host`);
+    throw new HelperError('INPUT_INVALID', `input registry: ${JSON.stringify(raw)} is not a registry host`);
   const provider = getInput(env, 'provider') || 'github';
-  if (provider.includes(':')) throw new HelperError('input provider: a Basic username cannot contain ":"');
+  if (provider.includes(':'))
+    throw new HelperError('INPUT_INVALID', 'input provider: a Basic username cannot contain ":"');
   return {
     registry,
     audience: getInput(env, 'audience') || registryHost(registry),

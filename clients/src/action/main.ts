@@ -19,7 +19,7 @@ export async function runMain(io: ActionIo): Promise<number> {
   try {
     const inputs = readInputs(env);
     if (!env.ACTIONS_ID_TOKEN_REQUEST_URL || !env.ACTIONS_ID_TOKEN_REQUEST_TOKEN) {
-      throw new HelperError(GITHUB_PERMISSION_HINT);
+      throw new HelperError('SOURCE_UNAVAILABLE', GITHUB_PERMISSION_HINT);
     }
     const token = await fetchGithubIdToken(env, inputs.audience);
     out(`::add-mask::${token}\n`);

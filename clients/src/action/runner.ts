@@ -25,7 +25,10 @@ export function parseBoolean(name: string, value: string, dflt: boolean): boolea
   if (value === '') return dflt;
   if (['true', 'True', 'TRUE'].includes(value)) return true;
   if (['false', 'False', 'FALSE'].includes(value)) return false;
-  throw new HelperError(`input ${name}: ${JSON.stringify(value)} is not a boolean (true or false)`);
+  throw new HelperError(
+    'INPUT_INVALID',
+    `input ${name}: ${JSON.stringify(value)} is not a boolean (true or false)`,
+  );
 }
 
 /** Appends `name<<DELIM\nvalue\nDELIM` to a file command (GITHUB_OUTPUT, GITHUB_STATE, GITHUB_ENV). */

@@ -110,13 +110,16 @@ export function entriesFromEnv(env: Env): RegistryEntry[] {
   try {
     source = parseSource(src, 'PURSER_TOKEN_SOURCE');
   } catch (e) {
-    throw new HelperError(`${where}: ${(e as Error).message}`);
+    throw new HelperError('CONFIG_INVALID', `${where}: ${(e as Error).message}`);
   }
   return list.map((r) => {
     const registry = normaliseRegistry(r);
     const provider = env.PURSER_PROVIDER || undefined;
     if (provider === undefined && source.type === 'command') {
-      throw new HelperError(`${where}: PURSER_PROVIDER is required with PURSER_TOKEN_SOURCE=command`);
+      throw new HelperError(
+        'CONFIG_INVALID',
+        `${where}: PURSER_PROVIDER is required with PURSER_TOKEN_SOURCE=command`,
+      );
     }
     return { registry, provider, audience: env.PURSER_AUDIENCE || registryHost(registry), source };
   });
@@ -135,7 +138,10 @@ export function loadConfig(env: Env): HelperConfig {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (explicit || code !== 'ENOENT') {
-      throw new HelperError(`cannot read config ${file} (PURSER_CREDHELPER_CONFIG): ${(e as Error).message}`);
+      throw new HelperError(
+        'CONFIG_INVALID',
+        `cannot read config ${file} (PURSER_CREDHELPER_CONFIG): ${(e as Error).message}`,
+      );
     }
   }
   let cfg: HelperConfig;
@@ -151,7 +157,7 @@ export function loadConfig(env: Env): HelperConfig {
     try {
       doc = JSON.parse(text);
     } catch (e) {
-      throw new HelperError(`${file}: not valid JSON: ${(e as Error).message}`);
+      throw new HelperError('CONFIG_INVALID', `${file}: not valid JSON: ${(e as Error).message}`);
     }
     cfg = parseConfig(doc, file, env);
   }

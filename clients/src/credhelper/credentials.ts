@@ -50,10 +50,12 @@ export async function credentialsFor(
       break;
   }
   const payload = decodeJwtPayload(token);
-  if (payload === undefined) throw new HelperError(`the ${source.type} token source did not give a JWT`);
+  if (payload === undefined)
+    throw new HelperError('TOKEN_INVALID', `the ${source.type} token source did not give a JWT`);
   const exp = typeof payload.exp === 'number' ? payload.exp : undefined;
   if (exp !== undefined && exp <= nowSeconds()) {
     throw new HelperError(
+      'TOKEN_INVALID',
       `the ${source.type} token expired at ${new Date(exp * 1000).toISOString()}${source.type === 'gitlab' ? ' (the job outlived its id_tokens token)' : ''}`,
     );
   }

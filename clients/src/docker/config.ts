@@ -21,16 +21,19 @@ export function readJsonObject(path: string): Record<string, unknown> | undefine
     text = readFileSync(path, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new HelperError(`cannot read ${path}: ${(e as Error).message}`);
+    throw new HelperError('FILE_INVALID', `cannot read ${path}: ${(e as Error).message}`);
   }
   if (text.trim() === '') return {};
   let doc: unknown;
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    throw new HelperError(`${path} is not valid JSON (left unchanged): ${(e as Error).message}`);
+    throw new HelperError(
+      'FILE_INVALID',
+      `${path} is not valid JSON (left unchanged): ${(e as Error).message}`,
+    );
   }
-  if (!isRecord(doc)) throw new HelperError(`${path} is not a JSON object (left unchanged)`);
+  if (!isRecord(doc)) throw new HelperError('FILE_INVALID', `${path} is not a JSON object (left unchanged)`);
   return doc;
 }
 
@@ -51,7 +54,7 @@ export function setEntry(
 ): unknown {
   const current = doc[section];
   if (current !== undefined && !isRecord(current)) {
-    throw new HelperError(`"${section}" is not an object (left unchanged)`);
+    throw new HelperError('FILE_INVALID', `"${section}" is not an object (left unchanged)`);
   }
   const obj: Record<string, unknown> = current ?? {};
   const previous = Object.hasOwn(obj, key) ? obj[key] : null;

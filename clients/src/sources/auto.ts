@@ -26,5 +26,5 @@ export function resolveSource(source: Source, env: Env): ResolvedSource {
       : `not GitLab CI (no ${source.variable} variable)`,
     `no Kubernetes token file ${source.path}`,
   ];
-  throw new HelperError(`no token source available: ${why.join('; ')}`);
+  throw new HelperError('SOURCE_UNAVAILABLE', `no token source available: ${why.join('; ')}`);
 }

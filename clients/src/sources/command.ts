@@ -34,13 +34,19 @@ export function runCommand(command: string | string[], env: Env, timeoutMs = 30_
     });
     child.on('error', (e) => {
       clearTimeout(timer);
-      reject(new HelperError(`token command ${JSON.stringify(shown)} could not run: ${e.message}`));
+      reject(
+        new HelperError(
+          'SOURCE_FAILED',
+          `token command ${JSON.stringify(shown)} could not run: ${e.message}`,
+        ),
+      );
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       if (tooMuch) {
         reject(
           new HelperError(
+            'SOURCE_FAILED',
             `token command ${JSON.stringify(shown)} printed more than ${MAX_COMMAND_OUTPUT / 1024} KiB: not a JWT`,
           ),
         );
@@ -50,13 +56,15 @@ export function runCommand(command: string | string[], env: Env, timeoutMs = 30_
       if (code !== 0) {
         reject(
           new HelperError(
+            'SOURCE_FAILED',
             `token command ${JSON.stringify(shown)} failed (${signal ? `signal ${signal}` : `exit ${code}`})${stderr ? `: ${stderr}` : ''}`,
           ),
         );
         return;
       }
       const token = Buffer.concat(out).toString('utf8').trim();
-      if (token === '') reject(new HelperError(`token command ${JSON.stringify(shown)} printed nothing`));
+      if (token === '')
+        reject(new HelperError('SOURCE_FAILED', `token command ${JSON.stringify(shown)} printed nothing`));
       else resolvePromise(token);
     });
   });

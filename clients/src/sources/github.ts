@@ -46,12 +46,12 @@ export async function fetchGithubIdToken(
 ): Promise<string> {
   const url = env.ACTIONS_ID_TOKEN_REQUEST_URL;
   const requestToken = env.ACTIONS_ID_TOKEN_REQUEST_TOKEN;
-  if (!url || !requestToken) throw new HelperError(GITHUB_PERMISSION_HINT);
+  if (!url || !requestToken) throw new HelperError('SOURCE_UNAVAILABLE', GITHUB_PERMISSION_HINT);
   let u: URL;
   try {
     u = new URL(url);
   } catch {
-    throw new HelperError('ACTIONS_ID_TOKEN_REQUEST_URL is not a URL');
+    throw new HelperError('SOURCE_UNAVAILABLE', 'ACTIONS_ID_TOKEN_REQUEST_URL is not a URL');
   }
   u.searchParams.set('audience', audience);
   const attempts = opts.attempts ?? 3;
@@ -75,6 +75,7 @@ export async function fetchGithubIdToken(
     const text = await boundedText(res, MAX_RESPONSE_BYTES);
     if (text === undefined) {
       throw new HelperError(
+        'SOURCE_FAILED',
         `GitHub ID token request: the answer (HTTP ${res.status}) is larger than ${MAX_RESPONSE_BYTES / 1024} KiB`,
       );
     }
@@ -84,6 +85,7 @@ export async function fetchGithubIdToken(
     }
     if (res.status !== 200) {
       throw new HelperError(
+        'SOURCE_FAILED',
         `GitHub ID token request for audience ${JSON.stringify(audience)} refused: HTTP ${res.status} ${text.slice(0, 200).trim()}`,
       );
     }
@@ -91,12 +93,15 @@ export async function fetchGithubIdToken(
     try {
       value = (JSON.parse(text) as { value?: unknown }).value;
     } catch {
-      throw new HelperError('GitHub ID token response is not JSON');
+      throw new HelperError('TOKEN_INVALID', 'GitHub ID token response is not JSON');
     }
     if (typeof value !== 'string' || decodeJwtPayload(value) === undefined) {
-      throw new HelperError('GitHub ID token response has no JWT in "value"');
+      throw new HelperError('TOKEN_INVALID', 'GitHub ID token response has no JWT in "value"');
     }
     return value;
   }
-  throw new HelperError(`GitHub ID token request failed after ${attempts} attempts: ${last}`);
+  throw new HelperError(
+    'SOURCE_FAILED',
+    `GitHub ID token request failed after ${attempts} attempts: ${last}`,
+  );
 }

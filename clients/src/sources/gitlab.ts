@@ -6,6 +6,7 @@ export function readGitlabToken(env: Env, variable: string): string {
   const v = env[variable]?.trim();
   if (!v) {
     throw new HelperError(
+      'SOURCE_UNAVAILABLE',
       `GitLab ID token variable ${variable} is not set: declare it in the job's id_tokens (e.g. id_tokens: { ${variable}: { aud: <audience> } })`,
     );
   }

@@ -8,9 +8,11 @@ export function readTokenFile(path: string): string {
     v = readFileSync(path, 'utf8').trim();
   } catch (e) {
     throw new HelperError(
+      'SOURCE_UNAVAILABLE',
       `cannot read the Kubernetes service account token ${path}: ${(e as Error).message}`,
     );
   }
-  if (v === '') throw new HelperError(`the Kubernetes service account token ${path} is empty`);
+  if (v === '')
+    throw new HelperError('SOURCE_UNAVAILABLE', `the Kubernetes service account token ${path} is empty`);
   return v;
 }

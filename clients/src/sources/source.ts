@@ -22,7 +22,7 @@ export type ResolvedSource = Exclude<Source, { type: 'auto' }>;
 const SOURCE_TYPES = ['github', 'gitlab', 'kubernetes', 'command', 'auto'] as const;
 
 export function fail(where: string, msg: string): never {
-  throw new HelperError(`${where}: ${msg}`);
+  throw new HelperError('CONFIG_INVALID', `${where}: ${msg}`);
 }
 
 export function optString(obj: Record<string, unknown>, key: string, where: string): string | undefined {

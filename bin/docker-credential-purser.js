@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// Thin launcher: the docker credential helper is compiled TypeScript under dist/ (src/credhelper).
-import { main } from '../dist/src/credhelper/main.js';
+// Thin launcher for a clone or the server package: the helper compiled by `npm run build` from
+// clients/src. The dependency-free install is the @purser/clients package (clients/), whose bin
+// is the esbuild bundle of the same code.
+import { main } from '../dist/clients/src/credhelper/main.js';
 
 main(process.argv.slice(2)).then(
   (code) => {

@@ -7,19 +7,17 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
+import { loadConfig, parseConfig } from '../../../clients/src/credhelper/config.js';
 import {
-  DEFAULT_KUBERNETES_TOKEN,
-  type Env,
-  isFresh,
-  loadConfig,
   MISSING_SERVER_URL_MESSAGE,
   NOT_FOUND_MESSAGE,
-  normaliseRegistry,
-  parseConfig,
-  registryHost,
   runHelper,
-  VERSION,
-} from '../../../src/credhelper/main.js';
+} from '../../../clients/src/credhelper/protocol.js';
+import type { Env } from '../../../clients/src/env.js';
+import { isFresh } from '../../../clients/src/jwt.js';
+import { normaliseRegistry, registryHost } from '../../../clients/src/registry.js';
+import { DEFAULT_KUBERNETES_TOKEN } from '../../../clients/src/sources/source.js';
+import { VERSION } from '../../../clients/src/version.js';
 import { repoRoot } from '../../helpers/paths.js';
 import { describeRun, run } from '../../helpers/proc.js';
 import { tempDir } from '../support.js';
@@ -302,8 +300,10 @@ describe('the credential helper protocol', () => {
   test('version, help, usage errors', async () => {
     const v = await helper(['version'], env);
     assert.equal(v.stdout, `docker-credential-purser (purser) ${VERSION}\n`);
-    const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
-    assert.equal(VERSION, pkg.version, 'VERSION in src/credhelper/main.ts follows package.json');
+    for (const manifest of ['package.json', join('clients', 'package.json')]) {
+      const pkg = JSON.parse(readFileSync(join(repoRoot, manifest), 'utf8')) as { version: string };
+      assert.equal(VERSION, pkg.version, `VERSION in clients/src/version.ts follows ${manifest}`);
+    }
     const h = await helper(['--help'], env);
     assert.equal(h.code, 0);
     assert.match(h.stdout, /Usage: docker-credential-purser <get\|store\|erase\|list\|version>/);
@@ -584,6 +584,7 @@ describe('GitLab, Kubernetes, command and auto sources', () => {
 describe('the installed commands', () => {
   const bin = join(repoRoot, 'bin', 'docker-credential-purser.js');
   const bundled = join(repoRoot, 'actions', 'login', 'dist', 'credhelper.mjs');
+  const published = join(repoRoot, 'clients', 'dist', 'docker-credential-purser.mjs');
   let t: ReturnType<typeof tempDir>;
   before(() => {
     t = tempDir();
@@ -594,6 +595,7 @@ describe('the installed commands', () => {
   for (const [name, script] of [
     ['bin/docker-credential-purser.js', bin],
     ['actions/login/dist/credhelper.mjs', bundled],
+    ['clients/dist/docker-credential-purser.mjs (npm run build:clients)', published],
   ] as const) {
     test(`${name}: get unknown -> exit 1 and the protocol message on stdout; get and list`, async () => {
       const env = { PATH: process.env.PATH, HOME: join(t.dir, 'home') };

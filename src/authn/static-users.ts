@@ -1,7 +1,7 @@
 import { keyedDigest } from '../util/keyed-digest.js';
 import { type Secret, safeEqual } from '../util/secret.js';
 import { SingleFlight } from '../util/single-flight.js';
-import type { LoginCacheStore } from '../state/login-cache.js';
+import { type LoginCacheStore, MemoryLoginCacheStore } from '../state/login-cache.js';
 import {
   type Authenticator,
   type AuthnContext,
@@ -66,13 +66,14 @@ export class StaticUsers implements Authenticator {
     options: StaticUsersOptions = {},
   ) {
     this.#users = users;
+    this.#now = options.now ?? Date.now;
     this.#cache = new LoginCache(cacheSeconds, {
-      ...(options.loginCache ? { store: options.loginCache } : {}),
+      // The default store keeps time by the same clock as this authenticator.
+      store: options.loginCache ?? new MemoryLoginCacheStore({ now: this.#now }),
       ...(options.loginCacheSecret ? { secret: options.loginCacheSecret } : {}),
     });
     this.#refreshLifetime = options.refreshLifetime ?? 0;
     this.#checks = new PasswordChecks(typicalCost(users), options.verify ? { verify: options.verify } : {});
-    this.#now = options.now ?? Date.now;
   }
 
   has(username: string): boolean {

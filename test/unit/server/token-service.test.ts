@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import type { Authenticator, AuthnResult, Credentials } from '../../../src/authn/authenticator.js';
 import type { Identity } from '../../../src/authn/identity.js';
-import { FailedLoginLimiter } from '../../../src/authn/rate-limit.js';
 import { StaticUsers } from '../../../src/authn/static-users.js';
 import { Acl, compileRules } from '../../../src/authz/acl.js';
 import type { RuleData } from '../../../src/config/schema.js';
 import { parseScopes } from '../../../src/protocol/scope.js';
 import type { TokenRequest } from '../../../src/protocol/token-request.js';
+import { MemoryThrottleStore } from '../../../src/state/throttle.js';
 import { TokenService, type TokenServiceOptions } from '../../../src/server/token-service.js';
 import { KeyRing } from '../../../src/token/keyring.js';
 import { loadSigningKey } from '../../../src/token/keys.js';
@@ -61,21 +61,22 @@ describe('TokenService', () => {
   });
 
   function service(
-    o: Partial<TokenServiceOptions> = {},
+    { refreshLifetime = 3600, ...o }: Partial<TokenServiceOptions> & { refreshLifetime?: number } = {},
     rules: RuleData[] = [{ match: {}, actions: ['pull'] } as RuleData],
   ) {
     const failed: string[] = [];
-    const staticUsers = new StaticUsers(new Map([['alice', { hash: cheapHash('pw') }]]), 60);
+    const staticUsers = new StaticUsers(new Map([['alice', { hash: cheapHash('pw') }]]), 60, {
+      refreshLifetime,
+    });
     const s = new TokenService({
       issuer: 'purser-test',
       services: ['registry.test', 'other.test'],
       keyring: ring,
       authenticators: [staticUsers],
-      staticUsers,
       authorizer: new Acl(compileRules(rules, undefined)),
       anonymous: true,
-      limiter: new FailedLoginLimiter(2, 60),
-      refreshLifetime: 3600,
+      throttlePolicy: { max: 2, windowSeconds: 60 },
+      imitateCheck: () => staticUsers.imitateCheck(),
       onFailedLogin: (k) => failed.push(k),
       ...o,
     });
@@ -120,9 +121,10 @@ describe('TokenService', () => {
   });
 
   test('an authenticator that throws (issuer down) is not a 401 and does not count as a failure', async () => {
-    const limiter = new FailedLoginLimiter(1, 60);
+    const limiter = new MemoryThrottleStore();
     const { s } = service({
-      limiter,
+      throttle: limiter,
+      throttlePolicy: { max: 1, windowSeconds: 60 },
       authenticators: [new FakeAuthn('oidc', () => Promise.reject(new Error('issuer unreachable')))],
     });
     await assert.rejects(s.authenticate(pw('x', 'y'), '1.1.1.1'), /issuer unreachable/);
@@ -155,10 +157,12 @@ describe('TokenService', () => {
   });
 
   test('refused workload JWTs from one address do not lock out other JWTs with the same username', async () => {
-    // A stand-in for a provider: accepts exactly one JWT-shaped password.
+    // A stand-in for a provider: accepts exactly one JWT-shaped password, and counts failures
+    // per token (as OidcAuthenticator does) rather than per username.
     const good = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJnb29kIn0.c2ln';
     const ci: Authenticator = {
       kind: 'ci',
+      throttleKey: (c, ip) => (c.username === 'github' ? `jwt\0${ip}\0${c.password.reveal()}` : undefined),
       async authenticate(c) {
         if (c.username !== 'github') return { outcome: 'no-match' };
         return c.password.reveal() === good
@@ -251,29 +255,34 @@ describe('TokenService', () => {
     assert.equal(again.response.refresh_token, undefined);
   });
 
-  test('provider identities: refresh lifetime per provider; revalidate decides on refresh', async () => {
+  test('provider identities: the authenticator sets the lifetime; restore decides on refresh', async () => {
     let valid = true;
     const gh = new FakeAuthn('github', () => ({ outcome: 'authenticated', identity: ci }));
-    const { s } = service({
-      authenticators: [gh],
-      providerRefreshLifetime: (p) => (p === 'github' ? 600 : 0),
-      revalidate: (id) => valid && id.provider === 'github' && id.claims.repository === 'acme/app',
+    Object.assign(gh, {
+      refreshLifetime: (id: Identity) => (id.provider === 'github' ? 600 : 0),
+      restore: (id: Identity): AuthnResult =>
+        valid && id.provider === 'github' && id.claims.repository === 'acme/app'
+          ? { outcome: 'authenticated', identity: id }
+          : { outcome: 'rejected', reason: 'refresh token no longer valid: log in again' },
     });
+    const { s } = service({ authenticators: [gh] });
     const login = await s.handle(req({ offline: true, credentials: pw('github', 'jwt') }), '::1');
     const rt = login.response.refresh_token!;
     const p = decodeJwt(rt).payload;
     assert.equal(Number(p.exp) - Number(p.iat), 600);
     assert.deepEqual(p.clm, { repository: 'acme/app' });
     assert.deepEqual(p.lbl, { org: 'acme' });
+    assert.equal(p.ath, 'github', 'the refresh token names its authenticator');
     const refresh = () => s.handle(req({ grant: 'refresh_token', refreshToken: new Secret(rt) }), '::1');
     assert.deepEqual((await refresh()).identity, ci);
     valid = false;
     await assert.rejects(refresh(), purserError('UNAUTHORIZED', 'log in again'));
   });
 
-  test('provider refresh without a revalidate hook is refused', async () => {
+  test('provider refresh without a restore hook is refused', async () => {
     const gh = new FakeAuthn('github', () => ({ outcome: 'authenticated', identity: ci }));
-    const { s } = service({ authenticators: [gh], providerRefreshLifetime: () => 600 });
+    Object.assign(gh, { refreshLifetime: () => 600 });
+    const { s } = service({ authenticators: [gh] });
     const rt = (await s.handle(req({ offline: true, credentials: pw('github', 'jwt') }), '::1')).response
       .refresh_token!;
     await assert.rejects(

@@ -9,8 +9,10 @@ import { parseScopes } from '../../../src/protocol/scope.js';
 import type { TokenRequest } from '../../../src/protocol/token-request.js';
 import { MemoryThrottleStore } from '../../../src/state/throttle.js';
 import { TokenService, type TokenServiceOptions } from '../../../src/server/token-service.js';
+import { fingerprintKey } from '../../../src/token/fingerprint-key.js';
 import { KeyRing } from '../../../src/token/keyring.js';
 import { loadSigningKey } from '../../../src/token/keys.js';
+import { issueRefreshToken } from '../../../src/token/refresh.js';
 import { Secret } from '../../../src/util/secret.js';
 import { cheapHash, decodeJwt, makeKeys, purserError } from '../support.js';
 
@@ -299,5 +301,63 @@ describe('TokenService', () => {
         .refresh_token,
       undefined,
     );
+  });
+
+  test('refresh tokens from before they named their authenticator stay valid (static and provider)', async () => {
+    const gh = new FakeAuthn('github', () => ({ outcome: 'no-match' }));
+    Object.assign(gh, {
+      refreshLifetime: (id: Identity) => (id.provider === 'github' ? 600 : 0),
+      restore: (id: Identity): AuthnResult =>
+        id.provider === 'github' ? { outcome: 'authenticated', identity: id } : { outcome: 'no-match' },
+    });
+    const staticUsers = new StaticUsers(new Map([['alice', { hash: cheapHash('pw') }]]), 60, {
+      refreshLifetime: 3600,
+    });
+    const { s } = service({ authenticators: [gh, staticUsers] });
+    const refresh = (rt: string) => s.handle(req({ grant: 'refresh_token', refreshToken: new Secret(rt) }), '::1');
+    // Minted as the code before this change did: no `ath` claim.
+    const cfp = staticUsers.credentialFingerprint('alice', fingerprintKey(ring.signer.key))!;
+    const alice: Identity = { account: 'alice', provider: 'static', labels: {}, claims: {} };
+    const old = issueRefreshToken(ring, 'purser-test', alice, { cfp }, 3600);
+    assert.equal(decodeJwt(old).payload.ath, undefined);
+    assert.equal((await refresh(old)).identity.account, 'alice');
+    const oldCi = issueRefreshToken(ring, 'purser-test', ci, {}, 600);
+    assert.deepEqual((await refresh(oldCi)).identity, ci);
+    // A static token with a wrong fingerprint is still refused.
+    const forged = issueRefreshToken(ring, 'purser-test', alice, { cfp: 'x'.repeat(22) }, 3600);
+    await assert.rejects(refresh(forged), purserError('UNAUTHORIZED', 'password changed'));
+  });
+
+  test('a refresh token names its authenticator: another one of the chain cannot restore it', async () => {
+    const restoredBy: string[] = [];
+    const make = (kind: string) => {
+      const a = new FakeAuthn(kind, () => ({ outcome: 'authenticated', identity: ci }));
+      Object.assign(a, {
+        refreshLifetime: () => 600,
+        restore: (id: Identity): AuthnResult => {
+          restoredBy.push(kind);
+          return { outcome: 'authenticated', identity: id };
+        },
+      });
+      return a;
+    };
+    const { s } = service({ authenticators: [make('first'), make('second')] });
+    const rt = issueRefreshToken(ring, 'purser-test', ci, { ath: 'second' }, 600);
+    await s.handle(req({ grant: 'refresh_token', refreshToken: new Secret(rt) }), '::1');
+    assert.deepEqual(restoredBy, ['second']);
+    const gone = issueRefreshToken(ring, 'purser-test', ci, { ath: 'removed' }, 600);
+    await assert.rejects(
+      s.handle(req({ grant: 'refresh_token', refreshToken: new Secret(gone) }), '::1'),
+      purserError('UNAUTHORIZED', 'no longer valid'),
+    );
+  });
+
+  test('the anonymous caller never gets a refresh token, whatever the authenticators say', async () => {
+    const generous = new FakeAuthn('generous', () => ({ outcome: 'no-match' }));
+    Object.assign(generous, { refreshLifetime: () => 600, restore: () => ({ outcome: 'no-match' }) });
+    const { s } = service({ authenticators: [generous] });
+    const out = await s.handle(req({ offline: true }), '::1');
+    assert.equal(out.identity.provider, 'anonymous');
+    assert.equal(out.response.refresh_token, undefined);
   });
 });

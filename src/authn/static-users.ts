@@ -1,7 +1,7 @@
+import { type LoginCacheStore, MemoryLoginCacheStore } from '../state/login-cache.js';
 import { keyedDigest } from '../util/keyed-digest.js';
 import { type Secret, safeEqual } from '../util/secret.js';
 import { SingleFlight } from '../util/single-flight.js';
-import { type LoginCacheStore, MemoryLoginCacheStore } from '../state/login-cache.js';
 import {
   type Authenticator,
   type AuthnContext,
@@ -120,7 +120,10 @@ export class StaticUsers implements Authenticator {
       };
     }
     if (!this.#users.has(saved.account)) {
-      return { outcome: 'rejected', reason: 'refresh token no longer valid (the account was removed): log in again' };
+      return {
+        outcome: 'rejected',
+        reason: 'refresh token no longer valid (the account was removed): log in again',
+      };
     }
     return { outcome: 'authenticated', identity: staticIdentity(saved.account) };
   }

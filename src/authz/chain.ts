@@ -1,4 +1,10 @@
-import type { AccessRequest, Authorizer, DecidingAuthorizer, ScopeAnswer, ScopeDecision } from './authorizer.js';
+import type {
+  AccessRequest,
+  Authorizer,
+  DecidingAuthorizer,
+  ScopeAnswer,
+  ScopeDecision,
+} from './authorizer.js';
 import { askClamped, finalDecision } from './clamp.js';
 
 /**

@@ -218,7 +218,7 @@ const provider = z.strictObject({
     .enum(['off', 'once'])
     .default('off')
     .describe(
-      "once: accept each token (by its jti, which it must carry) a single time until it expires; a replayed CI token is refused. Use it with clients that log in once (docker login with refreshTokenLifetime set), not with ones that send the token per request.",
+      'once: accept each token (by its jti, which it must carry) a single time until it expires; a replayed CI token is refused. Use it with clients that log in once (docker login with refreshTokenLifetime set), not with ones that send the token per request.',
     ),
   keyCache: z
     .strictObject({

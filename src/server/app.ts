@@ -162,7 +162,10 @@ export async function buildApp(
     anonymous: config.auth.anonymous,
     // The store outlives reloads: a lockout survives one, under the limits now configured.
     throttle: stores.throttle,
-    throttlePolicy: { max: config.auth.failedLogins.max, windowSeconds: config.auth.failedLogins.windowSeconds },
+    throttlePolicy: {
+      max: config.auth.failedLogins.max,
+      windowSeconds: config.auth.failedLogins.windowSeconds,
+    },
     throttleSecret: derivedSecret(keyring.signer.key, 'throttle'),
     revocation: stores.revocation,
     imitateCheck: () => staticUsers.imitateCheck(),

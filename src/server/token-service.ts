@@ -58,8 +58,6 @@ interface Established {
   by: Authenticator | null;
 }
 
-const refused = (why: string) => new PurserError('UNAUTHORIZED', why);
-
 /**
  * The protocol-independent heart: request in, signed token out. It only orchestrates: what
  * a credential counts under, how long a refresh token lives, what it binds and how an
@@ -164,13 +162,13 @@ export class TokenService {
       }
       await this.#throttle.fail(limitKey, policy);
       this.#o.onFailedLogin?.(a.kind);
-      throw refused(r.reason);
+      throw new PurserError('UNAUTHORIZED', r.reason);
     }
     // As long as a wrong password takes, without spending a bcrypt (see PasswordChecks).
     await (this.#o.imitateCheck ?? imitateDefaultCheck)();
     await this.#throttle.fail(limitKey, policy);
     this.#o.onFailedLogin?.('unknown');
-    throw refused('invalid username or password');
+    throw new PurserError('UNAUTHORIZED', 'invalid username or password');
   }
 
   /**
@@ -183,7 +181,7 @@ export class TokenService {
       this.#o.revocation &&
       (await this.#o.revocation.isRevoked({ jti: c.jti, account: c.sub, provider: c.prv, issuedAt: c.iat }))
     ) {
-      throw refused('refresh token revoked: log in again');
+      throw new PurserError('UNAUTHORIZED', 'refresh token revoked: log in again');
     }
     const saved: Identity = { account: c.sub, provider: c.prv, labels: c.lbl ?? {}, claims: c.clm ?? {} };
     const candidates =
@@ -192,18 +190,18 @@ export class TokenService {
       if (!a.restore) continue;
       const r = await a.restore(saved);
       if (r.outcome === 'no-match') continue;
-      if (r.outcome === 'rejected') throw refused(r.reason);
+      if (r.outcome === 'rejected') throw new PurserError('UNAUTHORIZED', r.reason);
       const signer = refreshTokenSigner(this.#o.keyring, token);
       const binding = signer ? a.refreshBinding?.(r.identity, fingerprintKey(signer)) : undefined;
       if ((signer === undefined && c.cfp !== undefined) || binding !== c.cfp) {
-        throw refused('refresh token no longer valid (the account or its password changed): log in again');
+        throw new PurserError('UNAUTHORIZED', 'refresh token no longer valid (the account or its password changed): log in again');
       }
       if ((a.refreshLifetime?.(r.identity) ?? 0) <= 0) {
-        throw refused('refresh tokens are no longer issued for this account: log in again');
+        throw new PurserError('UNAUTHORIZED', 'refresh tokens are no longer issued for this account: log in again');
       }
       return { identity: r.identity, by: a };
     }
-    throw refused('refresh token no longer valid: log in again');
+    throw new PurserError('UNAUTHORIZED', 'refresh token no longer valid: log in again');
   }
 
   /** Who issues a refresh token for an identity no login of this service produced (issue()). */
@@ -229,7 +227,7 @@ export class TokenService {
   async #identify(req: TokenRequest, ip: string): Promise<Established> {
     if (req.grant === 'refresh_token') return this.#fromRefreshToken(req.refreshToken!.reveal());
     if (req.credentials) return this.#authenticate(req.credentials, ip);
-    if (!this.#o.anonymous) throw refused('authentication required');
+    if (!this.#o.anonymous) throw new PurserError('UNAUTHORIZED', 'authentication required');
     return { identity: ANONYMOUS, by: null };
   }
 

@@ -64,7 +64,10 @@ export class OidcProviders {
   restore(saved: Identity): AuthnResult {
     const p = this.#byName.get(saved.provider);
     if (!p) return { outcome: 'no-match' };
-    const refused: AuthnResult = { outcome: 'rejected', reason: 'refresh token no longer valid: log in again' };
+    const refused: AuthnResult = {
+      outcome: 'rejected',
+      reason: 'refresh token no longer valid: log in again',
+    };
     if (p.config.refreshTokenLifetime === 0) return refused;
     try {
       const identity = p.identityFromClaims(saved.claims as Record<string, unknown>);

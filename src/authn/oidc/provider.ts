@@ -160,7 +160,10 @@ export class OidcProvider {
     const key = createHash('sha256').update(this.name).update('\0').update(payload.jti).digest('base64url');
     const until = (payload.exp ?? 0) + this.config.clockSkew;
     if (!(await this.#replay.firstUse(`replay:${key}`, until)))
-      throw new PurserError('UNAUTHORIZED', `token already used (provider ${this.name} accepts each token once)`);
+      throw new PurserError(
+        'UNAUTHORIZED',
+        `token already used (provider ${this.name} accepts each token once)`,
+      );
     trace?.push('replay: first use of this jti');
     return identity;
   }

@@ -134,7 +134,8 @@ describe('StaticUsers login cache (cost-12 hash)', () => {
 describe('LoginCache', () => {
   const T = 1_700_000_000_000;
   // The store keeps time by its own clock; these tests keep it at T.
-  const store = (max?: number) => new MemoryLoginCacheStore({ now: () => T, ...(max ? { maxEntries: max } : {}) });
+  const store = (max?: number) =>
+    new MemoryLoginCacheStore({ now: () => T, ...(max ? { maxEntries: max } : {}) });
 
   test('hit within ttl, miss after it', async () => {
     const c = new LoginCache(60, { store: store() });

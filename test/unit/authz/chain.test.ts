@@ -17,7 +17,11 @@ const request = (...scopes: string[]): AccessRequest => ({
 });
 
 /** Answers from a table: name → granted (undefined: no decision); records what it was asked. */
-function table(name: string, answers: Record<string, string[] | undefined>, asked: string[][] = []): Authorizer {
+function table(
+  name: string,
+  answers: Record<string, string[] | undefined>,
+  asked: string[][] = [],
+): Authorizer {
   return {
     authorize: (req) => {
       asked.push(req.scopes.map((s) => s.name));
@@ -58,7 +62,9 @@ describe('chainAuthorizers', () => {
   });
 
   test('nobody decides: nothing granted, with the last reason given', async () => {
-    const [d] = await chainAuthorizers([table('a', {}), table('b', {})]).authorize(request('repository:x:pull'));
+    const [d] = await chainAuthorizers([table('a', {}), table('b', {})]).authorize(
+      request('repository:x:pull'),
+    );
     assert.deepEqual(d!.granted, []);
     assert.equal(d!.rule, undefined);
     assert.equal(d!.explanation, 'b: not mine');
@@ -69,7 +75,12 @@ describe('chainAuthorizers', () => {
   test('each member is clamped: no action or scope beyond what was asked', async () => {
     const greedy: Authorizer = {
       authorize: (req) => [
-        { requested: req.scopes[0]!, granted: ['pull', 'push', 'delete'], rule: undefined, explanation: 'greedy' },
+        {
+          requested: req.scopes[0]!,
+          granted: ['pull', 'push', 'delete'],
+          rule: undefined,
+          explanation: 'greedy',
+        },
         {
           requested: { type: 'repository', name: 'other', actions: ['*'] },
           granted: ['*'],
@@ -86,10 +97,13 @@ describe('chainAuthorizers', () => {
   });
 
   test('the ACL as a chain member leaves unmatched scopes to the next', async () => {
-    const acl = new Acl(compileRules([{ match: { name: 'pub/**' }, actions: ['pull'] } as RuleData], undefined));
-    const d = await chainAuthorizers([acl.chainMember(), table('fallback', { 'team/a': ['push'] })]).authorize(
-      request('repository:pub/x:pull', 'repository:team/a:push', 'repository:team/b:pull'),
+    const acl = new Acl(
+      compileRules([{ match: { name: 'pub/**' }, actions: ['pull'] } as RuleData], undefined),
     );
+    const d = await chainAuthorizers([
+      acl.chainMember(),
+      table('fallback', { 'team/a': ['push'] }),
+    ]).authorize(request('repository:pub/x:pull', 'repository:team/a:push', 'repository:team/b:pull'));
     assert.deepEqual(
       d.map((x) => [x.requested.name, x.granted, x.rule]),
       [
@@ -109,6 +123,9 @@ describe('chainAuthorizers', () => {
         throw new Denied('not today');
       },
     };
-    await assert.rejects(chainAuthorizers([table('a', {}), deny]).authorize(request('repository:x:pull')), Denied);
+    await assert.rejects(
+      chainAuthorizers([table('a', {}), deny]).authorize(request('repository:x:pull')),
+      Denied,
+    );
   });
 });

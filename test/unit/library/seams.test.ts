@@ -112,12 +112,17 @@ describe('createPurser seams: a custom authenticator with refresh tokens, a chai
     assert.equal(claimsOf(body.refresh_token).ath, 'team-users', 'it names the authenticator');
     assert.equal(Number(claimsOf(body.refresh_token).exp) - Number(claimsOf(body.refresh_token).iat), 600);
     // A dev: the authorizer says nothing, the ACL after it grants pull.
-    assert.deepEqual(accessOf(body.access_token), [{ type: 'repository', name: 'alice/app', actions: ['pull'] }]);
+    assert.deepEqual(accessOf(body.access_token), [
+      { type: 'repository', name: 'alice/app', actions: ['pull'] },
+    ]);
 
-    const refresh = () => tokenPost({ grant_type: 'refresh_token', refresh_token: body.refresh_token!, scope });
+    const refresh = () =>
+      tokenPost({ grant_type: 'refresh_token', refresh_token: body.refresh_token!, scope });
     const r1 = await refresh();
     assert.equal(r1.status, 200);
-    assert.deepEqual(accessOf(((await r1.json()) as { access_token: string }).access_token)[0]!.actions, ['pull']);
+    assert.deepEqual(accessOf(((await r1.json()) as { access_token: string }).access_token)[0]!.actions, [
+      'pull',
+    ]);
 
     // restore() returns the identity as it is now: the new role applies at refresh.
     rows.get('alice')!.role = 'admin';
@@ -138,7 +143,12 @@ describe('createPurser seams: a custom authenticator with refresh tokens, a chai
   test('a revoked refresh token is refused at the refresh grant, by jti and by account', async () => {
     rows.set('bob', { password: 'bob-pw', role: 'dev', version: 1 });
     const login = async () => {
-      const r = await tokenPost({ grant_type: 'password', username: 'bob', password: 'bob-pw', access_type: 'offline' });
+      const r = await tokenPost({
+        grant_type: 'password',
+        username: 'bob',
+        password: 'bob-pw',
+        access_type: 'offline',
+      });
       return ((await r.json()) as { refresh_token: string }).refresh_token;
     };
     const refresh = (rt: string) => tokenPost({ grant_type: 'refresh_token', refresh_token: rt });

@@ -7,8 +7,8 @@ import { Acl, compileRules } from '../../../src/authz/acl.js';
 import type { RuleData } from '../../../src/config/schema.js';
 import { parseScopes } from '../../../src/protocol/scope.js';
 import type { TokenRequest } from '../../../src/protocol/token-request.js';
-import { MemoryThrottleStore } from '../../../src/state/throttle.js';
 import { TokenService, type TokenServiceOptions } from '../../../src/server/token-service.js';
+import { MemoryThrottleStore } from '../../../src/state/throttle.js';
 import { fingerprintKey } from '../../../src/token/fingerprint-key.js';
 import { KeyRing } from '../../../src/token/keyring.js';
 import { loadSigningKey } from '../../../src/token/keys.js';
@@ -314,7 +314,8 @@ describe('TokenService', () => {
       refreshLifetime: 3600,
     });
     const { s } = service({ authenticators: [gh, staticUsers] });
-    const refresh = (rt: string) => s.handle(req({ grant: 'refresh_token', refreshToken: new Secret(rt) }), '::1');
+    const refresh = (rt: string) =>
+      s.handle(req({ grant: 'refresh_token', refreshToken: new Secret(rt) }), '::1');
     // Minted as the code before this change did: no `ath` claim.
     const cfp = staticUsers.credentialFingerprint('alice', fingerprintKey(ring.signer.key))!;
     const alice: Identity = { account: 'alice', provider: 'static', labels: {}, claims: {} };

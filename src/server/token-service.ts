@@ -194,10 +194,16 @@ export class TokenService {
       const signer = refreshTokenSigner(this.#o.keyring, token);
       const binding = signer ? a.refreshBinding?.(r.identity, fingerprintKey(signer)) : undefined;
       if ((signer === undefined && c.cfp !== undefined) || binding !== c.cfp) {
-        throw new PurserError('UNAUTHORIZED', 'refresh token no longer valid (the account or its password changed): log in again');
+        throw new PurserError(
+          'UNAUTHORIZED',
+          'refresh token no longer valid (the account or its password changed): log in again',
+        );
       }
       if ((a.refreshLifetime?.(r.identity) ?? 0) <= 0) {
-        throw new PurserError('UNAUTHORIZED', 'refresh tokens are no longer issued for this account: log in again');
+        throw new PurserError(
+          'UNAUTHORIZED',
+          'refresh tokens are no longer issued for this account: log in again',
+        );
       }
       return { identity: r.identity, by: a };
     }

@@ -23,7 +23,8 @@ export function chainAuthorizers(authorizers: readonly Authorizer[]): DecidingAu
       }));
       for (const member of members) {
         const open = answers.flatMap((a, i) => (a.granted === undefined ? [i] : []));
-        if (open.length === 0) break;
+        // With no scope at all, every member is still asked: each may refuse the caller (Denied).
+        if (open.length === 0 && req.scopes.length > 0) break;
         const got = await askClamped(member, { ...req, scopes: open.map((i) => req.scopes[i]!) });
         open.forEach((i, j) => {
           const a = got[j]!;

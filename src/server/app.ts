@@ -28,8 +28,6 @@ export interface AppState {
   authorizer: DecidingAuthorizer;
   /** Shared with the states before and after a reload. */
   stores: Stores;
-  /** The authenticators this state built (closed with it); the library's own are not. */
-  ownAuthenticators: readonly Authenticator[];
   providers: OidcProviders;
   tokens: TokenService;
   realm: string;
@@ -180,7 +178,6 @@ export async function buildApp(
     acl,
     authorizer,
     stores,
-    ownAuthenticators: own,
     providers,
     tokens,
     realm: 'purser',

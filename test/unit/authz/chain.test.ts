@@ -129,3 +129,14 @@ describe('chainAuthorizers', () => {
     );
   });
 });
+
+test('chainAuthorizers: with no scope requested every member is still asked (one may refuse the caller)', async () => {
+  const asked: string[][] = [];
+  const deny: Authorizer = {
+    authorize: () => {
+      throw new Denied('disabled');
+    },
+  };
+  await assert.rejects(chainAuthorizers([table('a', {}, asked), deny]).authorize(request()), Denied);
+  assert.deepEqual(asked, [[]]);
+});

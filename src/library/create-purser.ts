@@ -70,7 +70,10 @@ export type PurserOptions = PurserConfigOptions | PurserPartsOptions;
 export interface IssueOptions {
   /** The service the token is for; default the first configured one. */
   service?: string;
-  /** Also issue a refresh token, when the identity's kind has a refresh lifetime. */
+  /**
+   * Also issue a refresh token: by the first authenticator whose `refreshLifetime` is above
+   * 0 for the identity (none when no authenticator gives it one).
+   */
   offline?: boolean;
   /** The client address the authorizer sees; default `""`. */
   ip?: string;

@@ -5,6 +5,7 @@ import { buildConfig } from '../../../src/config/load.js';
 import { ConfigError } from '../../../src/errors.js';
 import { parseScopes } from '../../../src/protocol/scope.js';
 import { buildApp } from '../../../src/server/app.js';
+import { MemoryThrottleStore } from '../../../src/state/throttle.js';
 import { createLogger, silentLogger } from '../../../src/util/log.js';
 import { Secret } from '../../../src/util/secret.js';
 import {
@@ -118,6 +119,30 @@ describe('buildApp', () => {
     // Raised limits apply to the counts kept: two failures of five leave room.
     const changed = await buildApp(cfg(5), silentLogger, undefined, { previous: same });
     await assert.rejects(changed.tokens.authenticate(wrong, '10.1.1.1'), purserError('UNAUTHORIZED'));
+  });
+
+  test('two replicas with the same keys and one shared throttle store share a lockout', async () => {
+    const config = buildConfig(
+      configObject(keys, {
+        users: { alice: cheapHash('pw') },
+        auth: { failedLogins: { max: 2, windowSeconds: 60 } },
+      }),
+      undefined,
+      keys.dir,
+    );
+    const shared = new MemoryThrottleStore();
+    // Separate builds, as two processes would make them: only the keys and the store are shared.
+    const a = await buildApp(config, silentLogger, undefined, { stores: { throttle: shared } });
+    const b = await buildApp(config, silentLogger, undefined, { stores: { throttle: shared } });
+    const wrong = { username: 'alice', password: new Secret('wrong') };
+    await assert.rejects(a.tokens.authenticate(wrong, '10.2.2.2'), purserError('UNAUTHORIZED'));
+    await assert.rejects(b.tokens.authenticate(wrong, '10.2.2.2'), purserError('UNAUTHORIZED'));
+    await assert.rejects(
+      a.tokens.authenticate({ username: 'alice', password: new Secret('pw') }, '10.2.2.2'),
+      purserError('TOO_MANY_ATTEMPTS'),
+      'both replicas counted under the same key',
+    );
+    assert.equal(shared.size, 1);
   });
 
   test('plaintext users are warned about by name, without their password', async () => {

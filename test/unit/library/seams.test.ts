@@ -178,6 +178,25 @@ describe('createPurser seams: a custom authenticator with refresh tokens, a chai
   });
 });
 
+test('close() calls close() of the authenticators given, once', async () => {
+  let closed = 0;
+  const purser = await createPurser({
+    issuer: 'seams-test',
+    services: SERVICE,
+    signingKeys: [generateSigningKeyPair('ES256').privateKey],
+    authenticators: [{ ...teamUsers(new Map()), close: () => void closed++ }],
+    acl: [{ match: { account: '*' }, actions: ['pull'] }],
+    logger: quiet,
+  });
+  await purser.reload({
+    token: { issuer: 'seams-test', service: SERVICE },
+    acl: [{ match: {}, actions: [] }],
+  });
+  assert.equal(closed, 0, 'a reload keeps the authenticators given');
+  await purser.close();
+  assert.equal(closed, 1);
+});
+
 describe('createPurser seams: authorizerOrder after-acl', () => {
   test('the custom authorizer sees only the scopes no ACL rule matched', async () => {
     const seen: string[] = [];

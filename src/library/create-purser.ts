@@ -145,8 +145,11 @@ export async function createPurser(options: PurserOptions): Promise<Purser> {
     : undefined;
   // Built once: the stores outlive every reload.
   const stores = withMemoryStores(options.stores);
-  const withoutAcl = !('config' in options) && !options.acl;
-  const compile = async (input: unknown, previous: AppState | undefined): Promise<AppState> => {
+  const compile = async (
+    input: unknown,
+    previous: AppState | undefined,
+    withoutAcl = false,
+  ): Promise<AppState> => {
     const config: Readonly<Config> = buildConfig(input, undefined, baseDir, {
       keysGiven: keys !== undefined,
     });
@@ -167,7 +170,12 @@ export async function createPurser(options: PurserOptions): Promise<Purser> {
     }
   };
 
-  const initial = await compile('config' in options ? options.config : partsConfig(options), undefined);
+  // From parts without acl rules, only the authorizer decides (partsConfig's rule is a
+  // placeholder); a configuration given to reload() brings its own rules.
+  const initial =
+    'config' in options
+      ? await compile(options.config, undefined)
+      : await compile(partsConfig(options), undefined, !options.acl);
   let runtime: Runtime | undefined;
   const server = new TokenHttpServer(initial, logger, metrics, { ready: () => runtime?.ready ?? false });
   runtime = new Runtime(initial, (state) => server.setState(state));

@@ -191,9 +191,10 @@ export class TokenService {
       const r = await a.restore(saved);
       if (r.outcome === 'no-match') continue;
       if (r.outcome === 'rejected') throw new PurserError('UNAUTHORIZED', r.reason);
+      // Computed again with the key that signed the token (so a key rotation keeps it valid).
       const signer = refreshTokenSigner(this.#o.keyring, token);
       const binding = signer ? a.refreshBinding?.(r.identity, fingerprintKey(signer)) : undefined;
-      if ((signer === undefined && c.cfp !== undefined) || binding !== c.cfp) {
+      if (binding !== c.cfp) {
         throw new PurserError(
           'UNAUTHORIZED',
           'refresh token no longer valid (the account or its password changed): log in again',

@@ -12,9 +12,23 @@
  * createServer(purser.handler).listen(5001);
  * ```
  */
-export type { Authenticator, AuthnContext, AuthnResult, Credentials } from './authn/authenticator.js';
+export {
+  type Authenticator,
+  type AuthnContext,
+  type AuthnResult,
+  type Credentials,
+  userThrottleKey,
+} from './authn/authenticator.js';
 export { ANONYMOUS, type Identity } from './authn/identity.js';
-export type { AccessRequest, Authorizer, ScopeDecision } from './authz/authorizer.js';
+export type {
+  AccessRequest,
+  Authorizer,
+  DecidingAuthorizer,
+  NoDecision,
+  ScopeAnswer,
+  ScopeDecision,
+} from './authz/authorizer.js';
+export { chainAuthorizers } from './authz/chain.js';
 export type { ConfigInput } from './config/schema.js';
 export {
   ChallengeError,
@@ -42,6 +56,16 @@ export type { SigningKeyInput } from './library/signing-keys.js';
 export type { Scope } from './protocol/scope.js';
 export { Metrics } from './server/metrics.js';
 export type { TokenResponse } from './server/token-service.js';
+export { type LoginCacheStore, MemoryLoginCacheStore } from './state/login-cache.js';
+export { MemoryReplayStore, type ReplayStore } from './state/replay.js';
+export {
+  MemoryRevocationStore,
+  type Revocation,
+  type RevocationQuery,
+  type RevocationStore,
+} from './state/revocation.js';
+export type { Stores } from './state/stores.js';
+export { MemoryThrottleStore, type ThrottlePolicy, type ThrottleStore } from './state/throttle.js';
 export { generateSigningKeyPair, type SigningAlgorithm } from './token/keys.js';
 export { createLogger, type Logger, type LoggerOptions, type LogLevel } from './util/log.js';
 export { Secret } from './util/secret.js';

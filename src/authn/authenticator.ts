@@ -25,8 +25,53 @@ export type AuthnResult =
   | { outcome: 'no-match' }
   | { outcome: 'rejected'; reason: string };
 
+/**
+ * Who a caller is. Only `kind` and `authenticate` are required; the optional members let an
+ * authenticator take part in throttling and refresh tokens without Purser knowing its kind.
+ */
 export interface Authenticator {
-  /** A short name for logs and `purser check`. */
+  /**
+   * A short name for logs and `purser check`. Refresh tokens name the authenticator that
+   * issued them by its kind, so give each authenticator of a chain its own.
+   */
   readonly kind: string;
   authenticate(credentials: Credentials, ctx: AuthnContext): Promise<AuthnResult>;
+  /**
+   * What the failed-login limit counts this attempt under, or undefined to let the next
+   * authenticator (and finally the default, {@link userThrottleKey}) say. Asked in chain
+   * order before any authenticator runs. Purser keys the answer with an HMAC, so it may be
+   * long; attempts that return the same string share one count.
+   */
+  throttleKey?(credentials: Credentials, ip: string): string | undefined;
+  /**
+   * Seconds a refresh token issued to `identity` lives; 0 (or no hook) means none. Also asked
+   * of each authenticator in turn, for `purser.issue()` identities no login produced: the
+   * first with a lifetime issues the refresh token, so answer 0 for identities not yours.
+   */
+  refreshLifetime?(identity: Identity): number;
+  /**
+   * A value bound into the refresh token and computed again at every refresh: when it
+   * differs (a changed password, say), the refresh token is refused. `secret` is derived from
+   * the signing key that signs (or signed) the token: key the value with it, since the token
+   * is readable by whoever holds it. Undefined binds nothing.
+   */
+  refreshBinding?(identity: Identity, secret: Buffer): string | undefined;
+  /**
+   * Re-checks an identity restored from a refresh token and returns it as it is now (a
+   * reload's new labels or account mapping apply): `authenticated` with the recomputed
+   * identity, `rejected` to refuse the refresh, `no-match` when it is not yours (tokens
+   * issued before refresh tokens named their authenticator are offered to each in turn).
+   * Without this hook, the authenticator's refresh tokens are refused.
+   */
+  restore?(saved: Identity): Promise<AuthnResult> | AuthnResult;
+  /** Releases what the authenticator holds (connections, timers). Called once, at close. */
+  close?(): Promise<void> | void;
+}
+
+/**
+ * The default throttle key: a client address and a username. Every attempt at one name
+ * from one address counts together, whatever the password looks like.
+ */
+export function userThrottleKey(ip: string, username: string): string {
+  return `user\0${ip}\0${username}`;
 }

@@ -1,8 +1,16 @@
+import { type LoginCacheStore, MemoryLoginCacheStore } from '../state/login-cache.js';
 import { keyedDigest } from '../util/keyed-digest.js';
 import { type Secret, safeEqual } from '../util/secret.js';
 import { SingleFlight } from '../util/single-flight.js';
-import type { Authenticator, AuthnContext, AuthnResult, Credentials } from './authenticator.js';
+import {
+  type Authenticator,
+  type AuthnContext,
+  type AuthnResult,
+  type Credentials,
+  userThrottleKey,
+} from './authenticator.js';
 import { BCRYPT_RE } from './htpasswd.js';
+import { type Identity, STATIC_PROVIDER } from './identity.js';
 import { LoginCache } from './login-cache.js';
 import { type BcryptVerifier, PasswordChecks } from './password-checks.js';
 
@@ -13,6 +21,12 @@ export interface StaticUsersOptions {
   verify?: BcryptVerifier;
   /** The clock, epoch ms (tests move it). */
   now?: () => number;
+  /** Refresh token lifetime, seconds (`token.refreshTokenLifetime`); default 0, none. */
+  refreshLifetime?: number;
+  /** Where successful checks are remembered; default in this process. */
+  loginCache?: LoginCacheStore;
+  /** Keys the login cache's ids (shared by replicas sharing its store); default random. */
+  loginCacheSecret?: Buffer;
 }
 
 /** The most common bcrypt cost among the hashes (10 when there are none). */
@@ -29,6 +43,13 @@ function typicalCost(users: ReadonlyMap<string, StoredCredential>): number {
   return best;
 }
 
+const staticIdentity = (account: string): Identity => ({
+  account,
+  provider: STATIC_PROVIDER,
+  labels: {},
+  claims: {},
+});
+
 /** Static accounts: bcrypt hashes (inline or htpasswd) and plaintext passwords. */
 export class StaticUsers implements Authenticator {
   readonly kind = 'static';
@@ -37,6 +58,7 @@ export class StaticUsers implements Authenticator {
   readonly #checks: PasswordChecks;
   readonly #inFlight = new SingleFlight<boolean>();
   readonly #now: () => number;
+  readonly #refreshLifetime: number;
 
   constructor(
     users: ReadonlyMap<string, StoredCredential>,
@@ -44,9 +66,14 @@ export class StaticUsers implements Authenticator {
     options: StaticUsersOptions = {},
   ) {
     this.#users = users;
-    this.#cache = new LoginCache(cacheSeconds);
-    this.#checks = new PasswordChecks(typicalCost(users), options.verify ? { verify: options.verify } : {});
     this.#now = options.now ?? Date.now;
+    this.#cache = new LoginCache(cacheSeconds, {
+      // The default store keeps time by the same clock as this authenticator.
+      store: options.loginCache ?? new MemoryLoginCacheStore({ now: this.#now }),
+      ...(options.loginCacheSecret ? { secret: options.loginCacheSecret } : {}),
+    });
+    this.#refreshLifetime = options.refreshLifetime ?? 0;
+    this.#checks = new PasswordChecks(typicalCost(users), options.verify ? { verify: options.verify } : {});
   }
 
   has(username: string): boolean {
@@ -70,6 +97,37 @@ export class StaticUsers implements Authenticator {
     return keyedDigest(secret, 'purser-credential', username, material);
   }
 
+  /** A static user's name always counts per name, whatever the password looks like. */
+  throttleKey(credentials: Credentials, ip: string): string | undefined {
+    return this.#users.has(credentials.username) ? userThrottleKey(ip, credentials.username) : undefined;
+  }
+
+  refreshLifetime(identity: Identity): number {
+    return identity.provider === STATIC_PROVIDER ? this.#refreshLifetime : 0;
+  }
+
+  /** Changing a password (or removing the user) revokes the user's refresh tokens. */
+  refreshBinding(identity: Identity, secret: Buffer): string | undefined {
+    return this.credentialFingerprint(identity.account, secret);
+  }
+
+  restore(saved: Identity): AuthnResult {
+    if (saved.provider !== STATIC_PROVIDER) return { outcome: 'no-match' };
+    if (this.#refreshLifetime === 0) {
+      return {
+        outcome: 'rejected',
+        reason: 'refresh tokens are disabled (token.refreshTokenLifetime: 0): log in again',
+      };
+    }
+    if (!this.#users.has(saved.account)) {
+      return {
+        outcome: 'rejected',
+        reason: 'refresh token no longer valid (the account was removed): log in again',
+      };
+    }
+    return { outcome: 'authenticated', identity: staticIdentity(saved.account) };
+  }
+
   /**
    * Waits as long as a failed bcrypt check takes, burning no CPU: for callers no
    * authenticator knows, so that response times do not tell which usernames exist.
@@ -89,10 +147,7 @@ export class StaticUsers implements Authenticator {
       if (!ok) await this.#checks.imitate();
     }
     if (!ok) return { outcome: 'rejected', reason: 'invalid username or password' };
-    return {
-      outcome: 'authenticated',
-      identity: { account: credentials.username, provider: 'static', labels: {}, claims: {} },
-    };
+    return { outcome: 'authenticated', identity: staticIdentity(credentials.username) };
   }
 
   /**
@@ -104,7 +159,7 @@ export class StaticUsers implements Authenticator {
   async #checkHash(credentials: Credentials, hash: string, ip: string): Promise<boolean> {
     const pw = credentials.password.reveal();
     const id = this.#cache.id(credentials.username, pw, hash);
-    const state = this.#cache.state(id, this.#now());
+    const state = await this.#cache.state(id, this.#now());
     if (state === 'refresh') void this.#check(id, pw, hash, ip).catch(() => {});
     if (state !== 'miss') return true;
     return this.#check(id, pw, hash, ip);
@@ -113,7 +168,7 @@ export class StaticUsers implements Authenticator {
   #check(id: string, pw: string, hash: string, ip: string): Promise<boolean> {
     return this.#inFlight.run(id, async () => {
       const ok = await this.#checks.verify(pw, hash, ip);
-      if (ok) this.#cache.remember(id, this.#now());
+      if (ok) await this.#cache.remember(id, this.#now());
       return ok;
     });
   }

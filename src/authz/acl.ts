@@ -2,7 +2,7 @@ import type { Identity } from '../authn/identity.js';
 import type { RuleData } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 import type { Scope } from '../protocol/scope.js';
-import type { AccessRequest, Authorizer, ScopeDecision } from './authorizer.js';
+import type { AccessRequest, Authorizer, ScopeAnswer, ScopeDecision } from './authorizer.js';
 import { compilePattern, type Pattern } from './pattern.js';
 
 /** What a rule's `when` condition sees. */
@@ -78,7 +78,10 @@ export function grantActions(requested: readonly string[], allowed: readonly str
   return out;
 }
 
-/** Ordered ACL: for each scope, the first rule whose match and condition hold decides. */
+/**
+ * Ordered ACL: for each scope, the first rule whose match and condition hold decides
+ * (`decide` answers nothing granted when none does).
+ */
 export class Acl implements Authorizer {
   readonly rules: readonly CompiledRule[];
 
@@ -108,8 +111,24 @@ export class Acl implements Authorizer {
     return true;
   }
 
+  /** Every scope decided: one no rule matches gets nothing (`purser check`, the ACL alone). */
   authorize(req: AccessRequest): ScopeDecision[] {
     return req.scopes.map((scope) => this.decide(scope, req));
+  }
+
+  /**
+   * The ACL as a member of an authorizer chain: a scope no rule matches is left undecided,
+   * for the authorizer after it (or the chain's default, nothing).
+   */
+  chainMember(): Authorizer {
+    return {
+      authorize: (req: AccessRequest): ScopeAnswer[] =>
+        req.scopes.map((scope) => {
+          const d = this.decide(scope, req);
+          if (d.rule !== undefined) return d;
+          return { requested: d.requested, granted: undefined, explanation: d.explanation };
+        }),
+    };
   }
 
   decide(scope: Scope, req: AccessRequest): ScopeDecision {

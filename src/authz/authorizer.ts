@@ -21,11 +21,29 @@ export interface ScopeDecision {
   explanation: string;
 }
 
+/** "Not mine to say" for one scope: the next authorizer of a chain decides it. */
+export interface NoDecision {
+  requested: Scope;
+  granted: undefined;
+  /** Why not, for debug logs (kept when no later authorizer decides either). */
+  explanation?: string;
+}
+
+export type ScopeAnswer = ScopeDecision | NoDecision;
+
 /**
- * Decides, per requested scope, which actions an identity gets. Purser clamps the answer
- * (authz/clamp.ts): one decision per requested scope, granted ⊆ requested; an answer for
- * a scope that was not asked for, or an action not requested, is dropped.
+ * Decides, per requested scope, which actions an identity gets, or answers no decision
+ * (`granted: undefined`) to leave the scope to the next authorizer of a chain
+ * (chainAuthorizers); at the end of the chain, a scope nobody decided gets nothing. Purser
+ * clamps every answer (authz/clamp.ts): one answer per requested scope, granted ⊆
+ * requested; an answer for a scope that was not asked for, or an action not requested, is
+ * dropped. A thrown `Denied` refuses the whole request.
  */
 export interface Authorizer {
-  authorize(request: AccessRequest): Promise<ScopeDecision[]> | ScopeDecision[];
+  authorize(request: AccessRequest): Promise<readonly ScopeAnswer[]> | readonly ScopeAnswer[];
+}
+
+/** An authorizer whose every answer is a decision, clamped: what Purser's consumers call. */
+export interface DecidingAuthorizer {
+  authorize(request: AccessRequest): Promise<ScopeDecision[]>;
 }

@@ -1,5 +1,12 @@
 import { KNOWN_ACTIONS, type Scope } from '../protocol/scope.js';
-import type { AccessRequest, Authorizer, ScopeDecision } from './authorizer.js';
+import type {
+  AccessRequest,
+  Authorizer,
+  DecidingAuthorizer,
+  NoDecision,
+  ScopeAnswer,
+  ScopeDecision,
+} from './authorizer.js';
 
 const MAX_EXPLANATION = 500;
 
@@ -33,52 +40,74 @@ export function clampActions(requested: readonly string[], granted: unknown): st
 }
 
 /**
- * Fits an authorizer's answer to what was asked: one decision per requested scope, in
- * order, whose `requested` is that scope and whose `granted` is a subset of its actions.
- * A decision is taken from the same position when it names the same resource, else from
- * the first unused one that does; a scope without one gets nothing. So an authorizer,
- * whoever wrote it, can narrow what a token carries but never add a scope or an action.
+ * Fits an authorizer's answer to what was asked: one answer per requested scope, in order,
+ * whose `requested` is that scope and whose `granted` is a subset of its actions, or is
+ * undefined (no decision). An answer is taken from the same position when it names the same
+ * resource, else from the first unused one that does; a scope without one is undecided. So
+ * an authorizer, whoever wrote it, can narrow what a token carries but never add a scope or
+ * an action.
  */
-export function clampDecisions(scopes: readonly Scope[], decisions: unknown): ScopeDecision[] {
-  const list: unknown[] = Array.isArray(decisions) ? decisions : [];
+export function clampAnswers(scopes: readonly Scope[], answers: unknown): ScopeAnswer[] {
+  const list: unknown[] = Array.isArray(answers) ? answers : [];
   const used = new Set<number>();
   return scopes.map((scope, i) => {
     let at = -1;
-    if (!used.has(i) && sameResource(scope, (list[i] as ScopeDecision | undefined)?.requested)) at = i;
-    else at = list.findIndex((d, j) => !used.has(j) && sameResource(scope, (d as ScopeDecision)?.requested));
+    if (!used.has(i) && sameResource(scope, (list[i] as ScopeAnswer | undefined)?.requested)) at = i;
+    else at = list.findIndex((d, j) => !used.has(j) && sameResource(scope, (d as ScopeAnswer)?.requested));
     const requested: Scope = { ...scope, actions: [...scope.actions] };
-    if (at < 0) {
-      return { requested, granted: [], rule: undefined, explanation: 'the authorizer gave no decision' };
-    }
+    if (at < 0) return { requested, granted: undefined, explanation: 'the authorizer gave no decision' };
     used.add(at);
     const d = list[at] as Partial<ScopeDecision>;
+    // It reaches debug logs and `purser check`: bounded like every logged value.
+    const explanation = typeof d.explanation === 'string' ? d.explanation.slice(0, MAX_EXPLANATION) : '';
+    if (d.granted === undefined) return { requested, granted: undefined, explanation } satisfies NoDecision;
     return {
       requested,
       granted: clampActions(scope.actions, d.granted),
       rule: typeof d.rule === 'number' ? d.rule : undefined,
-      // It reaches debug logs and `purser check`: bounded like every logged value.
-      explanation: typeof d.explanation === 'string' ? d.explanation.slice(0, MAX_EXPLANATION) : '',
+      explanation,
     };
   });
+}
+
+/** An undecided scope at the end of a chain: nothing granted. */
+export function finalDecision(a: ScopeAnswer): ScopeDecision {
+  if (a.granted !== undefined) return a;
+  return {
+    requested: a.requested,
+    granted: [],
+    rule: undefined,
+    explanation: a.explanation || 'no authorizer decided',
+  };
+}
+
+/** clampAnswers, with a scope nobody decided granted nothing. */
+export function clampDecisions(scopes: readonly Scope[], decisions: unknown): ScopeDecision[] {
+  return clampAnswers(scopes, decisions).map(finalDecision);
 }
 
 const frozenScope = (s: Scope): Scope =>
   Object.freeze({ ...s, actions: Object.freeze([...s.actions]) as string[] });
 
 /**
- * Wraps an authorizer so every answer is clamped (clampDecisions). The authorizer sees
- * frozen copies of the scopes: it cannot change what the clamp compares against.
+ * Asks `inner` and clamps its answer (clampAnswers). The authorizer sees frozen copies of
+ * the scopes: it cannot change what the clamp compares against.
  */
-export function clampedAuthorizer(inner: Authorizer): Authorizer {
+export async function askClamped(inner: Authorizer, req: AccessRequest): Promise<ScopeAnswer[]> {
+  const scopes = req.scopes.map((s) => ({ ...s, actions: [...s.actions] }));
+  const answers = await inner.authorize({
+    ...req,
+    identity: Object.freeze({ ...req.identity }),
+    scopes: Object.freeze(scopes.map(frozenScope)),
+  });
+  return clampAnswers(scopes, answers);
+}
+
+/** Wraps an authorizer so every answer is clamped and every scope decided (nothing by default). */
+export function clampedAuthorizer(inner: Authorizer): DecidingAuthorizer {
   return {
     async authorize(req: AccessRequest): Promise<ScopeDecision[]> {
-      const scopes = req.scopes.map((s) => ({ ...s, actions: [...s.actions] }));
-      const decisions = await inner.authorize({
-        ...req,
-        identity: Object.freeze({ ...req.identity }),
-        scopes: Object.freeze(scopes.map(frozenScope)),
-      });
-      return clampDecisions(scopes, decisions);
+      return (await askClamped(inner, req)).map(finalDecision);
     },
   };
 }

@@ -214,6 +214,12 @@ const provider = z.strictObject({
     .describe(
       "Lifetime of refresh tokens issued to this provider's identities, seconds (0: none). Lets a build outlive its CI token.",
     ),
+  replay: z
+    .enum(['off', 'once'])
+    .default('off')
+    .describe(
+      'once: accept each token (by its jti, which it must carry) a single time until it expires; a replayed CI token is refused. Use it with clients that log in once (docker login with refreshTokenLifetime set), not with ones that send the token per request.',
+    ),
   keyCache: z
     .strictObject({
       maxAge: z.number().int().min(1).default(600).describe('Refetch keys after this many seconds.'),

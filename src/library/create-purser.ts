@@ -11,6 +11,8 @@ import { type AppState, buildApp } from '../server/app.js';
 import { TokenHttpServer } from '../server/http.js';
 import { Metrics } from '../server/metrics.js';
 import type { TokenResponse } from '../server/token-service.js';
+import type { Revocation } from '../state/revocation.js';
+import { type Stores, withMemoryStores } from '../state/stores.js';
 import type { SigningKey } from '../token/keys.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { type SigningKeyInput, toSigningKeys } from './signing-keys.js';
@@ -24,8 +26,20 @@ export interface PurserCommonOptions {
   signingKeys?: readonly SigningKeyInput[];
   /** Tried before the built-in ones; the first that claims the credentials decides. */
   authenticators?: readonly Authenticator[];
-  /** Decides access instead of the ACL. Its answer is clamped to what was requested. */
+  /**
+   * Decides access together with the ACL: chained, the first that decides a scope wins
+   * (see `authorizerOrder`); a scope nobody decides gets nothing. Every answer is clamped
+   * to what was requested.
+   */
   authorizer?: Authorizer;
+  /** Where `authorizer` sits in the chain: `before-acl` (default) or `after-acl`. */
+  authorizerOrder?: 'before-acl' | 'after-acl';
+  /**
+   * State kept between requests and across reloads: failed-login counts, revoked refresh
+   * tokens, JWTs seen (`replay: once`), the login cache. Each left out is kept in memory.
+   * Purser does not close stores given here.
+   */
+  stores?: Partial<Stores>;
   /** Where log lines go; default JSON lines on stdout at level `warn`. */
   logger?: Logger;
   /** The counters `/metrics` renders; pass your own to share them. */
@@ -56,7 +70,10 @@ export type PurserOptions = PurserConfigOptions | PurserPartsOptions;
 export interface IssueOptions {
   /** The service the token is for; default the first configured one. */
   service?: string;
-  /** Also issue a refresh token, when the identity's kind has a refresh lifetime. */
+  /**
+   * Also issue a refresh token: by the first authenticator whose `refreshLifetime` is above
+   * 0 for the identity (none when no authenticator gives it one).
+   */
   offline?: boolean;
   /** The client address the authorizer sees; default `""`. */
   ip?: string;
@@ -82,7 +99,12 @@ export interface Purser {
    * serving. The keys, authenticators and authorizer given to createPurser stay.
    */
   reload(config: ConfigInput | Record<string, unknown>): Promise<void>;
-  /** Stops being ready, lets requests in flight finish, closes everything it opened. */
+  /** Revokes refresh tokens (by `jti`, or all of an account's or a provider's issued before a time). */
+  revoke(revocation: Revocation): Promise<void>;
+  /**
+   * Stops being ready, lets requests in flight finish, closes everything it opened and calls
+   * `close()` of the authenticators given to createPurser.
+   */
   close(): Promise<void>;
   /** True from creation until close(). */
   readonly ready: boolean;
@@ -121,7 +143,13 @@ export async function createPurser(options: PurserOptions): Promise<Purser> {
   const keys: SigningKey[] | undefined = options.signingKeys
     ? await toSigningKeys(options.signingKeys)
     : undefined;
-  const compile = async (input: unknown, previous: AppState | undefined): Promise<AppState> => {
+  // Built once: the stores outlive every reload.
+  const stores = withMemoryStores(options.stores);
+  const compile = async (
+    input: unknown,
+    previous: AppState | undefined,
+    withoutAcl = false,
+  ): Promise<AppState> => {
     const config: Readonly<Config> = buildConfig(input, undefined, baseDir, {
       keysGiven: keys !== undefined,
     });
@@ -129,6 +157,9 @@ export async function createPurser(options: PurserOptions): Promise<Purser> {
       return await buildApp(config, logger, metrics, {
         ...(options.authenticators ? { authenticators: [...options.authenticators] } : {}),
         ...(options.authorizer ? { authorizer: options.authorizer } : {}),
+        ...(options.authorizerOrder ? { authorizerOrder: options.authorizerOrder } : {}),
+        withoutAcl,
+        stores,
         ...(keys ? { signingKeys: keys } : {}),
         ...(previous ? { previous } : {}),
       });
@@ -139,7 +170,12 @@ export async function createPurser(options: PurserOptions): Promise<Purser> {
     }
   };
 
-  const initial = await compile('config' in options ? options.config : partsConfig(options), undefined);
+  // From parts without acl rules, only the authorizer decides (partsConfig's rule is a
+  // placeholder); a configuration given to reload() brings its own rules.
+  const initial =
+    'config' in options
+      ? await compile(options.config, undefined)
+      : await compile(partsConfig(options), undefined, !options.acl);
   let runtime: Runtime | undefined;
   const server = new TokenHttpServer(initial, logger, metrics, { ready: () => runtime?.ready ?? false });
   runtime = new Runtime(initial, (state) => server.setState(state));
@@ -174,9 +210,13 @@ export async function createPurser(options: PurserOptions): Promise<Purser> {
       reloading = next.catch(() => {});
       return next;
     },
+    revoke(revocation) {
+      return stores.revocation.revoke(revocation);
+    },
     async close() {
       await reloading;
       await rt.close();
+      await Promise.all((options.authenticators ?? []).map((a) => a.close?.()));
     },
   };
 }

@@ -3,14 +3,15 @@ import { readHtpasswd } from '../authn/htpasswd.js';
 import { OidcAuthenticator, OidcProviders } from '../authn/oidc/authenticator.js';
 import { PRESETS } from '../authn/oidc/presets.js';
 import { OidcProvider } from '../authn/oidc/provider.js';
-import { FailedLoginLimiter } from '../authn/rate-limit.js';
 import { StaticUsers, type StoredCredential } from '../authn/static-users.js';
 import { Acl, type ConditionCompiler, compileRules } from '../authz/acl.js';
-import type { Authorizer } from '../authz/authorizer.js';
-import { clampedAuthorizer } from '../authz/clamp.js';
+import type { Authorizer, DecidingAuthorizer } from '../authz/authorizer.js';
+import { chainAuthorizers } from '../authz/chain.js';
 import type { Config } from '../config/load.js';
 import { ConfigError } from '../errors.js';
 import { CelCompileError, CelEvalError, type CelProgram, celClaims, compileCel } from '../expr/cel.js';
+import { type Stores, withMemoryStores } from '../state/stores.js';
+import { derivedSecret } from '../token/fingerprint-key.js';
 import { KeyRing } from '../token/keyring.js';
 import type { SigningKey } from '../token/keys.js';
 import type { Logger } from '../util/log.js';
@@ -23,9 +24,10 @@ export interface AppState {
   keyring: KeyRing;
   staticUsers: StaticUsers;
   acl: Acl;
-  /** What decides access: the ACL, or the library user's own authorizer. */
-  authorizer: Authorizer;
-  limiter: FailedLoginLimiter;
+  /** What decides access: the ACL chained with the library user's own authorizer, clamped. */
+  authorizer: DecidingAuthorizer;
+  /** Shared with the states before and after a reload. */
+  stores: Stores;
   providers: OidcProviders;
   tokens: TokenService;
   realm: string;
@@ -35,8 +37,13 @@ export interface AppState {
 export interface BuildOptions {
   /** Tried before the built-in authenticators (first that claims the credentials decides). */
   authenticators?: Authenticator[];
-  /** Replaces the configured ACL as the authorizer. */
+  /** Chained with the configured ACL (first decision wins), before it unless `authorizerOrder` says after. */
   authorizer?: Authorizer;
+  authorizerOrder?: 'before-acl' | 'after-acl';
+  /** Leave the configured ACL out of the chain (the library given only an authorizer). */
+  withoutAcl?: boolean;
+  /** The state stores; default those of `previous`, else in-memory ones. */
+  stores?: Partial<Stores>;
   /** Signing keys held in memory (the library), used instead of `config.token.keys`' files. */
   signingKeys?: readonly SigningKey[];
   /** The state being replaced on a reload, to carry over what should survive it. */
@@ -78,11 +85,22 @@ export async function buildApp(
       users: plaintext,
     });
   }
-  const staticUsers = new StaticUsers(users, config.auth.cacheSeconds);
+  const stores = withMemoryStores({ ...options.previous?.stores, ...options.stores });
+  // Keyed with secrets derived from the signing key, so replicas sharing a store agree.
+  const staticUsers = new StaticUsers(users, config.auth.cacheSeconds, {
+    refreshLifetime: config.token.refreshTokenLifetime,
+    loginCache: stores.loginCache,
+    loginCacheSecret: derivedSecret(keyring.signer.key, 'login cache'),
+  });
   const providerList = await Promise.all(
     config.providers.map((p, i) =>
-      OidcProvider.create(p, `providers[${i}]`, config.file, logger, (provider, kind, outcome) =>
-        metrics?.oidcFetches.inc({ provider, kind, outcome }),
+      OidcProvider.create(
+        p,
+        `providers[${i}]`,
+        config.file,
+        logger,
+        (provider, kind, outcome) => metrics?.oidcFetches.inc({ provider, kind, outcome }),
+        stores.replay,
       ),
     ),
   );
@@ -106,10 +124,11 @@ export async function buildApp(
   });
   // Order (documented in docs/authentication.md): a username naming a provider, then static
   // users, then a JWT matched to a provider by its issuer.
-  const authenticators: Authenticator[] = [...(options.authenticators ?? [])];
-  if (providerList.length) authenticators.push(new OidcAuthenticator(providers, 'by-name'));
-  authenticators.push(staticUsers);
-  if (providerList.length) authenticators.push(new OidcAuthenticator(providers, 'by-issuer'));
+  const own: Authenticator[] = [];
+  if (providerList.length) own.push(new OidcAuthenticator(providers, 'by-name'));
+  own.push(staticUsers);
+  if (providerList.length) own.push(new OidcAuthenticator(providers, 'by-issuer'));
+  const authenticators: Authenticator[] = [...(options.authenticators ?? []), ...own];
 
   if (
     (options.authenticators?.length ?? 0) === 0 &&
@@ -125,29 +144,29 @@ export async function buildApp(
   }
 
   const acl = new Acl(compileRules(config.acl, config.file, celConditions(config.file, logger)));
-  // A reload keeps the failed-login counts (and so any lockout) when the limits are unchanged.
-  const fl = config.auth.failedLogins;
-  const prev = options.previous;
-  const limiter =
-    prev &&
-    prev.config.auth.failedLogins.max === fl.max &&
-    prev.config.auth.failedLogins.windowSeconds === fl.windowSeconds
-      ? prev.limiter
-      : new FailedLoginLimiter(fl.max, fl.windowSeconds);
   // Both consumers (TokenService, RegistryProxy) get answers clamped to what was asked.
-  const authorizer = clampedAuthorizer(options.authorizer ?? acl);
+  const chain: Authorizer[] = options.withoutAcl ? [] : [acl.chainMember()];
+  if (options.authorizer) {
+    if (options.authorizerOrder === 'after-acl') chain.push(options.authorizer);
+    else chain.unshift(options.authorizer);
+  }
+  const authorizer = chainAuthorizers(chain);
   const tokens = new TokenService({
     issuer: config.token.issuer,
     services: config.token.services,
     keyring,
     authenticators,
-    staticUsers,
     authorizer,
     anonymous: config.auth.anonymous,
-    limiter,
-    refreshLifetime: config.token.refreshTokenLifetime,
-    providerRefreshLifetime: (name) => providers.refreshLifetime(name),
-    revalidate: (identity) => providers.revalidate(identity),
+    // The store outlives reloads: a lockout survives one, under the limits now configured.
+    throttle: stores.throttle,
+    throttlePolicy: {
+      max: config.auth.failedLogins.max,
+      windowSeconds: config.auth.failedLogins.windowSeconds,
+    },
+    throttleSecret: derivedSecret(keyring.signer.key, 'throttle'),
+    revocation: stores.revocation,
+    imitateCheck: () => staticUsers.imitateCheck(),
     onFailedLogin: (kind) => metrics?.failedLogins.inc({ kind }),
   });
   // Fetch issuers' keys in the background so the first login does not wait for them.
@@ -158,7 +177,7 @@ export async function buildApp(
     staticUsers,
     acl,
     authorizer,
-    limiter,
+    stores,
     providers,
     tokens,
     realm: 'purser',

@@ -1,15 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import type { Authenticator, Credentials } from '../authn/authenticator.js';
+import { type Authenticator, type Credentials, userThrottleKey } from '../authn/authenticator.js';
 import { ANONYMOUS, type Identity } from '../authn/identity.js';
-import { looksLikeJwt } from '../authn/oidc/verify.js';
 import { imitateDefaultCheck } from '../authn/password-checks.js';
-import type { FailedLoginLimiter } from '../authn/rate-limit.js';
-import type { StaticUsers } from '../authn/static-users.js';
-import type { Authorizer, ScopeDecision } from '../authz/authorizer.js';
+import type { Authorizer, DecidingAuthorizer, ScopeDecision } from '../authz/authorizer.js';
 import { clampedAuthorizer } from '../authz/clamp.js';
 import { PurserError, TooManyAttempts } from '../errors.js';
 import type { Scope } from '../protocol/scope.js';
 import type { TokenRequest } from '../protocol/token-request.js';
+import type { RevocationStore } from '../state/revocation.js';
+import { MemoryThrottleStore, type ThrottlePolicy, type ThrottleStore } from '../state/throttle.js';
 import { fingerprintKey } from '../token/fingerprint-key.js';
 import type { KeyRing } from '../token/keyring.js';
 import { issueRefreshToken, refreshTokenSigner, verifyRefreshToken } from '../token/refresh.js';
@@ -34,58 +33,78 @@ export interface TokenServiceOptions {
   issuer: string;
   services: readonly string[];
   keyring: KeyRing;
+  /** Asked in order; the first that claims the credentials decides. */
   authenticators: readonly Authenticator[];
-  staticUsers: StaticUsers | undefined;
   authorizer: Authorizer;
   anonymous: boolean;
-  limiter: FailedLoginLimiter;
-  /** Refresh token lifetime for static users, seconds; 0 = none. */
-  refreshLifetime: number;
-  /** Refresh token lifetime per provider name (OIDC); absent or 0 = none. */
-  providerRefreshLifetime?: (provider: string) => number;
-  /** Re-checks an identity restored from a refresh token (OIDC providers). */
-  revalidate?: (identity: Identity) => Promise<boolean> | boolean;
+  /** The failed-login counts; default in this process. */
+  throttle?: ThrottleStore;
+  throttlePolicy: ThrottlePolicy;
+  /**
+   * Keys the throttle's digests. Replicas sharing a throttle store need the same one (Purser
+   * derives it from the signing key); default random, for this process only.
+   */
+  throttleSecret?: Buffer;
+  /** Checked at every refresh grant. */
+  revocation?: RevocationStore;
+  /** Waits as long as a failed password check, for credentials no authenticator claims. */
+  imitateCheck?: () => Promise<void>;
   onFailedLogin?: (kind: string) => void;
 }
 
-// Per process, like the limiter's counts (a limiter shared by replicas would need a shared key).
-const LIMIT_KEY = randomBytes(32);
-
-/**
- * Failed logins are counted per client address and username, except for workload JWTs: all
- * of a provider's callers share its name as username, so counting those would let anyone
- * with any refused JWT lock every CI job behind the same address out. A JWT cannot be
- * guessed; repeated refusals of the same token are still throttled. A static user's name
- * always counts per name, whatever the password looks like (JWT-shaped guesses included).
- */
-function limiterKey(credentials: Credentials, ip: string, staticUsers: StaticUsers | undefined): string {
-  const pw = credentials.password.reveal();
-  // A keyed hash, so a key is 22 characters whatever the caller sent (Basic headers may be
-  // 64 KiB), for the limiter and for the per-key slots alike.
-  if (!staticUsers?.has(credentials.username) && looksLikeJwt(pw))
-    return keyedDigest(LIMIT_KEY, ip, 'jwt', pw);
-  return keyedDigest(LIMIT_KEY, ip, 'user', credentials.username);
+/** An identity and the authenticator that vouched for it (null: nobody, the anonymous caller). */
+interface Established {
+  identity: Identity;
+  by: Authenticator | null;
 }
 
-/** The protocol-independent heart: request in, signed token out. */
+/**
+ * The protocol-independent heart: request in, signed token out. It only orchestrates: what
+ * a credential counts under, how long a refresh token lives, what it binds and how an
+ * identity is restored from one are the authenticators' answers.
+ */
 export class TokenService {
   readonly #o: TokenServiceOptions;
+  readonly #authorizer: DecidingAuthorizer;
+  readonly #throttle: ThrottleStore;
+  readonly #throttleSecret: Buffer;
   readonly #slots = new Map<string, { active: number; waiters: (() => void)[] }>();
   constructor(options: TokenServiceOptions) {
     this.#o = options;
+    // Clamped here too, for a TokenService built without buildApp (idempotent).
+    this.#authorizer = clampedAuthorizer(options.authorizer);
+    this.#throttle = options.throttle ?? new MemoryThrottleStore();
+    this.#throttleSecret = options.throttleSecret ?? randomBytes(32);
   }
 
-  /** Authenticates credentials against the chain: the first authenticator that claims them decides. */
   /**
-   * At most as many checks for one (address, username) run at once as that key has failed
+   * What the limiter counts an attempt under: the first authenticator's throttleKey that
+   * answers, else address and username. A keyed hash, so a key is 22 characters whatever
+   * the caller sent (Basic headers may be 64 KiB), for the store and the slots alike.
+   */
+  #throttleKey(credentials: Credentials, ip: string): string {
+    let key: string | undefined;
+    for (const a of this.#o.authenticators) {
+      key = a.throttleKey?.(credentials, ip);
+      if (key !== undefined) break;
+    }
+    return keyedDigest(this.#throttleSecret, 'throttle', key ?? userThrottleKey(ip, credentials.username));
+  }
+
+  /**
+   * Authenticates credentials against the chain: the first authenticator that claims them decides.
+   * At most as many checks for one throttle key run at once as that key has failed
    * attempts left: a burst of guesses cannot all be in flight before the first failures are
    * counted, while a burst of correct requests (docker pulling layers in parallel) runs
    * side by side and then hits the login cache.
    */
   async authenticate(credentials: Credentials, ip: string, trace?: string[]): Promise<Identity> {
-    const limitKey = limiterKey(credentials, ip, this.#o.staticUsers);
-    // Taking a free slot is synchronous; only a key at its limit waits.
-    if (!this.#tryAcquire(limitKey)) await this.#acquire(limitKey);
+    return (await this.#authenticate(credentials, ip, trace)).identity;
+  }
+
+  async #authenticate(credentials: Credentials, ip: string, trace?: string[]): Promise<Established> {
+    const limitKey = this.#throttleKey(credentials, ip);
+    await this.#acquire(limitKey);
     try {
       return await this.#authenticateNow(credentials, ip, limitKey, trace);
     } finally {
@@ -93,21 +112,22 @@ export class TokenService {
     }
   }
 
-  #tryAcquire(key: string): boolean {
-    let slot = this.#slots.get(key);
-    if (!slot) {
-      slot = { active: 0, waiters: [] };
-      this.#slots.set(key, slot);
-    }
-    if (slot.active > 0 && slot.active >= this.#o.limiter.remaining(key)) return false;
-    slot.active++;
-    return true;
-  }
-
+  /** Waits for a slot: the capacity comes from the store, the gate is this process's. */
   async #acquire(key: string): Promise<void> {
-    while (!this.#tryAcquire(key)) {
-      const slot = this.#slots.get(key)!;
-      await new Promise<void>((resolve) => slot.waiters.push(resolve));
+    for (;;) {
+      const remaining = await this.#throttle.remaining(key, this.#o.throttlePolicy);
+      let slot = this.#slots.get(key);
+      if (!slot) {
+        slot = { active: 0, waiters: [] };
+        this.#slots.set(key, slot);
+      }
+      // Synchronous from here: the check and the increment cannot interleave with another.
+      if (slot.active === 0 || slot.active < remaining) {
+        slot.active++;
+        return;
+      }
+      const s = slot;
+      await new Promise<void>((resolve) => s.waiters.push(resolve));
     }
   }
 
@@ -126,8 +146,9 @@ export class TokenService {
     ip: string,
     limitKey: string,
     trace?: string[],
-  ): Promise<Identity> {
-    const wait = this.#o.limiter.retryAfter(limitKey);
+  ): Promise<Established> {
+    const policy = this.#o.throttlePolicy;
+    const wait = await this.#throttle.retryAfter(limitKey, policy);
     if (wait > 0) {
       this.#o.onFailedLogin?.('rate_limited');
       throw new TooManyAttempts(wait);
@@ -136,48 +157,63 @@ export class TokenService {
       const r = await a.authenticate(credentials, trace ? { ip, trace } : { ip });
       if (r.outcome === 'no-match') continue;
       if (r.outcome === 'authenticated') {
-        this.#o.limiter.succeed(limitKey);
-        return r.identity;
+        await this.#throttle.succeed(limitKey);
+        return { identity: r.identity, by: a };
       }
-      this.#o.limiter.fail(limitKey);
+      await this.#throttle.fail(limitKey, policy);
       this.#o.onFailedLogin?.(a.kind);
       throw new PurserError('UNAUTHORIZED', r.reason);
     }
     // As long as a wrong password takes, without spending a bcrypt (see PasswordChecks).
-    await (this.#o.staticUsers ? this.#o.staticUsers.imitateCheck() : imitateDefaultCheck());
-    this.#o.limiter.fail(limitKey);
+    await (this.#o.imitateCheck ?? imitateDefaultCheck)();
+    await this.#throttle.fail(limitKey, policy);
     this.#o.onFailedLogin?.('unknown');
     throw new PurserError('UNAUTHORIZED', 'invalid username or password');
   }
 
-  async #fromRefreshToken(token: string): Promise<Identity> {
+  /**
+   * The identity a refresh token stands for, as its authenticator restores it now. Tokens
+   * from before refresh tokens named their authenticator are offered to each in turn.
+   */
+  async #fromRefreshToken(token: string): Promise<Established> {
     const c = await verifyRefreshToken(this.#o.keyring, this.#o.issuer, token);
-    const identity: Identity = { account: c.sub, provider: c.prv, labels: c.lbl ?? {}, claims: c.clm ?? {} };
-    if (c.prv === 'static') {
-      if (this.#o.refreshLifetime === 0) {
-        throw new PurserError(
-          'UNAUTHORIZED',
-          'refresh tokens are disabled (token.refreshTokenLifetime: 0): log in again',
-        );
-      }
+    if (
+      this.#o.revocation &&
+      (await this.#o.revocation.isRevoked({ jti: c.jti, account: c.sub, provider: c.prv, issuedAt: c.iat }))
+    ) {
+      throw new PurserError('UNAUTHORIZED', 'refresh token revoked: log in again');
+    }
+    const saved: Identity = { account: c.sub, provider: c.prv, labels: c.lbl ?? {}, claims: c.clm ?? {} };
+    const candidates =
+      c.ath === undefined ? this.#o.authenticators : this.#o.authenticators.filter((a) => a.kind === c.ath);
+    for (const a of candidates) {
+      if (!a.restore) continue;
+      const r = await a.restore(saved);
+      if (r.outcome === 'no-match') continue;
+      if (r.outcome === 'rejected') throw new PurserError('UNAUTHORIZED', r.reason);
+      // Computed again with the key that signed the token (so a key rotation keeps it valid).
       const signer = refreshTokenSigner(this.#o.keyring, token);
-      const fp = signer && this.#o.staticUsers?.credentialFingerprint(c.sub, fingerprintKey(signer));
-      if (fp === undefined || fp !== c.cfp) {
+      const binding = signer ? a.refreshBinding?.(r.identity, fingerprintKey(signer)) : undefined;
+      if (binding !== c.cfp) {
         throw new PurserError(
           'UNAUTHORIZED',
           'refresh token no longer valid (the account or its password changed): log in again',
         );
       }
-      return identity;
+      if ((a.refreshLifetime?.(r.identity) ?? 0) <= 0) {
+        throw new PurserError(
+          'UNAUTHORIZED',
+          'refresh tokens are no longer issued for this account: log in again',
+        );
+      }
+      return { identity: r.identity, by: a };
     }
-    if (this.#o.revalidate && (await this.#o.revalidate(identity))) return identity;
     throw new PurserError('UNAUTHORIZED', 'refresh token no longer valid: log in again');
   }
 
-  #refreshLifetime(identity: Identity): number {
-    if (identity.provider === 'static') return this.#o.refreshLifetime;
-    if (identity.provider === 'anonymous') return 0;
-    return this.#o.providerRefreshLifetime?.(identity.provider) ?? 0;
+  /** Who issues a refresh token for an identity no login of this service produced (issue()). */
+  #owner(identity: Identity): Authenticator | null {
+    return this.#o.authenticators.find((a) => (a.refreshLifetime?.(identity) ?? 0) > 0) ?? null;
   }
 
   resolveService(service: string | undefined): string {
@@ -192,22 +228,28 @@ export class TokenService {
   }
 
   async identify(req: TokenRequest, ip: string): Promise<Identity> {
+    return (await this.#identify(req, ip)).identity;
+  }
+
+  async #identify(req: TokenRequest, ip: string): Promise<Established> {
     if (req.grant === 'refresh_token') return this.#fromRefreshToken(req.refreshToken!.reveal());
-    if (req.credentials) return this.authenticate(req.credentials, ip);
+    if (req.credentials) return this.#authenticate(req.credentials, ip);
     if (!this.#o.anonymous) throw new PurserError('UNAUTHORIZED', 'authentication required');
-    return ANONYMOUS;
+    return { identity: ANONYMOUS, by: null };
   }
 
   async handle(req: TokenRequest, ip: string): Promise<TokenOutcome> {
     const service = this.resolveService(req.service);
-    const identity = await this.identify(req, ip);
+    const { identity, by } = await this.#identify(req, ip);
     // A refresh grant keeps the refresh token it came with (no rotation): docker reuses it.
-    return this.grant(identity, service, req.scopes, ip, req.offline && req.grant !== 'refresh_token');
+    return this.grant(identity, service, req.scopes, ip, req.offline && req.grant !== 'refresh_token', by);
   }
 
   /**
    * Authorises and signs for an identity already established (the token endpoint after
-   * authentication, or the library's `issue()`); `offline` asks for a refresh token.
+   * authentication, or the library's `issue()`); `offline` asks for a refresh token, which
+   * `by` issues (default: the first authenticator with a refresh lifetime for the identity;
+   * null: none).
    */
   async grant(
     identity: Identity,
@@ -215,14 +257,9 @@ export class TokenService {
     scopes: readonly Scope[],
     ip: string,
     offline: boolean,
+    by?: Authenticator | null,
   ): Promise<TokenOutcome> {
-    // Clamped here too, for a TokenService built without buildApp (idempotent).
-    const decisions = await clampedAuthorizer(this.#o.authorizer).authorize({
-      identity,
-      service,
-      scopes,
-      ip,
-    });
+    const decisions = await this.#authorizer.authorize({ identity, service, scopes, ip });
     const granted: Scope[] = [];
     for (const d of decisions) if (d.granted.length > 0) granted.push({ ...d.requested, actions: d.granted });
     const issued = this.#o.keyring.signer.issue(identity.account, service, granted);
@@ -232,24 +269,17 @@ export class TokenService {
       expires_in: issued.expiresIn,
       issued_at: issued.issuedAt.toISOString(),
     };
-    if (offline) {
-      const lifetime = this.#refreshLifetime(identity);
-      if (lifetime > 0) {
-        const cfp =
-          identity.provider === 'static'
-            ? this.#o.staticUsers?.credentialFingerprint(
-                identity.account,
-                fingerprintKey(this.#o.keyring.signer.key),
-              )
-            : undefined;
-        response.refresh_token = issueRefreshToken(
-          this.#o.keyring,
-          this.#o.issuer,
-          identity,
-          cfp ? { cfp } : {},
-          lifetime,
-        );
-      }
+    const issuer = by === undefined ? this.#owner(identity) : by;
+    const lifetime = (offline && issuer?.refreshLifetime?.(identity)) || 0;
+    if (issuer && lifetime > 0) {
+      const cfp = issuer.refreshBinding?.(identity, fingerprintKey(this.#o.keyring.signer.key));
+      response.refresh_token = issueRefreshToken(
+        this.#o.keyring,
+        this.#o.issuer,
+        identity,
+        { ath: issuer.kind, ...(cfp !== undefined ? { cfp } : {}) },
+        lifetime,
+      );
     }
     return { response, identity, service, decisions };
   }

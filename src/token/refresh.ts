@@ -18,8 +18,13 @@ export interface RefreshClaims {
   sub: string;
   /** Identity kind / provider name. */
   prv: string;
-  /** Fingerprint of a static user's credential, so a password change revokes the token. */
+  /** The authenticator's binding (a static user's credential fingerprint): a change revokes the token. */
   cfp?: string;
+  /** The kind of the authenticator that issued it; absent in tokens from before it was named. */
+  ath?: string;
+  jti?: string;
+  /** Issued at, epoch seconds. */
+  iat: number;
   lbl?: Record<string, string>;
   clm?: Record<string, unknown>;
 }
@@ -28,7 +33,7 @@ export function issueRefreshToken(
   ring: KeyRing,
   issuer: string,
   identity: Identity,
-  extra: { cfp?: string },
+  extra: { cfp?: string; ath?: string },
   lifetime: number,
 ): string {
   const iat = Math.floor(Date.now() / 1000);
@@ -41,7 +46,8 @@ export function issueRefreshToken(
     exp: iat + lifetime,
     jti: randomBytes(16).toString('base64url'),
   };
-  if (extra.cfp) claims.cfp = extra.cfp;
+  if (extra.cfp !== undefined) claims.cfp = extra.cfp;
+  if (extra.ath !== undefined) claims.ath = extra.ath;
   if (Object.keys(identity.labels).length > 0) claims.lbl = identity.labels;
   if (Object.keys(identity.claims).length > 0) claims.clm = identity.claims;
   const key = ring.signer.key;
@@ -74,8 +80,11 @@ export async function verifyRefreshToken(
     if (typeof payload.prv !== 'string' || typeof payload.sub !== 'string') {
       throw new PurserError('UNAUTHORIZED', 'invalid refresh token: malformed claims');
     }
-    const out: RefreshClaims = { sub: payload.sub, prv: payload.prv };
+    const iat = typeof payload.iat === 'number' ? payload.iat : 0;
+    const out: RefreshClaims = { sub: payload.sub, prv: payload.prv, iat };
     if (typeof payload.cfp === 'string') out.cfp = payload.cfp;
+    if (typeof payload.ath === 'string') out.ath = payload.ath;
+    if (typeof payload.jti === 'string') out.jti = payload.jti;
     if (payload.lbl && typeof payload.lbl === 'object') out.lbl = payload.lbl as Record<string, string>;
     if (payload.clm && typeof payload.clm === 'object') out.clm = payload.clm as Record<string, unknown>;
     return out;

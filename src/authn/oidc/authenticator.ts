@@ -57,14 +57,24 @@ export class OidcProviders {
     return candidates.find((c) => c.config.audiences.some((a) => auds.includes(a)));
   }
 
-  /** Re-checks an identity restored from a refresh token against its provider's current rules. */
-  revalidate(identity: Identity): boolean {
-    const p = this.#byName.get(identity.provider);
-    if (!p || p.config.refreshTokenLifetime === 0) return false;
+  /**
+   * Re-checks an identity restored from a refresh token against its provider's current
+   * rules, and returns it as those rules make it now (labels of a reloaded configuration).
+   */
+  restore(saved: Identity): AuthnResult {
+    const p = this.#byName.get(saved.provider);
+    if (!p) return { outcome: 'no-match' };
+    const refused: AuthnResult = {
+      outcome: 'rejected',
+      reason: 'refresh token no longer valid: log in again',
+    };
+    if (p.config.refreshTokenLifetime === 0) return refused;
     try {
-      return p.identityFromClaims(identity.claims as Record<string, unknown>).account === identity.account;
-    } catch {
-      return false;
+      const identity = p.identityFromClaims(saved.claims as Record<string, unknown>);
+      return identity.account === saved.account ? { outcome: 'authenticated', identity } : refused;
+    } catch (e) {
+      if (e instanceof PurserError && e.status === 401) return refused;
+      throw e;
     }
   }
 
@@ -76,9 +86,23 @@ export class OidcProviders {
     await Promise.all(this.list.map((p) => p.keys.warm()));
   }
 
-  async close(): Promise<void> {
-    await Promise.all(this.list.map((p) => p.close()));
+  #closed: Promise<void> | undefined;
+
+  /** Closes every provider's connections; later calls wait for the first. */
+  close(): Promise<void> {
+    this.#closed ??= Promise.all(this.list.map((p) => p.close())).then(() => {});
+    return this.#closed;
   }
+}
+
+/**
+ * Failed logins are counted per client address and username, except for workload JWTs: all
+ * of a provider's callers share its name as username, so counting those would let anyone
+ * with any refused JWT lock every CI job behind the same address out. A JWT cannot be
+ * guessed; repeated refusals of the same token are still throttled.
+ */
+function jwtThrottleKey(ip: string, token: string): string {
+  return `jwt\0${ip}\0${token}`;
 }
 
 export class OidcAuthenticator implements Authenticator {
@@ -90,6 +114,27 @@ export class OidcAuthenticator implements Authenticator {
     this.#providers = providers;
     this.#mode = mode;
     this.kind = `oidc-${mode}`;
+  }
+
+  throttleKey(credentials: Credentials, ip: string): string | undefined {
+    const token = credentials.password.reveal();
+    if (!looksLikeJwt(token)) return undefined;
+    // By name: only a username naming a provider. By issuer: asked after the static users,
+    // which claim their own names first.
+    if (this.#mode === 'by-name' && !this.#providers.byName(credentials.username)) return undefined;
+    return jwtThrottleKey(ip, token);
+  }
+
+  refreshLifetime(identity: Identity): number {
+    return this.#providers.refreshLifetime(identity.provider);
+  }
+
+  restore(saved: Identity): AuthnResult {
+    return this.#providers.restore(saved);
+  }
+
+  close(): Promise<void> {
+    return this.#providers.close();
   }
 
   async authenticate(credentials: Credentials, ctx: { ip: string; trace?: string[] }): Promise<AuthnResult> {

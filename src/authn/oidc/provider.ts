@@ -4,6 +4,7 @@ import type { JWTPayload } from 'jose';
 import type { ProviderConfig } from '../../config/load.js';
 import { ConfigError, PurserError } from '../../errors.js';
 import { CelCompileError, CelEvalError, type CelProgram, celClaims, compileCel } from '../../expr/cel.js';
+import { MemoryReplayStore, type ReplayStore } from '../../state/replay.js';
 import { ExpiringCache } from '../../util/expiring-cache.js';
 import type { Logger } from '../../util/log.js';
 import { discoveredJwksUrlProblem } from '../../util/url-policy.js';
@@ -20,6 +21,7 @@ export class OidcProvider {
   readonly #when: CelProgram<boolean> | undefined;
   readonly #labels: [string, CelProgram<string>][];
   readonly #log: Logger;
+  readonly #replay: ReplayStore | undefined;
   // Claims are counted by their JSON size: a JWT may carry up to 16 KiB of them.
   readonly #verified = new ExpiringCache<JWTPayload>(10_000, {
     maxBytes: 16 * 1024 * 1024,
@@ -35,8 +37,10 @@ export class OidcProvider {
       labels: [string, CelProgram<string>][];
     },
     log: Logger,
+    replay: ReplayStore | undefined,
   ) {
     this.config = config;
+    this.#replay = replay;
     this.keys = keys;
     this.#account = programs.account;
     this.#when = programs.when;
@@ -54,6 +58,8 @@ export class OidcProvider {
     file: string | undefined,
     log: Logger,
     onFetch?: (provider: string, kind: 'discovery' | 'jwks', outcome: 'ok' | 'error') => void,
+    /** Records the tokens seen, for `replay: once`; default one in this process. */
+    replay?: ReplayStore,
   ): Promise<OidcProvider> {
     const compile = <K extends 'bool' | 'string'>(src: string, key: string, kind: K) => {
       try {
@@ -112,7 +118,8 @@ export class OidcProvider {
           : {}),
       });
     }
-    return new OidcProvider(config, keys, programs, log);
+    const seen = config.replay === 'once' ? (replay ?? new MemoryReplayStore()) : undefined;
+    return new OidcProvider(config, keys, programs, log, seen);
   }
 
   /** Verifies a JWT and maps its claims to an identity. Throws PurserError (401/503). */
@@ -123,7 +130,7 @@ export class OidcProvider {
     const hit = this.#verified.get(cacheKey);
     if (hit && this.#stillValid(hit)) {
       trace?.push('signature: verified earlier (cached until the token expires)');
-      return this.identityFromClaims(hit as Record<string, unknown>, trace);
+      return this.#once(hit, this.identityFromClaims(hit as Record<string, unknown>, trace), trace);
     }
     const payload = await verifyWorkloadJwt(
       token,
@@ -138,7 +145,27 @@ export class OidcProvider {
       trace,
     );
     this.#verified.set(cacheKey, payload, ((payload.exp ?? 0) + this.config.clockSkew) * 1000);
-    return this.identityFromClaims(payload as Record<string, unknown>, trace);
+    return this.#once(payload, this.identityFromClaims(payload as Record<string, unknown>, trace), trace);
+  }
+
+  /**
+   * With `replay: once`, a token is accepted the first time only: its `jti` is recorded (per
+   * provider) until it expires. Only tokens that passed every check are recorded, so a
+   * refused one cannot use up a jti.
+   */
+  async #once(payload: JWTPayload, identity: Identity, trace?: string[]): Promise<Identity> {
+    if (this.config.replay !== 'once' || !this.#replay) return identity;
+    if (typeof payload.jti !== 'string' || payload.jti === '')
+      throw new PurserError('UNAUTHORIZED', `provider ${this.name} accepts a token once and needs its jti`);
+    const key = createHash('sha256').update(this.name).update('\0').update(payload.jti).digest('base64url');
+    const until = (payload.exp ?? 0) + this.config.clockSkew;
+    if (!(await this.#replay.firstUse(`replay:${key}`, until)))
+      throw new PurserError(
+        'UNAUTHORIZED',
+        `token already used (provider ${this.name} accepts each token once)`,
+      );
+    trace?.push('replay: first use of this jti');
+    return identity;
   }
 
   /** The time checks of the verification policy, for a payload verified before. */

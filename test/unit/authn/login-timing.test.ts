@@ -3,7 +3,6 @@ import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { before, describe, test } from 'node:test';
 import { bcryptVerify } from '../../../src/authn/bcrypt.js';
-import { FailedLoginLimiter } from '../../../src/authn/rate-limit.js';
 import { StaticUsers, type StoredCredential } from '../../../src/authn/static-users.js';
 import { Acl, compileRules } from '../../../src/authz/acl.js';
 import type { RuleData } from '../../../src/config/schema.js';
@@ -35,17 +34,16 @@ function ringOf(...keys: SigningKey[]): KeyRing {
 }
 
 function serviceWith(ring: KeyRing, users: Map<string, StoredCredential>, max = 1000): TokenService {
-  const staticUsers = new StaticUsers(users, 60);
+  const staticUsers = new StaticUsers(users, 60, { refreshLifetime: 3600 });
   return new TokenService({
     issuer: 'purser-test',
     services: ['registry.test'],
     keyring: ring,
     authenticators: [staticUsers],
-    staticUsers,
     authorizer: new Acl(compileRules([{ match: {}, actions: ['pull'] } as RuleData], undefined)),
     anonymous: true,
-    limiter: new FailedLoginLimiter(max, 60),
-    refreshLifetime: 3600,
+    throttlePolicy: { max, windowSeconds: 60 },
+    imitateCheck: () => staticUsers.imitateCheck(),
   });
 }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { FailedLoginLimiter } from '../../../src/authn/rate-limit.js';
+import { MemoryThrottleStore } from '../../../src/state/throttle.js';
 import type { AccessEntry } from '../../../src/token/signer.js';
 import { VerifiedTokenCache } from '../../../src/token/verified-cache.js';
 import { createLogger, LOG_LIMITS } from '../../../src/util/log.js';
@@ -23,14 +23,15 @@ function longName(i: number): string {
 }
 
 describe('attacker-controlled memory and logs stay bounded (issue 8 hole 6)', () => {
-  test('50,000 distinct 47 KB usernames keep the failed-login limiter under 20 MiB', () => {
-    const limiter = new FailedLoginLimiter(10, 60);
+  test('50,000 distinct 47 KB usernames keep the failed-login limiter under 20 MiB', async () => {
+    const limiter = new MemoryThrottleStore();
+    const policy = { max: 10, windowSeconds: 60 };
     const before = heapMiB();
     const base = 'u'.repeat(47_000);
     let grown = 0;
     for (let i = 0; i < 50_000; i++) {
       // Concatenation then hashing flattens the key: what a Map would keep is 47 KB.
-      limiter.fail(`10.0.0.1\u0000${base}${i}`);
+      await limiter.fail(`10.0.0.1\u0000${base}${i}`, policy);
       if (i % 5000 === 999) {
         grown = heapMiB() - before;
         // Fail early on a limiter that keeps the names (2.3 GB at the end) instead of crashing.
@@ -43,12 +44,23 @@ describe('attacker-controlled memory and logs stay bounded (issue 8 hole 6)', ()
     console.log(`50,000 limiter windows: +${grown.toFixed(1)} MiB heap`);
   });
 
-  test('the limiter forgets windows that have ended', () => {
-    const T = 1_700_000_000_000;
-    const l = new FailedLoginLimiter(10, 60);
-    for (let i = 0; i < 1000; i++) l.fail(`ip\u0000user${i}`, T);
-    for (let i = 0; i < 1000; i++) l.fail(`ip\u0000later${i}`, T + 61_000);
+  test('the limiter forgets windows that have ended', async () => {
+    let now = 1_700_000_000_000;
+    const l = new MemoryThrottleStore({ now: () => now });
+    const policy = { max: 10, windowSeconds: 60 };
+    for (let i = 0; i < 1000; i++) await l.fail(`ip\u0000user${i}`, policy);
+    now += 61_000;
+    for (let i = 0; i < 1000; i++) await l.fail(`ip\u0000later${i}`, policy);
     assert.equal(l.size, 1000);
+  });
+
+  test('the limiter keeps at most maxKeys windows: the oldest is forgotten', async () => {
+    const l = new MemoryThrottleStore({ maxKeys: 2 });
+    const policy = { max: 1, windowSeconds: 60 };
+    for (const k of ['a', 'b', 'c']) await l.fail(k, policy);
+    assert.equal(await l.retryAfter('a', policy), 0);
+    assert.ok((await l.retryAfter('b', policy)) > 0);
+    assert.ok((await l.retryAfter('c', policy)) > 0);
   });
 
   test('verified bearer tokens are keyed by a hash and bounded in bytes', () => {

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { describe, test } from 'node:test';
 import { LoginCache } from '../../../src/authn/login-cache.js';
-import { FailedLoginLimiter } from '../../../src/authn/rate-limit.js';
 import { StaticUsers, type StoredCredential } from '../../../src/authn/static-users.js';
+import { MemoryLoginCacheStore } from '../../../src/state/login-cache.js';
 import { Secret } from '../../../src/util/secret.js';
 import { cheapHash } from '../support.js';
 
@@ -133,97 +133,53 @@ describe('StaticUsers login cache (cost-12 hash)', () => {
 
 describe('LoginCache', () => {
   const T = 1_700_000_000_000;
+  // The store keeps time by its own clock; these tests keep it at T.
+  const store = (max?: number) =>
+    new MemoryLoginCacheStore({ now: () => T, ...(max ? { maxEntries: max } : {}) });
 
-  test('hit within ttl, miss after it', () => {
-    const c = new LoginCache(60);
-    c.add('u', 'p', 'h', T);
-    assert.equal(c.has('u', 'p', 'h', T + 59_999), true);
-    assert.equal(c.has('u', 'p', 'h', T + 60_000), false);
-    assert.equal(c.has('u', 'p', 'h', T), false, 'an expired entry is dropped');
+  test('hit within ttl, miss after it', async () => {
+    const c = new LoginCache(60, { store: store() });
+    await c.add('u', 'p', 'h', T);
+    assert.equal(await c.has('u', 'p', 'h', T + 59_999), true);
+    assert.equal(await c.has('u', 'p', 'h', T + 60_000), false);
   });
 
-  test('keyed by user, password and stored hash', () => {
-    const c = new LoginCache(60);
-    c.add('u', 'p', 'h', T);
-    assert.equal(c.has('u', 'p', 'h', T), true);
-    assert.equal(c.has('v', 'p', 'h', T), false);
-    assert.equal(c.has('u', 'q', 'h', T), false);
-    assert.equal(c.has('u', 'p', 'h2', T), false, 'a changed hash misses');
+  test('keyed by user, password and stored hash', async () => {
+    const c = new LoginCache(60, { store: store() });
+    await c.add('u', 'p', 'h', T);
+    assert.equal(await c.has('u', 'p', 'h', T), true);
+    assert.equal(await c.has('v', 'p', 'h', T), false);
+    assert.equal(await c.has('u', 'q', 'h', T), false);
+    assert.equal(await c.has('u', 'p', 'h2', T), false, 'a changed hash misses');
   });
 
-  test('ttl 0 never caches', () => {
-    const c = new LoginCache(0);
-    c.add('u', 'p', 'h', T);
-    assert.equal(c.has('u', 'p', 'h', T), false);
+  test('ttl 0 never caches', async () => {
+    const c = new LoginCache(0, { store: store() });
+    await c.add('u', 'p', 'h', T);
+    assert.equal(await c.has('u', 'p', 'h', T), false);
   });
 
-  test('bounded: the oldest entry is dropped', () => {
-    const c = new LoginCache(60, 3);
-    for (const u of ['a', 'b', 'c', 'd']) c.add(u, 'p', 'h', T);
-    assert.equal(c.has('a', 'p', 'h', T), false);
-    for (const u of ['b', 'c', 'd']) assert.equal(c.has(u, 'p', 'h', T), true, u);
+  test('bounded by its store: the oldest entry is dropped', async () => {
+    const c = new LoginCache(60, { store: store(3) });
+    for (const u of ['a', 'b', 'c', 'd']) await c.add(u, 'p', 'h', T);
+    assert.equal(await c.has('a', 'p', 'h', T), false);
+    for (const u of ['b', 'c', 'd']) assert.equal(await c.has(u, 'p', 'h', T), true, u);
   });
 
-  test('two caches do not share keys (per-process HMAC key)', () => {
-    const a = new LoginCache(60);
-    const b = new LoginCache(60);
-    a.add('u', 'p', 'h', T);
-    assert.equal(b.has('u', 'p', 'h', T), false);
-  });
-});
-
-describe('FailedLoginLimiter', () => {
-  const T = 1_700_000_000_000;
-
-  test('blocks after max failures within the window, with seconds to wait', () => {
-    const l = new FailedLoginLimiter(3, 60);
-    for (let i = 0; i < 2; i++) l.fail('k', T + i * 1000);
-    assert.equal(l.retryAfter('k', T + 2000), 0, 'two failures: still allowed');
-    l.fail('k', T + 2000);
-    assert.equal(l.retryAfter('k', T + 2000), 58);
-    assert.equal(l.retryAfter('k', T + 59_500), 1);
-    assert.equal(l.retryAfter('other', T + 2000), 0, 'other keys unaffected');
+  test('two caches on one store share entries only with the same secret', async () => {
+    const shared = store();
+    const secret = Buffer.alloc(32, 7);
+    const a = new LoginCache(60, { store: shared, secret });
+    await a.add('u', 'p', 'h', T);
+    assert.equal(await new LoginCache(60, { store: shared, secret }).has('u', 'p', 'h', T), true);
+    assert.equal(await new LoginCache(60, { store: shared }).has('u', 'p', 'h', T), false, 'random secret');
   });
 
-  test('unblocks after the window', () => {
-    const l = new FailedLoginLimiter(2, 10);
-    l.fail('k', T);
-    l.fail('k', T + 1);
-    assert.ok(l.retryAfter('k', T + 9_999) > 0);
-    assert.equal(l.retryAfter('k', T + 10_000), 0);
-    // A fresh window starts with the next failure.
-    l.fail('k', T + 10_001);
-    assert.equal(l.retryAfter('k', T + 10_002), 0);
-    l.fail('k', T + 10_002);
-    assert.ok(l.retryAfter('k', T + 10_003) > 0);
-  });
-
-  test('failures spread over more than a window do not add up', () => {
-    const l = new FailedLoginLimiter(2, 10);
-    l.fail('k', T);
-    l.fail('k', T + 10_000);
-    assert.equal(l.retryAfter('k', T + 10_001), 0);
-  });
-
-  test('succeed() resets the count', () => {
-    const l = new FailedLoginLimiter(2, 60);
-    l.fail('k', T);
-    l.succeed('k');
-    l.fail('k', T + 1);
-    assert.equal(l.retryAfter('k', T + 2), 0);
-    l.fail('k', T + 2);
-    assert.ok(l.retryAfter('k', T + 3) > 0);
-    l.succeed('k');
-    assert.equal(l.retryAfter('k', T + 3), 0);
-  });
-
-  test('bounded number of keys: the oldest is forgotten', () => {
-    const l = new FailedLoginLimiter(1, 60, 2);
-    l.fail('a', T);
-    l.fail('b', T);
-    l.fail('c', T);
-    assert.equal(l.retryAfter('a', T), 0);
-    assert.ok(l.retryAfter('b', T) > 0);
-    assert.ok(l.retryAfter('c', T) > 0);
+  test('near expiry an entry answers refresh (renewed in the background by StaticUsers)', async () => {
+    const c = new LoginCache(60, { store: store() });
+    const id = c.id('u', 'p', 'h');
+    await c.remember(id, T);
+    assert.equal(await c.state(id, T + 30_000), 'hit');
+    assert.equal(await c.state(id, T + 50_000), 'refresh');
   });
 });

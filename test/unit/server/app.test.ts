@@ -5,9 +5,18 @@ import { buildConfig } from '../../../src/config/load.js';
 import { ConfigError } from '../../../src/errors.js';
 import { parseScopes } from '../../../src/protocol/scope.js';
 import { buildApp } from '../../../src/server/app.js';
+import { MemoryThrottleStore } from '../../../src/state/throttle.js';
 import { createLogger, silentLogger } from '../../../src/util/log.js';
 import { Secret } from '../../../src/util/secret.js';
-import { cheapHash, configObject, decodeJwt, type KeyFiles, makeKeys, writeFile } from '../support.js';
+import {
+  cheapHash,
+  configObject,
+  decodeJwt,
+  type KeyFiles,
+  makeKeys,
+  purserError,
+  writeFile,
+} from '../support.js';
 
 const get = (scopes: string[] = [], credentials?: { username: string; password: Secret }) => ({
   grant: 'get' as const,
@@ -86,20 +95,54 @@ describe('buildApp', () => {
     );
   });
 
-  test('a reload keeps failed-login counts while the limits are unchanged, and starts afresh when they change', async () => {
+  test('a reload keeps the failed-login counts (the stores outlive it) under the limits now configured', async () => {
     const cfg = (max: number) =>
       buildConfig(
-        configObject(keys, { auth: { failedLogins: { max, windowSeconds: 60 } } }),
+        configObject(keys, {
+          users: { alice: cheapHash('pw') },
+          auth: { failedLogins: { max, windowSeconds: 60 } },
+        }),
         undefined,
         keys.dir,
       );
+    const wrong = { username: 'alice', password: new Secret('wrong') };
     const first = await buildApp(cfg(2), silentLogger);
-    first.limiter.fail('10.1.1.1\0alice');
-    first.limiter.fail('10.1.1.1\0alice');
+    for (let i = 0; i < 2; i++)
+      await assert.rejects(first.tokens.authenticate(wrong, '10.1.1.1'), purserError('UNAUTHORIZED'));
     const same = await buildApp(cfg(2), silentLogger, undefined, { previous: first });
-    assert.ok(same.limiter.retryAfter('10.1.1.1\0alice') > 0, 'the lockout survives the reload');
+    assert.equal(same.stores.throttle, first.stores.throttle);
+    await assert.rejects(
+      same.tokens.authenticate(wrong, '10.1.1.1'),
+      purserError('TOO_MANY_ATTEMPTS'),
+      'the lockout survives the reload',
+    );
+    // Raised limits apply to the counts kept: two failures of five leave room.
     const changed = await buildApp(cfg(5), silentLogger, undefined, { previous: same });
-    assert.equal(changed.limiter.retryAfter('10.1.1.1\0alice'), 0);
+    await assert.rejects(changed.tokens.authenticate(wrong, '10.1.1.1'), purserError('UNAUTHORIZED'));
+  });
+
+  test('two replicas with the same keys and one shared throttle store share a lockout', async () => {
+    const config = buildConfig(
+      configObject(keys, {
+        users: { alice: cheapHash('pw') },
+        auth: { failedLogins: { max: 2, windowSeconds: 60 } },
+      }),
+      undefined,
+      keys.dir,
+    );
+    const shared = new MemoryThrottleStore();
+    // Separate builds, as two processes would make them: only the keys and the store are shared.
+    const a = await buildApp(config, silentLogger, undefined, { stores: { throttle: shared } });
+    const b = await buildApp(config, silentLogger, undefined, { stores: { throttle: shared } });
+    const wrong = { username: 'alice', password: new Secret('wrong') };
+    await assert.rejects(a.tokens.authenticate(wrong, '10.2.2.2'), purserError('UNAUTHORIZED'));
+    await assert.rejects(b.tokens.authenticate(wrong, '10.2.2.2'), purserError('UNAUTHORIZED'));
+    await assert.rejects(
+      a.tokens.authenticate({ username: 'alice', password: new Secret('pw') }, '10.2.2.2'),
+      purserError('TOO_MANY_ATTEMPTS'),
+      'both replicas counted under the same key',
+    );
+    assert.equal(shared.size, 1);
   });
 
   test('plaintext users are warned about by name, without their password', async () => {

@@ -5,7 +5,6 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { FailedLoginLimiter } from '../../../src/authn/rate-limit.js';
 import type { Authorizer, ScopeDecision } from '../../../src/authz/authorizer.js';
 import { writeKeyPair } from '../../../src/cli/keys.js';
 import { buildConfig } from '../../../src/config/load.js';
@@ -149,11 +148,9 @@ describe('a TokenService built without buildApp clamps too', () => {
       services: ['svc'],
       keyring: ring,
       authenticators: [],
-      staticUsers: undefined,
       authorizer: HOSTILE['answers for another scope']!,
       anonymous: true,
-      limiter: new FailedLoginLimiter(5, 60),
-      refreshLifetime: 0,
+      throttlePolicy: { max: 5, windowSeconds: 60 },
     });
     const out = await tokens.handle(
       {

@@ -2,15 +2,17 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import type { Authenticator, AuthnResult, Credentials } from '../../../src/authn/authenticator.js';
 import type { Identity } from '../../../src/authn/identity.js';
-import { FailedLoginLimiter } from '../../../src/authn/rate-limit.js';
 import { StaticUsers } from '../../../src/authn/static-users.js';
 import { Acl, compileRules } from '../../../src/authz/acl.js';
 import type { RuleData } from '../../../src/config/schema.js';
 import { parseScopes } from '../../../src/protocol/scope.js';
 import type { TokenRequest } from '../../../src/protocol/token-request.js';
 import { TokenService, type TokenServiceOptions } from '../../../src/server/token-service.js';
+import { MemoryThrottleStore } from '../../../src/state/throttle.js';
+import { fingerprintKey } from '../../../src/token/fingerprint-key.js';
 import { KeyRing } from '../../../src/token/keyring.js';
 import { loadSigningKey } from '../../../src/token/keys.js';
+import { issueRefreshToken } from '../../../src/token/refresh.js';
 import { Secret } from '../../../src/util/secret.js';
 import { cheapHash, decodeJwt, makeKeys, purserError } from '../support.js';
 
@@ -61,21 +63,22 @@ describe('TokenService', () => {
   });
 
   function service(
-    o: Partial<TokenServiceOptions> = {},
+    { refreshLifetime = 3600, ...o }: Partial<TokenServiceOptions> & { refreshLifetime?: number } = {},
     rules: RuleData[] = [{ match: {}, actions: ['pull'] } as RuleData],
   ) {
     const failed: string[] = [];
-    const staticUsers = new StaticUsers(new Map([['alice', { hash: cheapHash('pw') }]]), 60);
+    const staticUsers = new StaticUsers(new Map([['alice', { hash: cheapHash('pw') }]]), 60, {
+      refreshLifetime,
+    });
     const s = new TokenService({
       issuer: 'purser-test',
       services: ['registry.test', 'other.test'],
       keyring: ring,
       authenticators: [staticUsers],
-      staticUsers,
       authorizer: new Acl(compileRules(rules, undefined)),
       anonymous: true,
-      limiter: new FailedLoginLimiter(2, 60),
-      refreshLifetime: 3600,
+      throttlePolicy: { max: 2, windowSeconds: 60 },
+      imitateCheck: () => staticUsers.imitateCheck(),
       onFailedLogin: (k) => failed.push(k),
       ...o,
     });
@@ -120,9 +123,10 @@ describe('TokenService', () => {
   });
 
   test('an authenticator that throws (issuer down) is not a 401 and does not count as a failure', async () => {
-    const limiter = new FailedLoginLimiter(1, 60);
+    const limiter = new MemoryThrottleStore();
     const { s } = service({
-      limiter,
+      throttle: limiter,
+      throttlePolicy: { max: 1, windowSeconds: 60 },
       authenticators: [new FakeAuthn('oidc', () => Promise.reject(new Error('issuer unreachable')))],
     });
     await assert.rejects(s.authenticate(pw('x', 'y'), '1.1.1.1'), /issuer unreachable/);
@@ -155,10 +159,12 @@ describe('TokenService', () => {
   });
 
   test('refused workload JWTs from one address do not lock out other JWTs with the same username', async () => {
-    // A stand-in for a provider: accepts exactly one JWT-shaped password.
+    // A stand-in for a provider: accepts exactly one JWT-shaped password, and counts failures
+    // per token (as OidcAuthenticator does) rather than per username.
     const good = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJnb29kIn0.c2ln';
     const ci: Authenticator = {
       kind: 'ci',
+      throttleKey: (c, ip) => (c.username === 'github' ? `jwt\0${ip}\0${c.password.reveal()}` : undefined),
       async authenticate(c) {
         if (c.username !== 'github') return { outcome: 'no-match' };
         return c.password.reveal() === good
@@ -251,29 +257,34 @@ describe('TokenService', () => {
     assert.equal(again.response.refresh_token, undefined);
   });
 
-  test('provider identities: refresh lifetime per provider; revalidate decides on refresh', async () => {
+  test('provider identities: the authenticator sets the lifetime; restore decides on refresh', async () => {
     let valid = true;
     const gh = new FakeAuthn('github', () => ({ outcome: 'authenticated', identity: ci }));
-    const { s } = service({
-      authenticators: [gh],
-      providerRefreshLifetime: (p) => (p === 'github' ? 600 : 0),
-      revalidate: (id) => valid && id.provider === 'github' && id.claims.repository === 'acme/app',
+    Object.assign(gh, {
+      refreshLifetime: (id: Identity) => (id.provider === 'github' ? 600 : 0),
+      restore: (id: Identity): AuthnResult =>
+        valid && id.provider === 'github' && id.claims.repository === 'acme/app'
+          ? { outcome: 'authenticated', identity: id }
+          : { outcome: 'rejected', reason: 'refresh token no longer valid: log in again' },
     });
+    const { s } = service({ authenticators: [gh] });
     const login = await s.handle(req({ offline: true, credentials: pw('github', 'jwt') }), '::1');
     const rt = login.response.refresh_token!;
     const p = decodeJwt(rt).payload;
     assert.equal(Number(p.exp) - Number(p.iat), 600);
     assert.deepEqual(p.clm, { repository: 'acme/app' });
     assert.deepEqual(p.lbl, { org: 'acme' });
+    assert.equal(p.ath, 'github', 'the refresh token names its authenticator');
     const refresh = () => s.handle(req({ grant: 'refresh_token', refreshToken: new Secret(rt) }), '::1');
     assert.deepEqual((await refresh()).identity, ci);
     valid = false;
     await assert.rejects(refresh(), purserError('UNAUTHORIZED', 'log in again'));
   });
 
-  test('provider refresh without a revalidate hook is refused', async () => {
+  test('provider refresh without a restore hook is refused', async () => {
     const gh = new FakeAuthn('github', () => ({ outcome: 'authenticated', identity: ci }));
-    const { s } = service({ authenticators: [gh], providerRefreshLifetime: () => 600 });
+    Object.assign(gh, { refreshLifetime: () => 600 });
+    const { s } = service({ authenticators: [gh] });
     const rt = (await s.handle(req({ offline: true, credentials: pw('github', 'jwt') }), '::1')).response
       .refresh_token!;
     await assert.rejects(
@@ -290,5 +301,64 @@ describe('TokenService', () => {
         .refresh_token,
       undefined,
     );
+  });
+
+  test('refresh tokens from before they named their authenticator stay valid (static and provider)', async () => {
+    const gh = new FakeAuthn('github', () => ({ outcome: 'no-match' }));
+    Object.assign(gh, {
+      refreshLifetime: (id: Identity) => (id.provider === 'github' ? 600 : 0),
+      restore: (id: Identity): AuthnResult =>
+        id.provider === 'github' ? { outcome: 'authenticated', identity: id } : { outcome: 'no-match' },
+    });
+    const staticUsers = new StaticUsers(new Map([['alice', { hash: cheapHash('pw') }]]), 60, {
+      refreshLifetime: 3600,
+    });
+    const { s } = service({ authenticators: [gh, staticUsers] });
+    const refresh = (rt: string) =>
+      s.handle(req({ grant: 'refresh_token', refreshToken: new Secret(rt) }), '::1');
+    // Minted as the code before this change did: no `ath` claim.
+    const cfp = staticUsers.credentialFingerprint('alice', fingerprintKey(ring.signer.key))!;
+    const alice: Identity = { account: 'alice', provider: 'static', labels: {}, claims: {} };
+    const old = issueRefreshToken(ring, 'purser-test', alice, { cfp }, 3600);
+    assert.equal(decodeJwt(old).payload.ath, undefined);
+    assert.equal((await refresh(old)).identity.account, 'alice');
+    const oldCi = issueRefreshToken(ring, 'purser-test', ci, {}, 600);
+    assert.deepEqual((await refresh(oldCi)).identity, ci);
+    // A static token with a wrong fingerprint is still refused.
+    const forged = issueRefreshToken(ring, 'purser-test', alice, { cfp: 'x'.repeat(22) }, 3600);
+    await assert.rejects(refresh(forged), purserError('UNAUTHORIZED', 'password changed'));
+  });
+
+  test('a refresh token names its authenticator: another one of the chain cannot restore it', async () => {
+    const restoredBy: string[] = [];
+    const make = (kind: string) => {
+      const a = new FakeAuthn(kind, () => ({ outcome: 'authenticated', identity: ci }));
+      Object.assign(a, {
+        refreshLifetime: () => 600,
+        restore: (id: Identity): AuthnResult => {
+          restoredBy.push(kind);
+          return { outcome: 'authenticated', identity: id };
+        },
+      });
+      return a;
+    };
+    const { s } = service({ authenticators: [make('first'), make('second')] });
+    const rt = issueRefreshToken(ring, 'purser-test', ci, { ath: 'second' }, 600);
+    await s.handle(req({ grant: 'refresh_token', refreshToken: new Secret(rt) }), '::1');
+    assert.deepEqual(restoredBy, ['second']);
+    const gone = issueRefreshToken(ring, 'purser-test', ci, { ath: 'removed' }, 600);
+    await assert.rejects(
+      s.handle(req({ grant: 'refresh_token', refreshToken: new Secret(gone) }), '::1'),
+      purserError('UNAUTHORIZED', 'no longer valid'),
+    );
+  });
+
+  test('the anonymous caller never gets a refresh token, whatever the authenticators say', async () => {
+    const generous = new FakeAuthn('generous', () => ({ outcome: 'no-match' }));
+    Object.assign(generous, { refreshLifetime: () => 600, restore: () => ({ outcome: 'no-match' }) });
+    const { s } = service({ authenticators: [generous] });
+    const out = await s.handle(req({ offline: true }), '::1');
+    assert.equal(out.identity.provider, 'anonymous');
+    assert.equal(out.response.refresh_token, undefined);
   });
 });

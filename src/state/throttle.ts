@@ -1,0 +1,83 @@
+import { ExpiringCache } from '../util/expiring-cache.js';
+import { storeKey } from './store-key.js';
+
+/** The failed-login limit in force: at most `max` failures per key in a `windowSeconds` window. */
+export interface ThrottlePolicy {
+  max: number;
+  windowSeconds: number;
+}
+
+/**
+ * Failed-login counts per key, in a fixed window that starts at a key's first failure.
+ * Keys are keyed hashes (22 characters) computed by Purser; the policy comes with every
+ * call, so a reload that changes the limits applies them to the counts already kept.
+ * Implementations may be shared by replicas (Redis): `fail` must count atomically.
+ */
+export interface ThrottleStore {
+  /** Seconds until `key` may try again (its window is full), or 0 when it may try now. */
+  retryAfter(key: string, policy: ThrottlePolicy): Promise<number>;
+  /** Failed logins `key` may still make in its current window. */
+  remaining(key: string, policy: ThrottlePolicy): Promise<number>;
+  /** Counts one failure (starting a window when there is none). */
+  fail(key: string, policy: ThrottlePolicy): Promise<void>;
+  /** A success: forgets the key's failures. */
+  succeed(key: string): Promise<void>;
+}
+
+interface Window {
+  start: number;
+  count: number;
+}
+
+/**
+ * The default ThrottleStore, in this process. A window is forgotten when it ends and at most
+ * `maxKeys` are kept (the oldest go first): memory stays a few MiB however many distinct
+ * names are tried.
+ */
+export class MemoryThrottleStore implements ThrottleStore {
+  readonly #windows: ExpiringCache<Window>;
+  readonly #now: () => number;
+
+  constructor(options: { maxKeys?: number; now?: () => number } = {}) {
+    // A 22-character key and a two-number record.
+    this.#windows = new ExpiringCache(options.maxKeys ?? 50_000, { sizeOf: (k) => 2 * k.length + 48 });
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Windows currently tracked. */
+  get size(): number {
+    return this.#windows.size;
+  }
+
+  #live(key: string, policy: ThrottlePolicy, now: number): Window | undefined {
+    const w = this.#windows.get(storeKey(key), now);
+    // A window shortened by a reload ends at its new length.
+    return w && w.start + policy.windowSeconds * 1000 > now ? w : undefined;
+  }
+
+  async retryAfter(key: string, policy: ThrottlePolicy): Promise<number> {
+    const now = this.#now();
+    const w = this.#live(key, policy, now);
+    if (!w || w.count < policy.max) return 0;
+    return Math.ceil((w.start + policy.windowSeconds * 1000 - now) / 1000);
+  }
+
+  async remaining(key: string, policy: ThrottlePolicy): Promise<number> {
+    const w = this.#live(key, policy, this.#now());
+    return w ? Math.max(0, policy.max - w.count) : policy.max;
+  }
+
+  async fail(key: string, policy: ThrottlePolicy): Promise<void> {
+    const now = this.#now();
+    const w = this.#live(key, policy, now);
+    if (w) {
+      w.count++;
+      return;
+    }
+    this.#windows.set(storeKey(key), { start: now, count: 1 }, now + policy.windowSeconds * 1000, now);
+  }
+
+  async succeed(key: string): Promise<void> {
+    this.#windows.delete(storeKey(key));
+  }
+}

@@ -1,0 +1,92 @@
+// The throttle keys the OIDC and static authenticators give (moved out of TokenService):
+// refused workload JWTs count per token, a static user's name counts per name.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { OidcAuthenticator, OidcProviders } from '../../../../src/authn/oidc/authenticator.js';
+import { OidcProvider } from '../../../../src/authn/oidc/provider.js';
+import { StaticUsers } from '../../../../src/authn/static-users.js';
+import { Acl, compileRules } from '../../../../src/authz/acl.js';
+import { buildConfig } from '../../../../src/config/load.js';
+import type { RuleData } from '../../../../src/config/schema.js';
+import { TokenService } from '../../../../src/server/token-service.js';
+import { KeyRing } from '../../../../src/token/keyring.js';
+import { loadSigningKey } from '../../../../src/token/keys.js';
+import { silentLogger } from '../../../../src/util/log.js';
+import { Secret } from '../../../../src/util/secret.js';
+import { TestIssuer } from '../../../helpers/issuer.js';
+import { cheapHash, makeKeys, purserError, tempDir } from '../../support.js';
+
+describe('throttle keys of the built-in authenticators', () => {
+  const tmp = tempDir('purser-throttle-key-');
+  let issuer: TestIssuer;
+  let providers: OidcProviders;
+  let tokens: TokenService;
+
+  before(async () => {
+    issuer = await TestIssuer.start();
+    const config = buildConfig(
+      {
+        token: { issuer: 'purser', service: 'svc', key: 'unused.key' },
+        providers: [{ name: 'ci', issuer: issuer.url, audience: 'svc', account: 'claims.repository' }],
+        acl: [{ match: {}, actions: ['pull'] }],
+      },
+      undefined,
+      tmp.dir,
+    );
+    providers = new OidcProviders(
+      [await OidcProvider.create(config.providers[0]!, 'providers[0]', undefined, silentLogger)],
+      undefined,
+    );
+    const k = await makeKeys();
+    const ring = new KeyRing([await loadSigningKey(k.keyPath, k.crtPath)], {
+      issuer: 'purser',
+      keyId: 'libtrust',
+      expiresIn: 60,
+    });
+    k.cleanup();
+    const staticUsers = new StaticUsers(new Map([['alice', { hash: cheapHash('pw') }]]), 60);
+    tokens = new TokenService({
+      issuer: 'purser',
+      services: ['svc'],
+      keyring: ring,
+      authenticators: [
+        new OidcAuthenticator(providers, 'by-name'),
+        staticUsers,
+        new OidcAuthenticator(providers, 'by-issuer'),
+      ],
+      authorizer: new Acl(compileRules([{ match: {}, actions: ['pull'] } as RuleData], undefined)),
+      anonymous: false,
+      throttlePolicy: { max: 2, windowSeconds: 60 },
+    });
+  });
+
+  after(async () => {
+    await providers?.close();
+    await issuer?.close();
+    tmp.cleanup();
+  });
+
+  const login = (username: string, password: string, ip: string) =>
+    tokens.authenticate({ username, password: new Secret(password) }, ip);
+
+  test('refused JWTs, by name or by issuer, do not lock out a good JWT from the same address', async () => {
+    for (let i = 0; i < 3; i++) {
+      const wrongAud = await issuer.github({ aud: 'elsewhere' });
+      await assert.rejects(login('ci', wrongAud, '10.9.9.9'), purserError('UNAUTHORIZED'));
+      await assert.rejects(login('anyone', wrongAud, '10.9.9.9'), purserError('UNAUTHORIZED'));
+    }
+    const good = await issuer.github({ aud: 'svc', repository: 'acme/app' });
+    assert.equal((await login('ci', good, '10.9.9.9')).account, 'acme/app');
+    // The same refused JWT again and again is throttled.
+    const bad = await issuer.github({ aud: 'elsewhere' });
+    for (let i = 0; i < 2; i++)
+      await assert.rejects(login('ci', bad, '10.9.9.8'), purserError('UNAUTHORIZED'));
+    await assert.rejects(login('ci', bad, '10.9.9.8'), purserError('TOO_MANY_ATTEMPTS'));
+  });
+
+  test("JWT-shaped guesses at a static user's name count against that name", async () => {
+    for (const g of ['aa.bb.cc', 'aa.bb.dd'])
+      await assert.rejects(login('alice', g, '10.8.8.8'), purserError('UNAUTHORIZED'));
+    await assert.rejects(login('alice', 'pw', '10.8.8.8'), purserError('TOO_MANY_ATTEMPTS'));
+  });
+});

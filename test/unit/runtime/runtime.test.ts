@@ -7,7 +7,11 @@ import type { AppState } from '../../../src/server/app.js';
 
 /** A state whose only resource is what closeState closes; records when that happens. */
 function fakeState(name: string, closed: string[]): AppState {
-  return { realm: name, providers: { close: async () => void closed.push(name) } } as unknown as AppState;
+  return {
+    realm: name,
+    handedOver: new Set(),
+    providers: { list: [{ close: async () => void closed.push(name) }] },
+  } as unknown as AppState;
 }
 
 const tick = () => new Promise((r) => setImmediate(r));

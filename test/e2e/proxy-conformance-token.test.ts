@@ -4,14 +4,6 @@ import { proxyConformanceSuite } from '../helpers/proxy-conformance.js';
 
 proxyConformanceSuite('token', {
   todo: {
-    // Issue 8 ("mounts degrade to full uploads"): the registry answers 401 insufficient_scope
-    // naming repository:SRC:pull; the proxy answers 202, so clients re-upload shared layers.
-    'mount with a token lacking pull on the source':
-      'proxy answers 202 where the registry answers 401 naming the source scope (issue 8)',
-    // A refusal for a token that lacks the action: same status and challenge, but the error
-    // code is DENIED where the registry says UNAUTHORIZED (DENIED is the 403 code).
-    'refusals for a token without the action':
-      "proxy's 401 insufficient_scope answers carry code DENIED, the registry's UNAUTHORIZED",
     // Issue 8: node:http hands the proxy the absolute URL as req.url and no route matches.
     'absolute-form PUT': 'proxy answers 404 to an absolute-form request target (issue 8)',
     // Issue 8: undici refuses to forward Expect, so the upload fails upstream.

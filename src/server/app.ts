@@ -136,8 +136,9 @@ export async function buildApp(
     revalidate: (identity) => providers.revalidate(identity),
     onFailedLogin: (kind) => metrics?.failedLogins.inc({ kind }),
   });
-  // Fetch issuers' keys in the background so the first login does not wait for them.
-  void providers.warm();
+  // Fetch issuers' keys in the background so the first login does not wait for them; a
+  // carried-over provider has its keys already.
+  for (const p of providerList) if (!carried.includes(p)) void p.keys.warm();
   // Only now that the state is built: the previous state must not close what it handed on.
   for (const p of carried) prev?.handedOver.add(p);
   return {

@@ -55,7 +55,11 @@ const CASES: Case[] = [
     config: () => ({ providers: [provider({ name: 'static' })] }),
     names: ': providers[0].name: ',
   },
-  { name: 'no way to authenticate', config: () => ({ users: {} }), names: ': users: ' },
+  {
+    name: 'no way to authenticate',
+    config: () => ({ users: {}, auth: { anonymous: false } }),
+    names: ': users: ',
+  },
   {
     name: 'an ACL condition that does not compile',
     config: () => ({ acl: [{ match: {}, actions: ['pull'], when: 'identity.account ==' }] }),
@@ -68,7 +72,7 @@ const CASES: Case[] = [
   },
   {
     name: 'an ACL pattern that does not compile',
-    config: () => ({ acl: [{ match: { name: 'team/[' }, actions: ['pull'] }] }),
+    config: () => ({ acl: [{ match: { name: '/team/[/' }, actions: ['pull'] }] }),
     names: ': acl[0].match.name: ',
   },
   {

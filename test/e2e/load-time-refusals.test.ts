@@ -1,6 +1,6 @@
 // One load-time compile (src/config/compile.ts) behind serve, check and doctor: a configuration
 // one of them refuses, all three refuse, with exit 2 and the same key (or file) named. Before
-// compileConfig, doctor passed every one of these but the key-file cases.
+// compileConfig, doctor passed every one of these but the reserved name and the bad key file.
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

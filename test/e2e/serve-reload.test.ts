@@ -125,7 +125,7 @@ describe('serve reloads on the Runtime', () => {
     assert.equal(keep.hits.jwks, keepBefore, 'no JWKS fetch for the unchanged provider');
   });
 
-  test('100 reloads under constant load: no request fails', async () => {
+  test('100 reloads under constant load: no request fails', async (t) => {
     const keepBefore = keep.hits.jwks;
     let stop = false;
     let ok = 0;
@@ -148,6 +148,7 @@ describe('serve reloads on the Runtime', () => {
     };
     const workers = [0, 1, 2, 3].map(worker);
     const start = count(RELOADED);
+    const began = Date.now();
     for (let n = 1; n <= 100; n++) {
       // Alternate the ACL so each reload swaps in a different state.
       if (n % 10 === 0)
@@ -160,6 +161,9 @@ describe('serve reloads on the Runtime', () => {
     }
     stop = true;
     await Promise.all(workers);
+    t.diagnostic(
+      `100 reloads in ${Date.now() - began} ms; ${ok} requests answered 200, ${failures.length} failed`,
+    );
     assert.deepEqual(failures, []);
     assert.ok(ok > 200, `only ${ok} requests completed during the reloads`);
     assert.equal(keep.hits.jwks, keepBefore, 'reloads refetched the unchanged provider');

@@ -83,6 +83,16 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
   const server = new TokenHttpServer(state, logger, metrics, { enter: () => runtime!.enter() });
   runtime = new Runtime(state, (next) => server.setState(next));
   const rt = runtime;
+  // Listening for SIGTERM/SIGINT from here: one during the start-up (the development
+  // registry takes a while) stops Purser once it is up, instead of killing it outright.
+  let signalled: (signal: string) => void = () => {};
+  const stopRequested = new Promise<string>((resolve) => {
+    signalled = resolve;
+  });
+  const onTerm = () => signalled('SIGTERM');
+  const onInt = () => signalled('SIGINT');
+  process.once('SIGTERM', onTerm);
+  process.once('SIGINT', onInt);
   const url = await server.listen(config.listen, config.tls);
   const realm = `${url.origin}/token`;
   logger.info('listening', {
@@ -219,22 +229,24 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
   const onHup = () => reload('SIGHUP');
   process.on('SIGHUP', onHup);
 
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      logger.info('shutting down', { signal });
-      stopping = true;
-      const force = setTimeout(() => resolve(), 10_000);
+  const signal = await stopRequested;
+  logger.info('shutting down', { signal });
+  stopping = true;
+  watch.close();
+  process.off('SIGHUP', onHup);
+  process.off('SIGTERM', onTerm);
+  process.off('SIGINT', onInt);
+  let force: NodeJS.Timeout | undefined;
+  await Promise.race([
+    // Listeners first (no new requests), then the runtime drains and closes every state.
+    Promise.all([server.close(), proxy?.close(), registry?.stop()])
+      .then(() => reloading)
+      .then(() => rt.close()),
+    new Promise<void>((resolve) => {
+      force = setTimeout(resolve, 10_000);
       force.unref();
-      watch.close();
-      process.off('SIGHUP', onHup);
-      // Listeners first (no new requests), then the runtime drains and closes every state.
-      Promise.all([server.close(), proxy?.close(), registry?.stop()])
-        .then(() => reloading)
-        .then(() => rt.close())
-        .then(() => resolve());
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+    }),
+  ]);
+  clearTimeout(force);
   return 0;
 }

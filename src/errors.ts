@@ -68,6 +68,12 @@ const REGISTRY = {
     challenge: undefined,
     summary: 'too many failed logins from this address for this username',
   },
+  TOO_MANY_UPLOADS: {
+    status: 429,
+    oauth: 'temporarily_unavailable',
+    challenge: undefined,
+    summary: 'the proxy: one account has proxy.uploadsPerAccount uploads in flight already',
+  },
   UNAVAILABLE: {
     status: 503,
     oauth: 'temporarily_unavailable',
@@ -161,11 +167,39 @@ export class TooManyAttempts extends PurserError {
   }
 }
 
+/** The proxy's per-account upload cap is reached: the answer says when to try again. */
+export class TooManyUploads extends PurserError {
+  readonly retryAfter: number;
+  constructor(retryAfter: number) {
+    super('TOO_MANY_UPLOADS', 'too many uploads in flight for this account');
+    this.name = 'TooManyUploads';
+    this.retryAfter = retryAfter;
+  }
+
+  override responseHeaders(): Record<string, string> {
+    return { 'retry-after': String(this.retryAfter) };
+  }
+}
+
 /** The caller is known and may not have a token at all (a disabled account, say): 403. */
 export class Denied extends PurserError {
   constructor(message: string, options?: { detail?: string; cause?: unknown }) {
     super('DENIED', message, options);
     this.name = 'Denied';
+  }
+}
+
+/**
+ * A registry API refusal that distribution names with its own errcode (`NAME_INVALID`,
+ * `UNSUPPORTED` with 400…): the proxy's answers to requests the registry would refuse or
+ * parse differently. `code` gives the status; `registryCode` is what the body says.
+ */
+export class RegistryRefusal extends PurserError {
+  readonly registryCode: string;
+  constructor(code: PurserErrorCode, registryCode: string, message: string) {
+    super(code, message);
+    this.name = 'RegistryRefusal';
+    this.registryCode = registryCode;
   }
 }
 

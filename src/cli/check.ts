@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Identity } from '../authn/identity.js';
 import { ANONYMOUS } from '../authn/identity.js';
+import { compileConfig } from '../config/compile.js';
 import { loadConfigFile } from '../config/load.js';
 import { PurserError } from '../errors.js';
 import { formatScope, parseScopes } from '../protocol/scope.js';
@@ -64,7 +65,8 @@ export async function checkCommand(args: string[], io: CommandIo): Promise<numbe
   }
 
   const config = loadConfigFile(file);
-  const app = await buildApp(config, silentLogger);
+  // buildApp compiles first (compile.ts): check refuses exactly what serve refuses.
+  const app = await buildApp(await compileConfig(config), silentLogger);
   const ip = str(values, 'ip') ?? '127.0.0.1';
   const service = app.tokens.resolveService(str(values, 'service'));
 

@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { compileConfig } from '../config/compile.js';
 import { loadConfigFile } from '../config/load.js';
 import { KeyRing } from '../token/keyring.js';
 import { registrySnippets } from './registry-config.js';
@@ -25,7 +26,9 @@ export async function doctorCommand(args: string[], io: CommandIo): Promise<numb
   const file = str(values, 'config');
   if (!file) throw new UsageError('--config FILE is required');
   const config = loadConfigFile(file);
-  const ring = await KeyRing.load(config.token.keys, {
+  // The same compile as serve's: doctor never passes a configuration serve refuses.
+  const compiled = await compileConfig(config);
+  const ring = new KeyRing(compiled.signingKeys, {
     issuer: config.token.issuer,
     keyId: config.token.keyId,
     expiresIn: config.token.expiresIn,

@@ -1,6 +1,8 @@
 import { type Config, loadConfigFile } from '../config/load.js';
-import type { PurserError } from '../errors.js';
+import { ConfigError, type PurserError } from '../errors.js';
 import { RegistryProxy } from '../proxy/server.js';
+import { FileWatch, referencedFiles } from '../runtime/file-watch.js';
+import { closeState, Runtime } from '../runtime/runtime.js';
 import { buildApp } from '../server/app.js';
 import { TokenHttpServer } from '../server/http.js';
 import { Metrics } from '../server/metrics.js';
@@ -30,8 +32,9 @@ distribution registry binary is found (docker-registry or registry on PATH, or
 (PURSER_REGISTRY_LISTEN overrides; port 0: any free port), storage under ./.purser/,
 its tokens from this Purser. The registry stops with Purser.
 
-Signals: SIGHUP reloads the configuration file (the old one stays on error);
-SIGTERM/SIGINT stop after requests in flight finish.
+Reload: SIGHUP, or a change to the configuration file or a file it names (htpasswd,
+signing keys, providers' keys and ca), reloads it; an invalid one is logged with the key
+at fault and the old one keeps serving. SIGTERM/SIGINT stop after requests in flight finish.
 
 Options:
   --config FILE        YAML configuration file (see docs/configuration.md)
@@ -76,7 +79,20 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
   const logger = createLogger({ level: config.log.level, format: config.log.format });
   const metrics = new Metrics();
   const state = await buildApp(config, logger, metrics);
-  const server = new TokenHttpServer(state, logger, metrics);
+  let runtime: Runtime | undefined;
+  const server = new TokenHttpServer(state, logger, metrics, { enter: () => runtime!.enter() });
+  runtime = new Runtime(state, (next) => server.setState(next));
+  const rt = runtime;
+  // Listening for SIGTERM/SIGINT from here: one during the start-up (the development
+  // registry takes a while) stops Purser once it is up, instead of killing it outright.
+  let signalled: (signal: string) => void = () => {};
+  const stopRequested = new Promise<string>((resolve) => {
+    signalled = resolve;
+  });
+  const onTerm = () => signalled('SIGTERM');
+  const onInt = () => signalled('SIGINT');
+  process.once('SIGTERM', onTerm);
+  process.once('SIGINT', onInt);
   const url = await server.listen(config.listen, config.tls);
   const realm = `${url.origin}/token`;
   logger.info('listening', {
@@ -90,7 +106,7 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
 
   let proxy: RegistryProxy | undefined;
   if (config.proxy) {
-    proxy = new RegistryProxy(config.proxy, server, logger, metrics);
+    proxy = new RegistryProxy(config.proxy, server, rt, logger, metrics);
     const purl = await proxy.listen();
     logger.info('listening', {
       server: 'proxy',
@@ -160,42 +176,77 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
     );
   }
 
-  let reloading = false;
-  const reload = async () => {
-    if (!file || reloading) return;
-    reloading = true;
+  // SIGHUP and a change to the file or a file it names both reload; one at a time, and a
+  // trigger during a reload runs one more after it (it may have missed the change).
+  let reloading: Promise<void> | undefined;
+  let again: string | undefined;
+  const reload = (trigger: string): void => {
+    if (!file || stopping) return;
+    if (reloading) {
+      again = trigger;
+      return;
+    }
+    reloading = reloadOnce(file, trigger).finally(() => {
+      reloading = undefined;
+      if (again !== undefined) {
+        const t = again;
+        again = undefined;
+        reload(t);
+      }
+    });
+  };
+  const watch = new FileWatch(() => reload('file change'), {
+    onError: (dir, err) =>
+      logger.warn('cannot watch for changes; SIGHUP still reloads', { dir, error: err.message }),
+  });
+  if (file) watch.set(referencedFiles(config));
+  const reloadOnce = async (path: string, trigger: string): Promise<void> => {
     try {
-      const next = loadConfigFile(file);
-      if (next.listen !== config.listen)
+      const next = loadConfigFile(path);
+      const current = rt.state.config;
+      if (next.listen !== current.listen)
         logger.warn('listen changed; restart to apply it', { listen: next.listen });
-      if (JSON.stringify(next.limits) !== JSON.stringify(config.limits))
+      if (JSON.stringify(next.limits) !== JSON.stringify(current.limits))
         logger.warn('limits changed; restart to apply them');
-      if (JSON.stringify(next.proxy) !== JSON.stringify(config.proxy))
+      if (JSON.stringify(next.proxy) !== JSON.stringify(current.proxy))
         logger.warn('proxy settings changed; restart to apply them');
-      server.setState(await buildApp(next, logger, metrics, { previous: server.state }));
+      // Built whole before the swap: an invalid config never replaces a working one.
+      const built = await buildApp(next, logger, metrics, { previous: rt.state });
+      if (rt.closed) return void (await closeState(built));
+      rt.swap(built);
+      watch.set(referencedFiles(next));
       metrics.reloads.inc({ outcome: 'ok' });
-      logger.info('configuration reloaded', { file });
+      logger.info('configuration reloaded', { file: path, trigger, generation: rt.generation });
     } catch (e) {
       metrics.reloads.inc({ outcome: 'error' });
       logger.error('configuration reload failed; keeping the previous configuration', {
+        trigger,
+        ...(e instanceof ConfigError ? { key: e.path || undefined } : {}),
         error: (e as Error).message,
       });
-    } finally {
-      reloading = false;
     }
   };
-  process.on('SIGHUP', () => void reload());
+  const onHup = () => reload('SIGHUP');
+  process.on('SIGHUP', onHup);
 
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      logger.info('shutting down', { signal });
-      stopping = true;
-      const force = setTimeout(() => resolve(), 10_000);
+  const signal = await stopRequested;
+  logger.info('shutting down', { signal });
+  stopping = true;
+  watch.close();
+  process.off('SIGHUP', onHup);
+  process.off('SIGTERM', onTerm);
+  process.off('SIGINT', onInt);
+  let force: NodeJS.Timeout | undefined;
+  await Promise.race([
+    // Listeners first (no new requests), then the runtime drains and closes every state.
+    Promise.all([server.close(), proxy?.close(), registry?.stop()])
+      .then(() => reloading)
+      .then(() => rt.close()),
+    new Promise<void>((resolve) => {
+      force = setTimeout(resolve, 10_000);
       force.unref();
-      Promise.all([server.close(), proxy?.close(), registry?.stop()]).then(() => resolve());
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+    }),
+  ]);
+  clearTimeout(force);
   return 0;
 }

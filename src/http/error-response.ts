@@ -1,11 +1,35 @@
 import type { ServerResponse } from 'node:http';
-import { ERROR_CODES, type PurserError } from '../errors.js';
+import { ERROR_CODES, type PurserError, type PurserErrorCode, RegistryRefusal } from '../errors.js';
 import { basicChallenge } from '../protocol/responses.js';
 
 export const JSON_HEADERS = {
   'content-type': 'application/json; charset=utf-8',
   'cache-control': 'no-store',
 } as const;
+
+/** Options of {@link errorAnswer}. */
+export interface ErrorAnswerOptions {
+  realm: string;
+  /** Add RFC 6749's `error`/`error_description` (token endpoint POSTs). */
+  oauth: boolean;
+  /**
+   * Speak distribution's errcodes, as the registry API does (the proxy): its clients know
+   * `TOOMANYREQUESTS`, not Purser's own 429 codes.
+   */
+  registry?: boolean;
+}
+
+/** Purser codes that distribution's API spells otherwise. */
+const REGISTRY_CODES: Partial<Record<PurserErrorCode, string>> = {
+  TOO_MANY_ATTEMPTS: 'TOOMANYREQUESTS',
+  TOO_MANY_UPLOADS: 'TOOMANYREQUESTS',
+};
+
+/** The code an error's body carries. */
+function bodyCode(e: PurserError, registry: boolean): string {
+  if (e instanceof RegistryRefusal) return e.registryCode;
+  return (registry ? REGISTRY_CODES[e.code] : undefined) ?? e.code;
+}
 
 export interface ErrorAnswer {
   status: number;
@@ -19,8 +43,10 @@ export interface ErrorAnswer {
  * `error` and `error_description`; the headers the error asks for (its challenge,
  * `Retry-After`).
  */
-export function errorAnswer(e: PurserError, opts: { realm: string; oauth: boolean }): ErrorAnswer {
-  const body: Record<string, unknown> = { errors: [{ code: e.code, message: e.message }] };
+export function errorAnswer(e: PurserError, opts: ErrorAnswerOptions): ErrorAnswer {
+  const body: Record<string, unknown> = {
+    errors: [{ code: bodyCode(e, opts.registry ?? false), message: e.message }],
+  };
   if (opts.oauth) {
     body.error = ERROR_CODES[e.code].oauth;
     body.error_description = e.message;
@@ -35,7 +61,7 @@ export function errorAnswer(e: PurserError, opts: { realm: string; oauth: boolea
 export function writeError(
   res: ServerResponse,
   e: PurserError,
-  opts: { realm: string; oauth: boolean; headers?: Record<string, string> },
+  opts: ErrorAnswerOptions & { headers?: Record<string, string> },
 ): void {
   if (res.destroyed || res.headersSent) return;
   const a = errorAnswer(e, opts);

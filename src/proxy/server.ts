@@ -1,20 +1,24 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Agent } from 'undici';
-import type { Identity } from '../authn/identity.js';
 import type { ProxyConfig } from '../config/load.js';
-import { isPurserError } from '../errors.js';
-import { bearerChallenge, errorBody } from '../protocol/responses.js';
+import {
+  isPurserError,
+  PurserError,
+  type PurserErrorCode,
+  RegistryRefusal,
+  TooManyUploads,
+} from '../errors.js';
+import { writeError } from '../http/error-response.js';
+import { bearerChallenge } from '../protocol/responses.js';
 import { formatScope, type Scope } from '../protocol/scope.js';
-import { parseBasicAuth } from '../protocol/token-request.js';
 import type { AppState } from '../server/app.js';
 import { clientIp, type TokenHttpServer } from '../server/http.js';
 import { closeServer, listenOn } from '../server/listen.js';
 import type { Metrics } from '../server/metrics.js';
-import { VerifiedTokenCache } from '../token/verified-cache.js';
-import { covers, verifyAccessToken } from '../token/verify-access.js';
 import type { Logger } from '../util/log.js';
 import { requiredAccess } from './access.js';
+import { type AccessController, TokenAccessController } from './access-controller.js';
 import { canonicalTarget, encodePath, splitTarget } from './canonical.js';
 import { UPLOAD_RETRY_AFTER, UpstreamCapacity } from './capacity.js';
 import { expectsContinue } from './expect.js';
@@ -22,21 +26,16 @@ import { forward } from './forward.js';
 import { formatGoQuery } from './go-query.js';
 import { createUpstreamAuth, type UpstreamAuth } from './upstream-auth.js';
 
-const JSON_HEADERS = {
-  'content-type': 'application/json; charset=utf-8',
-  'docker-distribution-api-version': 'registry/2.0',
-};
+/** Every answer of the registry API carries it; clients check it on errors too. */
+const API_VERSION = { 'docker-distribution-api-version': 'registry/2.0' } as const;
 
-class ProxyRefusal extends Error {
-  constructor(
-    readonly status: 401 | 403 | 429,
-    readonly code: 'UNAUTHORIZED' | 'DENIED' | 'TOOMANYREQUESTS',
-    message: string,
-    readonly challengeError?: 'invalid_token' | 'insufficient_scope',
-    readonly retryAfter?: number,
-  ) {
-    super(message);
-  }
+/** Where the proxy's compiled state comes from, and news of its replacement (the Runtime). */
+export interface StateSource {
+  readonly state: AppState;
+  /** Calls `listener` with each new state; returns the unsubscribe function. */
+  onGeneration(listener: (state: AppState) => void): () => void;
+  /** Holds the current state open until the returned function is called. */
+  enter(): () => void;
 }
 
 /** The authenticating registry front end (SPEC §5). */
@@ -46,17 +45,22 @@ export class RegistryProxy {
   readonly #log: Logger;
   readonly #metrics: Metrics;
   readonly #capacity: UpstreamCapacity;
-  // Verified bearer tokens (keyed by a hash, bounded in bytes) until they expire, with
-  // distribution's 60 s leeway.
-  #verified = new VerifiedTokenCache();
   #blobsRedirect = false;
   readonly #agent: Agent;
-  #auth: UpstreamAuth;
-  #authFor: AppState;
+  readonly #unsubscribe: () => void;
+  readonly #enter: () => () => void;
+  /** What requests now start on; replaced as a whole when the state is. */
+  #current: { state: AppState; auth: UpstreamAuth; access: AccessController };
   #externalUrl: string;
   server: Server | undefined;
 
-  constructor(cfg: ProxyConfig, token: TokenHttpServer, logger: Logger, metrics: Metrics) {
+  constructor(
+    cfg: ProxyConfig,
+    token: TokenHttpServer,
+    states: StateSource,
+    logger: Logger,
+    metrics: Metrics,
+  ) {
     this.#cfg = cfg;
     this.#token = token;
     this.#log = logger.child({ server: 'proxy' });
@@ -73,59 +77,57 @@ export class RegistryProxy {
       'Proxied POST/PUT/PATCH requests in flight.',
       () => this.#capacity.uploadsInFlight,
     );
-    this.#authFor = token.state;
     // One client for upstream token servers, kept across reloads (with the upstream's CA).
     this.#agent = new Agent(ca ? { connect: { ca } } : {});
-    this.#auth = createUpstreamAuth(cfg, token.state.keyring, this.#agent, this.#log);
+    this.#current = this.#derive(states.state);
+    this.#enter = () => states.enter();
+    // A reload: minted upstream tokens may use another key, and tokens verified under the
+    // old keys must be verified again (a key may have been removed).
+    this.#unsubscribe = states.onGeneration((state) => {
+      this.#current = this.#derive(state);
+    });
     this.#externalUrl = cfg.externalUrl ?? `http://${cfg.listen}`;
   }
 
-  get #state(): AppState {
-    const s = this.#token.state;
-    if (s !== this.#authFor) {
-      // The configuration was reloaded: the minted upstream tokens may use another key, and
-      // tokens verified under the old keys must be verified again (a key may have been removed).
-      this.#authFor = s;
-      this.#auth = createUpstreamAuth(this.#cfg, s.keyring, this.#agent, this.#log);
-      this.#verified = new VerifiedTokenCache();
-    }
-    return s;
+  #derive(state: AppState): { state: AppState; auth: UpstreamAuth; access: AccessController } {
+    return {
+      state,
+      auth: createUpstreamAuth(this.#cfg, state.keyring, this.#agent, this.#log),
+      access: new TokenAccessController(state, this.#cfg.service),
+    };
   }
 
   handler = (req: IncomingMessage, res: ServerResponse): void => {
     // Until the request is authorised no 100 Continue is sent, so a refused upload never
     // sends its body and the connection cannot be reused.
     if (expectsContinue(req)) res.setHeader('connection', 'close');
+    // The state this request starts on stays open until its response is over.
+    res.once('close', this.#enter());
     this.#handle(req, res).catch((e: unknown) => {
-      if (isPurserError(e) && e.status < 500) return this.#error(res, e.status, e.code, e.message);
-      if (isPurserError(e) && e.code === 'UNAVAILABLE')
-        return this.#error(res, 503, 'UNAVAILABLE', e.message);
+      if (isPurserError(e) && (e.status < 500 || e.code === 'UNAVAILABLE')) return this.#error(res, e);
       this.#log.error('unexpected proxy error', {
         error: e instanceof Error ? e.stack : String(e),
         path: req.url,
       });
-      if (!res.headersSent) this.#error(res, 500, 'UNKNOWN', 'internal error');
-      else res.destroy();
+      this.#error(res, new PurserError('UNKNOWN', 'internal error'));
     });
   };
 
-  #error(
-    res: ServerResponse,
-    status: number,
-    code: string,
-    message: string,
-    headers: Record<string, string> = {},
-  ): void {
+  /** The one error writer, in distribution's dialect; a response already started is cut. */
+  #error(res: ServerResponse, e: PurserError): void {
     if (res.headersSent) return void res.destroy();
-    res.writeHead(status, { ...JSON_HEADERS, ...headers }).end(errorBody(code, message));
+    writeError(res, e, { realm: this.#realm, oauth: false, registry: true, headers: API_VERSION });
   }
 
-  #challenge(scopes: readonly Scope[] | undefined, error?: string): string {
+  get #realm(): string {
+    return `${this.#externalUrl}/token`;
+  }
+
+  #challenge(scopes: readonly Scope[]): string {
     return bearerChallenge({
-      realm: `${this.#externalUrl}/token`,
+      realm: this.#realm,
       service: this.#cfg.service,
-      ...(scopes?.length ? { scope: scopes.map(formatScope).join(' ') } : {}),
-      ...(error ? { error } : {}),
+      ...(scopes.length ? { scope: scopes.map(formatScope).join(' ') } : {}),
     });
   }
 
@@ -145,38 +147,38 @@ export class RegistryProxy {
       }
       return this.#token.handler(req, res);
     }
-    if (!rawPath.startsWith('/v2')) return this.#error(res, 404, 'NOT_FOUND', 'not a registry API path');
+    if (!rawPath.startsWith('/v2'))
+      return this.#error(res, new PurserError('NOT_FOUND', 'not a registry API path'));
     const method = req.method ?? 'GET';
     // Decide on the path and query as the registry will parse them, and forward only those.
     const target = canonicalTarget(url);
     if (!target.ok)
-      return this.#error(res, 400, 'UNSUPPORTED', `unsupported request path: ${target.message}`);
+      return this.#error(
+        res,
+        new RegistryRefusal('INVALID_REQUEST', 'UNSUPPORTED', `unsupported request path: ${target.message}`),
+      );
     const path = target.path;
     const access = requiredAccess(method, path, target.query, req.headers['content-type']);
-    if (access.kind === 'invalid') return this.#error(res, access.status, access.code, access.message);
+    if (access.kind === 'invalid') return this.#error(res, routeRefusal(access));
     const scopes = access.kind === 'scoped' ? access.scopes : [];
-    const state = this.#state;
+    // The request keeps the state it started on, whatever a reload does meanwhile.
+    const { state, auth, access: controller } = this.#current;
     const ip = clientIp(req, state.config.trustProxy);
 
     let account: string;
     let allowedMount = true;
     try {
-      const r = await this.#authorize(
+      const r = await controller.authorized(
         req,
-        state,
-        scopes,
-        access.kind === 'scoped' ? access.mountFrom : undefined,
-        ip,
+        { scopes, mountFrom: access.kind === 'scoped' ? access.mountFrom : undefined },
+        { ip, realm: this.#realm },
       );
       account = r.account;
       allowedMount = r.mountAllowed;
     } catch (e) {
-      if (e instanceof ProxyRefusal) {
-        const headers: Record<string, string> = {};
-        if (e.status === 401) headers['www-authenticate'] = this.#challenge(scopes, e.challengeError);
-        if (e.retryAfter) headers['retry-after'] = String(e.retryAfter);
+      if (isPurserError(e) && e.status < 500) {
         this.#log.info('proxy request refused', { method, path, ip, status: e.status, reason: e.message });
-        return this.#error(res, e.status, e.code, e.message, headers);
+        return this.#error(res, e);
       }
       throw e;
     }
@@ -190,7 +192,7 @@ export class RegistryProxy {
     }
     const qs = formatGoQuery(query);
     const forwardPath = encodePath(path) + (qs ? `?${qs}` : '');
-    const authorization = await this.#auth.header(upstreamScopes, account);
+    const authorization = await auth.header(upstreamScopes, account);
     // Capacity (capacity.ts): an account's uploads are capped; the slot is held until the
     // client's response is over, however it ends.
     const release = this.#capacity.admit(method, account);
@@ -203,9 +205,7 @@ export class RegistryProxy {
         status: 429,
         reason: 'upload cap',
       });
-      return this.#error(res, 429, 'TOOMANYREQUESTS', 'too many uploads in flight for this account', {
-        'retry-after': String(UPLOAD_RETRY_AFTER),
-      });
+      return this.#error(res, new TooManyUploads(UPLOAD_RETRY_AFTER));
     }
     res.once('close', release);
     if (expectsContinue(req)) {
@@ -241,77 +241,6 @@ export class RegistryProxy {
     });
   }
 
-  /** Who the caller is and whether they may do this; throws ProxyRefusal. */
-  async #authorize(
-    req: IncomingMessage,
-    state: AppState,
-    scopes: readonly Scope[],
-    mountFrom: string | undefined,
-    ip: string,
-  ): Promise<{ account: string; mountAllowed: boolean }> {
-    const header = req.headers.authorization;
-    const primary = mountFrom ? scopes.slice(0, 1) : scopes;
-    if (!header) {
-      throw new ProxyRefusal(401, 'UNAUTHORIZED', 'authentication required');
-    }
-    if (/^bearer /i.test(header)) {
-      const token = header.slice(7).trim();
-      let v = this.#verified.get(token);
-      if (!v) {
-        try {
-          v = await verifyAccessToken(state.keyring, token, state.config.token.issuer, this.#cfg.service);
-        } catch (e) {
-          throw new ProxyRefusal(
-            401,
-            'UNAUTHORIZED',
-            isPurserError(e) ? e.message : 'invalid token',
-            'invalid_token',
-          );
-        }
-        this.#verified.set(token, v, v.exp * 1000 + 60_000);
-      }
-      for (const s of primary) {
-        if (!covers(v.access, s.type, s.name, s.actions)) {
-          throw new ProxyRefusal(
-            401,
-            'DENIED',
-            'requested access to the resource is denied',
-            'insufficient_scope',
-          );
-        }
-      }
-      const mountAllowed = mountFrom === undefined || covers(v.access, 'repository', mountFrom, ['pull']);
-      return { account: v.sub, mountAllowed };
-    }
-    let creds: ReturnType<typeof parseBasicAuth>;
-    try {
-      creds = parseBasicAuth(header);
-    } catch (e) {
-      throw new ProxyRefusal(401, 'UNAUTHORIZED', (e as Error).message);
-    }
-    if (!creds) throw new ProxyRefusal(401, 'UNAUTHORIZED', 'unsupported authorization scheme');
-    let identity: Identity;
-    try {
-      identity = await state.tokens.authenticate(creds, ip);
-    } catch (e) {
-      if (isPurserError(e) && e.status === 429) {
-        // A locked-out client must see 429 and when to retry, or it retries at once (docker).
-        const retryAfter = (e as { retryAfter?: number }).retryAfter;
-        throw new ProxyRefusal(429, 'TOOMANYREQUESTS', e.message, undefined, retryAfter);
-      }
-      if (isPurserError(e) && e.status === 401) throw new ProxyRefusal(401, 'UNAUTHORIZED', e.message);
-      throw e;
-    }
-    const decisions = await state.authorizer.authorize({ identity, service: this.#cfg.service, scopes, ip });
-    let mountAllowed = true;
-    decisions.forEach((d, i) => {
-      const ok = d.requested.actions.every((a) => d.granted.includes(a) || d.granted.includes('*'));
-      if (i === 1 && mountFrom) mountAllowed = ok;
-      else if (!ok) throw new ProxyRefusal(403, 'DENIED', 'requested access to the resource is denied');
-    });
-    return { account: identity.account, mountAllowed };
-  }
-
   async listen(): Promise<URL> {
     // Uploads and downloads of large layers take as long as they take: no request timeout.
     const { server, url } = await listenOn(this.#cfg.listen, this.handler, {
@@ -340,8 +269,16 @@ export class RegistryProxy {
   }
 
   async close(): Promise<void> {
+    this.#unsubscribe();
     await closeServer(this.server);
     await this.#capacity.close();
     await this.#agent.close();
   }
+}
+
+/** The answer for a request access.ts refuses, with distribution's code. */
+function routeRefusal(a: { status: number; code: string; message: string }): PurserError {
+  const code: PurserErrorCode =
+    a.status === 404 ? 'NOT_FOUND' : a.status === 405 ? 'UNSUPPORTED' : 'INVALID_REQUEST';
+  return new RegistryRefusal(code, a.code, a.message);
 }

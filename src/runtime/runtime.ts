@@ -22,6 +22,7 @@ export class Runtime {
   /** States replaced or closed, until their last request ends and they are closed. */
   readonly #retiring = new Map<Generation, Promise<void>>();
   readonly #onSwap: ((state: AppState) => void) | undefined;
+  readonly #listeners = new Set<(state: AppState, generation: number) => void>();
 
   constructor(state: AppState, onSwap?: (state: AppState) => void) {
     this.#current = { state, inflight: 0, drained: undefined };
@@ -44,6 +45,15 @@ export class Runtime {
 
   get state(): AppState {
     return this.#current.state;
+  }
+
+  /**
+   * Calls `listener` after every swap with the new state and its generation (the proxy
+   * rebuilds what it derives from the state, instead of polling). Returns the unsubscribe.
+   */
+  onGeneration(listener: (state: AppState, generation: number) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   /** Marks work as started on the current state; call the returned function when it ends. */
@@ -76,6 +86,7 @@ export class Runtime {
     this.#current = { state, inflight: 0, drained: undefined };
     this.#generation++;
     this.#onSwap?.(state);
+    for (const l of this.#listeners) l(state, this.#generation);
     void this.#retire(old);
   }
 
@@ -115,7 +126,10 @@ export class Runtime {
   }
 }
 
-/** Closes what a state opened: the identity providers' HTTP agents. */
+/**
+ * Closes what a state opened: the identity providers' HTTP agents and timers, except the
+ * providers a newer state carried over unchanged (their key sets live on there).
+ */
 export async function closeState(state: AppState): Promise<void> {
-  await state.providers.close();
+  await Promise.all(state.providers.list.filter((p) => !state.handedOver.has(p)).map((p) => p.close()));
 }

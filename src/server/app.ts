@@ -1,15 +1,13 @@
 import type { Authenticator } from '../authn/authenticator.js';
-import { readHtpasswd } from '../authn/htpasswd.js';
 import { OidcAuthenticator, OidcProviders } from '../authn/oidc/authenticator.js';
 import { PRESETS } from '../authn/oidc/presets.js';
 import { OidcProvider } from '../authn/oidc/provider.js';
-import { StaticUsers, type StoredCredential } from '../authn/static-users.js';
-import { Acl, type ConditionCompiler, compileRules } from '../authz/acl.js';
+import { StaticUsers } from '../authn/static-users.js';
+import { Acl } from '../authz/acl.js';
 import type { Authorizer, DecidingAuthorizer } from '../authz/authorizer.js';
 import { chainAuthorizers } from '../authz/chain.js';
+import { type CompiledConfig, compileConfig } from '../config/compile.js';
 import type { Config } from '../config/load.js';
-import { ConfigError } from '../errors.js';
-import { CelCompileError, CelEvalError, type CelProgram, celClaims, compileCel } from '../expr/cel.js';
 import { type Stores, withMemoryStores } from '../state/stores.js';
 import { derivedSecret } from '../token/fingerprint-key.js';
 import { KeyRing } from '../token/keyring.js';
@@ -31,6 +29,11 @@ export interface AppState {
   providers: OidcProviders;
   tokens: TokenService;
   realm: string;
+  compiled: CompiledConfig;
+  /** Each provider's fingerprint (compile.ts), to know on a reload whether it changed. */
+  providerFingerprints: ReadonlyMap<string, string>;
+  /** Providers a later state carried over: closing this state leaves them open. */
+  handedOver: Set<OidcProvider>;
 }
 
 /** Extension points for applications that embed Purser as a library. */
@@ -50,39 +53,34 @@ export interface BuildOptions {
   previous?: AppState;
 }
 
-/** Builds the state for a configuration; throws a ConfigError/PurserError naming what is wrong. */
+/**
+ * Builds the state for a configuration: compiles it first (compile.ts holds every refusal)
+ * unless given compiled. Throws a ConfigError/PurserError naming what is wrong.
+ */
 export async function buildApp(
-  config: Readonly<Config>,
+  input: Readonly<Config> | CompiledConfig,
   logger: Logger,
   metrics?: Metrics,
   options: BuildOptions = {},
 ): Promise<AppState> {
-  const ringOptions = {
+  const compiled =
+    'kind' in input && input.kind === 'compiled'
+      ? input
+      : await compileConfig(input as Readonly<Config>, {
+          ...(options.signingKeys ? { signingKeys: options.signingKeys } : {}),
+          customAuthenticators: (options.authenticators?.length ?? 0) > 0,
+          logger,
+        });
+  const config = compiled.config;
+  const keyring = new KeyRing(compiled.signingKeys, {
     issuer: config.token.issuer,
     keyId: config.token.keyId,
     expiresIn: config.token.expiresIn,
-  };
-  const given = options.signingKeys;
-  if (given && config.token.keyId === 'x5c' && !given[0]?.x5c)
-    throw new ConfigError(config.file, 'token.keyId', 'keyId x5c needs the certificate of the signing key');
-  const keyring = given
-    ? new KeyRing(given, ringOptions)
-    : await KeyRing.load(config.token.keys, ringOptions);
-
-  const users = new Map<string, StoredCredential>();
-  if (config.htpasswd) {
-    for (const [u, h] of readHtpasswd(config.htpasswd)) users.set(u, { hash: h });
-  }
-  const plaintext: string[] = [];
-  for (const [name, entry] of Object.entries(config.users)) {
-    if (users.has(name))
-      throw new ConfigError(config.file, `users.${name}`, `also defined in ${config.htpasswd}`);
-    users.set(name, entry);
-    if ('password' in entry) plaintext.push(name);
-  }
-  if (plaintext.length > 0) {
+  });
+  const users = compiled.users;
+  if (compiled.plaintextUsers.length > 0) {
     logger.warn('plaintext passwords in the configuration; store bcrypt hashes instead (purser hash)', {
-      users: plaintext,
+      users: compiled.plaintextUsers,
     });
   }
   const stores = withMemoryStores({ ...options.previous?.stores, ...options.stores });
@@ -92,27 +90,30 @@ export async function buildApp(
     loginCache: stores.loginCache,
     loginCacheSecret: derivedSecret(keyring.signer.key, 'login cache'),
   });
+  // A provider whose configuration (and CA) did not change is carried over whole, with the
+  // keys it has fetched: a reload does not refetch them. (Stores outlive reloads, so a
+  // carried provider's replay store is still this state's.)
+  const prev = options.previous;
+  const carried: OidcProvider[] = [];
   const providerList = await Promise.all(
-    config.providers.map((p, i) =>
-      OidcProvider.create(
+    config.providers.map(async (p, i) => {
+      const same = prev ? reusableProvider(prev, p.name, compiled.providerFingerprints[i]!) : undefined;
+      if (same) {
+        carried.push(same);
+        return same;
+      }
+      return OidcProvider.create(
         p,
         `providers[${i}]`,
         config.file,
         logger,
         (provider, kind, outcome) => metrics?.oidcFetches.inc({ provider, kind, outcome }),
         stores.replay,
-      ),
-    ),
+      );
+    }),
   );
   const providers = new OidcProviders(providerList, config.file);
-  config.providers.forEach((p, i) => {
-    if (users.has(p.name)) {
-      throw new ConfigError(
-        config.file,
-        `providers[${i}].name`,
-        `${JSON.stringify(p.name)} is also a user in ${config.htpasswd}; a Basic username must select one or the other`,
-      );
-    }
+  for (const p of config.providers) {
     // Anyone can get a token from the public CI issuers: without a `when`, only the ACL
     // stands between every repository on the platform and this registry.
     if (!p.when && (p.issuer === PRESETS['github-actions'].issuer || p.issuer === PRESETS.gitlab.issuer)) {
@@ -121,7 +122,7 @@ export async function buildApp(
         { provider: p.name, issuer: p.issuer },
       );
     }
-  });
+  }
   // Order (documented in docs/authentication.md): a username naming a provider, then static
   // users, then a JWT matched to a provider by its issuer.
   const own: Authenticator[] = [];
@@ -130,20 +131,7 @@ export async function buildApp(
   if (providerList.length) own.push(new OidcAuthenticator(providers, 'by-issuer'));
   const authenticators: Authenticator[] = [...(options.authenticators ?? []), ...own];
 
-  if (
-    (options.authenticators?.length ?? 0) === 0 &&
-    users.size === 0 &&
-    providerList.length === 0 &&
-    !config.auth.anonymous
-  ) {
-    throw new ConfigError(
-      config.file,
-      'users',
-      'no way to authenticate: add users, htpasswd or providers, or enable auth.anonymous',
-    );
-  }
-
-  const acl = new Acl(compileRules(config.acl, config.file, celConditions(config.file, logger)));
+  const acl = new Acl(compiled.rules);
   // Both consumers (TokenService, RegistryProxy) get answers clamped to what was asked.
   const chain: Authorizer[] = options.withoutAcl ? [] : [acl.chainMember()];
   if (options.authorizer) {
@@ -169,10 +157,18 @@ export async function buildApp(
     imitateCheck: () => staticUsers.imitateCheck(),
     onFailedLogin: (kind) => metrics?.failedLogins.inc({ kind }),
   });
-  // Fetch issuers' keys in the background so the first login does not wait for them.
-  void providers.warm();
+  // Fetch issuers' keys in the background so the first login does not wait for them; a
+  // carried-over provider has its keys already.
+  for (const p of providerList) if (!carried.includes(p)) void p.keys.warm();
+  // Only now that the state is built: the previous state must not close what it handed on.
+  for (const p of carried) prev?.handedOver.add(p);
   return {
     config,
+    compiled,
+    providerFingerprints: new Map(
+      config.providers.map((p, i) => [p.name, compiled.providerFingerprints[i]!]),
+    ),
+    handedOver: new Set(),
     keyring,
     staticUsers,
     acl,
@@ -184,38 +180,8 @@ export async function buildApp(
   };
 }
 
-/** ACL `when:` conditions in CEL; a runtime error denies the rule and is logged. */
-function celConditions(file: string | undefined, logger: Logger): ConditionCompiler {
-  return (source, where) => {
-    let program: CelProgram<boolean>;
-    try {
-      program = compileCel(source, ['identity', 'claims', 'request'], 'bool');
-    } catch (e) {
-      if (e instanceof CelCompileError) throw new ConfigError(file, where, e.message);
-      throw e;
-    }
-    return {
-      source,
-      evaluate(input) {
-        try {
-          return program.run({
-            identity: {
-              account: input.identity.account,
-              provider: input.identity.provider,
-              labels: input.identity.labels,
-            },
-            claims: celClaims(input.identity.claims),
-            request: input.request,
-          });
-        } catch (e) {
-          if (!(e instanceof CelEvalError)) throw e;
-          logger.warn('ACL condition failed to evaluate; the rule does not apply', {
-            rule: where,
-            reason: e.message,
-          });
-          return false;
-        }
-      },
-    };
-  };
+/** The previous state's provider of that name, if its configuration is the same. */
+function reusableProvider(prev: AppState, name: string, fingerprint: string): OidcProvider | undefined {
+  if (prev.providerFingerprints.get(name) !== fingerprint) return undefined;
+  return prev.providers.list.find((p) => p.name === name);
 }

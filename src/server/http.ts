@@ -31,13 +31,24 @@ export class TokenHttpServer {
   #ready = false;
   /** Readiness owned by someone else (the library's runtime), instead of listen(). */
   readonly #readiness: (() => boolean) | undefined;
+  readonly #enter: (() => () => void) | undefined;
   server: Server | undefined;
 
-  constructor(state: AppState, logger: Logger, metrics: Metrics, options: { ready?: () => boolean } = {}) {
+  constructor(
+    state: AppState,
+    logger: Logger,
+    metrics: Metrics,
+    options: {
+      ready?: () => boolean;
+      /** Marks a request as running on the current state until it ends (Runtime.enter). */
+      enter?: () => () => void;
+    } = {},
+  ) {
     this.#state = state;
     this.#log = logger;
     this.#metrics = metrics;
     this.#readiness = options.ready;
+    this.#enter = options.enter;
   }
 
   get state(): AppState {
@@ -49,7 +60,10 @@ export class TokenHttpServer {
     this.#state = state;
   }
 
-  handler = (req: IncomingMessage, res: ServerResponse): void => this.dispatch(req, res, req.url ?? '/');
+  handler = (req: IncomingMessage, res: ServerResponse): void => {
+    if (this.#enter) res.once('close', this.#enter());
+    this.dispatch(req, res, req.url ?? '/');
+  };
 
   /** Answers a request as if its request-target were `target` (a mounted handler's route). */
   dispatch(req: IncomingMessage, res: ServerResponse, target: string): void {

@@ -245,6 +245,11 @@ export class TokenService {
     return this.grant(identity, service, req.scopes, ip, req.offline && req.grant !== 'refresh_token', by);
   }
 
+  /** What the authorizer (clamped to the request) grants an identity, without signing: the proxy's check. */
+  async authorize(identity: Identity, service: string, scopes: readonly Scope[], ip: string) {
+    return clampedAuthorizer(this.#o.authorizer).authorize({ identity, service, scopes, ip });
+  }
+
   /**
    * Authorises and signs for an identity already established (the token endpoint after
    * authentication, or the library's `issue()`); `offline` asks for a refresh token, which

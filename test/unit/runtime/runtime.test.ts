@@ -2,12 +2,16 @@
 // requests keep the state they started with, close() closes every state.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Runtime } from '../../../src/runtime/runtime.js';
+import { closeState, Runtime } from '../../../src/runtime/runtime.js';
 import type { AppState } from '../../../src/server/app.js';
 
 /** A state whose only resource is what closeState closes; records when that happens. */
 function fakeState(name: string, closed: string[]): AppState {
-  return { realm: name, providers: { close: async () => void closed.push(name) } } as unknown as AppState;
+  return {
+    realm: name,
+    handedOver: new Set(),
+    providers: { list: [{ close: async () => void closed.push(name) }] },
+  } as unknown as AppState;
 }
 
 const tick = () => new Promise((r) => setImmediate(r));
@@ -55,4 +59,31 @@ test('close() also waits for states still draining from earlier swaps', async ()
   leave();
   await closing;
   assert.deepEqual(closed.sort(), ['one', 'two']);
+});
+
+test('subscribers hear of every swap with the new state and its generation, until they unsubscribe', () => {
+  const rt = new Runtime(fakeState('one', []));
+  const heard: [string, number][] = [];
+  const off = rt.onGeneration((s, g) => heard.push([s.realm, g]));
+  rt.swap(fakeState('two', []));
+  rt.swap(fakeState('three', []));
+  off();
+  rt.swap(fakeState('four', []));
+  assert.deepEqual(heard, [
+    ['two', 2],
+    ['three', 3],
+  ]);
+});
+
+test('closing a state leaves open the providers a newer state carried over', async () => {
+  const closed: string[] = [];
+  const kept = { close: async () => void closed.push('kept') };
+  const own = { close: async () => void closed.push('own') };
+  const state = {
+    realm: 'old',
+    handedOver: new Set([kept]),
+    providers: { list: [kept, own] },
+  } as unknown as AppState;
+  await closeState(state);
+  assert.deepEqual(closed, ['own']);
 });

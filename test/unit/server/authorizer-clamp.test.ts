@@ -10,6 +10,7 @@ import { writeKeyPair } from '../../../src/cli/keys.js';
 import { buildConfig } from '../../../src/config/load.js';
 import { parseScope, parseScopes, type Scope } from '../../../src/protocol/scope.js';
 import { RegistryProxy } from '../../../src/proxy/server.js';
+import { Runtime } from '../../../src/runtime/runtime.js';
 import { buildApp } from '../../../src/server/app.js';
 import { TokenHttpServer } from '../../../src/server/http.js';
 import { Metrics } from '../../../src/server/metrics.js';
@@ -76,7 +77,7 @@ describe('a custom authorizer is clamped to the requested scopes', () => {
       const app = await buildApp(config, silentLogger, metrics, { authorizer });
       const token = new TokenHttpServer(app, silentLogger, metrics);
       const tokenUrl = await token.listen('127.0.0.1:0');
-      const proxy = new RegistryProxy(config.proxy!, token, silentLogger, metrics);
+      const proxy = new RegistryProxy(config.proxy!, token, new Runtime(app), silentLogger, metrics);
       const proxyUrl = await proxy.listen();
       stacks.set(name, { token, proxy, tokenUrl, proxyUrl });
     }

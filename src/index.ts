@@ -19,7 +19,6 @@ export {
   type Credentials,
   userThrottleKey,
 } from './authn/authenticator.js';
-export { ANONYMOUS, type Identity } from './authn/identity.js';
 export type {
   AccessRequest,
   Authorizer,
@@ -41,8 +40,9 @@ export {
   PurserError,
   type PurserErrorCode,
   TooManyAttempts,
-} from './errors.js';
-export type { PurserHandler } from './http/handler.js';
+} from './core/errors.js';
+export { ANONYMOUS, type Identity } from './core/identity.js';
+export { Secret } from './core/secret.js';
 export {
   createPurser,
   type IssueOptions,
@@ -52,6 +52,7 @@ export {
   type PurserOptions,
   type PurserPartsOptions,
 } from './library/create-purser.js';
+export type { PurserHandler } from './library/handler.js';
 export type { SigningKeyInput } from './library/signing-keys.js';
 export type { Scope } from './protocol/scope.js';
 export { Metrics } from './server/metrics.js';
@@ -68,4 +69,3 @@ export type { Stores } from './state/stores.js';
 export { MemoryThrottleStore, type ThrottlePolicy, type ThrottleStore } from './state/throttle.js';
 export { generateSigningKeyPair, type SigningAlgorithm } from './token/keys.js';
 export { createLogger, type Logger, type LoggerOptions, type LogLevel } from './util/log.js';
-export { Secret } from './util/secret.js';

@@ -1,5 +1,5 @@
-import type { Secret } from '../util/secret.js';
-import type { Identity } from './identity.js';
+import type { Identity } from '../core/identity.js';
+import type { Secret } from '../core/secret.js';
 
 export interface Credentials {
   username: string;

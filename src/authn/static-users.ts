@@ -1,6 +1,7 @@
+import { type Identity, STATIC_PROVIDER } from '../core/identity.js';
+import { type Secret, safeEqual } from '../core/secret.js';
 import { type LoginCacheStore, MemoryLoginCacheStore } from '../state/login-cache.js';
 import { keyedDigest } from '../util/keyed-digest.js';
-import { type Secret, safeEqual } from '../util/secret.js';
 import { SingleFlight } from '../util/single-flight.js';
 import {
   type Authenticator,
@@ -10,7 +11,6 @@ import {
   userThrottleKey,
 } from './authenticator.js';
 import { BCRYPT_RE } from './htpasswd.js';
-import { type Identity, STATIC_PROVIDER } from './identity.js';
 import { LoginCache } from './login-cache.js';
 import { type BcryptVerifier, PasswordChecks } from './password-checks.js';
 

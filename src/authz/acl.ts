@@ -1,6 +1,6 @@
-import type { Identity } from '../authn/identity.js';
 import type { RuleData } from '../config/schema.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../core/errors.js';
+import type { Identity } from '../core/identity.js';
 import type { Scope } from '../protocol/scope.js';
 import type { AccessRequest, Authorizer, ScopeAnswer, ScopeDecision } from './authorizer.js';
 import { compilePattern, type Pattern } from './pattern.js';

@@ -1,4 +1,4 @@
-import type { Identity } from '../authn/identity.js';
+import type { Identity } from '../core/identity.js';
 import type { Scope } from '../protocol/scope.js';
 
 export interface AccessRequest {

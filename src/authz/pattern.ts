@@ -1,4 +1,4 @@
-import type { Identity } from '../authn/identity.js';
+import type { Identity } from '../core/identity.js';
 import { compileRe2, Re2Cache } from '../util/re2.js';
 import { shownExpression } from '../util/redact.js';
 import { checkPlaceholder, PLACEHOLDER_RE, resolvePlaceholder } from './placeholders.js';

@@ -1,4 +1,4 @@
-import type { Identity } from '../authn/identity.js';
+import type { Identity } from '../core/identity.js';
 
 export const PLACEHOLDER_RE = /\$\{([A-Za-z_][A-Za-z0-9_.\-/]*)\}/g;
 

@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs';
-import type { Identity } from '../authn/identity.js';
-import { ANONYMOUS } from '../authn/identity.js';
-import { compileConfig } from '../config/compile.js';
+import { compileConfig } from '../compile/compile-config.js';
 import { loadConfigFile } from '../config/load.js';
-import { PurserError } from '../errors.js';
+import { PurserError } from '../core/errors.js';
+import type { Identity } from '../core/identity.js';
+import { ANONYMOUS } from '../core/identity.js';
+import { Secret } from '../core/secret.js';
 import { formatScope, parseScopes } from '../protocol/scope.js';
 import { buildApp } from '../server/app.js';
 import { accessEntries } from '../token/signer.js';
 import { silentLogger } from '../util/log.js';
-import { Secret } from '../util/secret.js';
 import { type CommandIo, flag, list, parse, str, UsageError } from './usage.js';
 
 export const CHECK_HELP = `Usage: purser check --config FILE --scope S [--scope S ...]
@@ -65,7 +65,7 @@ export async function checkCommand(args: string[], io: CommandIo): Promise<numbe
   }
 
   const config = loadConfigFile(file);
-  // buildApp compiles first (compile.ts): check refuses exactly what serve refuses.
+  // buildApp compiles first (compile/compile-config.ts): check refuses exactly what serve refuses.
   const app = await buildApp(await compileConfig(config), silentLogger);
   const ip = str(values, 'ip') ?? '127.0.0.1';
   const service = app.tokens.resolveService(str(values, 'service'));

@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { stringify } from 'yaml';
-import { PurserError } from '../errors.js';
+import { PurserError } from '../core/errors.js';
 import { lineSplitter, shortenRegistryLine } from './registry-log.js';
 import { UsageError } from './usage.js';
 

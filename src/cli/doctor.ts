@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { compileConfig } from '../config/compile.js';
+import { compileConfig } from '../compile/compile-config.js';
 import { loadConfigFile } from '../config/load.js';
 import { KeyRing } from '../token/keyring.js';
 import { registrySnippets } from './registry-config.js';

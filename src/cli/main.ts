@@ -1,4 +1,4 @@
-import { isPurserError } from '../errors.js';
+import { isPurserError } from '../core/errors.js';
 import { checkCommand } from './check.js';
 import { doctorCommand } from './doctor.js';
 import { hashCommand } from './hash.js';

@@ -1,5 +1,5 @@
 import { type Config, loadConfigFile } from '../config/load.js';
-import { ConfigError, type PurserError } from '../errors.js';
+import { ConfigError, type PurserError } from '../core/errors.js';
 import { RegistryProxy } from '../proxy/server.js';
 import { FileWatch, referencedFiles } from '../runtime/file-watch.js';
 import { closeState, Runtime } from '../runtime/runtime.js';

@@ -2,12 +2,12 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { RESERVED_PROVIDER_NAMES } from '../authn/identity.js';
-import { PRESETS } from '../authn/oidc/presets.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../core/errors.js';
+import { RESERVED_PROVIDER_NAMES } from '../core/identity.js';
+import { Secret } from '../core/secret.js';
 import { looksLikeKeyMaterial, shown } from '../util/redact.js';
-import { Secret } from '../util/secret.js';
 import { issuerUrlProblem } from '../util/url-policy.js';
+import { PRESETS } from './presets.js';
 import { type ConfigData, type ConfigInput, configSchema, type ProviderData } from './schema.js';
 
 /** A provider after presets are applied and paths resolved. */

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { PurserError } from '../errors.js';
+import { PurserError } from '../core/errors.js';
 
 const tooLarge = (limit: number) =>
   new PurserError('INVALID_REQUEST', `request body larger than ${limit} bytes`);

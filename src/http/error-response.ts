@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { ERROR_CODES, type PurserError, type PurserErrorCode, RegistryRefusal } from '../errors.js';
+import { ERROR_CODES, type PurserError, type PurserErrorCode, RegistryRefusal } from '../core/errors.js';
 import { basicChallenge } from '../protocol/responses.js';
 
 export const JSON_HEADERS = {

@@ -1,10 +1,9 @@
 import type { Authenticator } from '../authn/authenticator.js';
-import type { Identity } from '../authn/identity.js';
 import type { Authorizer } from '../authz/authorizer.js';
 import { buildConfig, type Config } from '../config/load.js';
 import type { ConfigInput } from '../config/schema.js';
-import { ConfigError, isPurserError, PurserError } from '../errors.js';
-import { mountableHandler, type PurserHandler } from '../http/handler.js';
+import { ConfigError, isPurserError, PurserError } from '../core/errors.js';
+import type { Identity } from '../core/identity.js';
 import { formatScope, parseScopes, type Scope } from '../protocol/scope.js';
 import { closeState, Runtime } from '../runtime/runtime.js';
 import { type AppState, buildApp } from '../server/app.js';
@@ -15,6 +14,7 @@ import type { Revocation } from '../state/revocation.js';
 import { type Stores, withMemoryStores } from '../state/stores.js';
 import type { SigningKey } from '../token/keys.js';
 import { createLogger, type Logger } from '../util/log.js';
+import { mountableHandler, type PurserHandler } from './handler.js';
 import { type SigningKeyInput, toSigningKeys } from './signing-keys.js';
 
 /** What both ways of building Purser take. */

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { PurserError } from '../errors.js';
+import { PurserError } from '../core/errors.js';
 import { type SigningKey, signingKeyFromPem } from '../token/keys.js';
 
 /**

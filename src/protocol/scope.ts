@@ -1,4 +1,4 @@
-import { PurserError } from '../errors.js';
+import { PurserError } from '../core/errors.js';
 
 /** One requested or granted access: `type(class):name:actions`. */
 export interface Scope {

@@ -1,5 +1,5 @@
-import { PurserError } from '../errors.js';
-import { Secret } from '../util/secret.js';
+import { PurserError } from '../core/errors.js';
+import { Secret } from '../core/secret.js';
 import { parseScopes, type Scope } from './scope.js';
 
 export type Grant = 'get' | 'password' | 'refresh_token';

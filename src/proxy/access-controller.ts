@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import type { Identity } from '../authn/identity.js';
-import { ChallengeError, Denied, isPurserError, type PurserError, TooManyAttempts } from '../errors.js';
+import { ChallengeError, Denied, isPurserError, type PurserError, TooManyAttempts } from '../core/errors.js';
+import type { Identity } from '../core/identity.js';
 import { bearerChallenge } from '../protocol/responses.js';
 import { formatScope, type Scope } from '../protocol/scope.js';
 import { parseBasicAuth } from '../protocol/token-request.js';

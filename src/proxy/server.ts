@@ -8,13 +8,13 @@ import {
   type PurserErrorCode,
   RegistryRefusal,
   TooManyUploads,
-} from '../errors.js';
+} from '../core/errors.js';
 import { writeError } from '../http/error-response.js';
+import { closeServer, listenOn } from '../http/listen.js';
 import { bearerChallenge } from '../protocol/responses.js';
 import { formatScope, type Scope } from '../protocol/scope.js';
 import type { AppState } from '../server/app.js';
 import { clientIp, type TokenHttpServer } from '../server/http.js';
-import { closeServer, listenOn } from '../server/listen.js';
 import type { Metrics } from '../server/metrics.js';
 import type { Logger } from '../util/log.js';
 import { requiredAccess } from './access.js';

@@ -1,6 +1,6 @@
 import { type Dispatcher, request } from 'undici';
 import type { ProxyConfig } from '../config/load.js';
-import { PurserError } from '../errors.js';
+import { PurserError } from '../core/errors.js';
 import { formatScope, type Scope } from '../protocol/scope.js';
 import type { KeyRing } from '../token/keyring.js';
 import { ExpiringCache } from '../util/expiring-cache.js';

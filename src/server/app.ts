@@ -1,13 +1,13 @@
 import type { Authenticator } from '../authn/authenticator.js';
 import { OidcAuthenticator, OidcProviders } from '../authn/oidc/authenticator.js';
-import { PRESETS } from '../authn/oidc/presets.js';
 import { OidcProvider } from '../authn/oidc/provider.js';
 import { StaticUsers } from '../authn/static-users.js';
 import { Acl } from '../authz/acl.js';
 import type { Authorizer, DecidingAuthorizer } from '../authz/authorizer.js';
 import { chainAuthorizers } from '../authz/chain.js';
-import { type CompiledConfig, compileConfig } from '../config/compile.js';
+import { type CompiledConfig, compileConfig } from '../compile/compile-config.js';
 import type { Config } from '../config/load.js';
+import { PRESETS } from '../config/presets.js';
 import { type Stores, withMemoryStores } from '../state/stores.js';
 import { derivedSecret } from '../token/fingerprint-key.js';
 import { KeyRing } from '../token/keyring.js';
@@ -30,7 +30,7 @@ export interface AppState {
   tokens: TokenService;
   realm: string;
   compiled: CompiledConfig;
-  /** Each provider's fingerprint (compile.ts), to know on a reload whether it changed. */
+  /** Each provider's fingerprint (compile/compile-config.ts), to know on a reload whether it changed. */
   providerFingerprints: ReadonlyMap<string, string>;
   /** Providers a later state carried over: closing this state leaves them open. */
   handedOver: Set<OidcProvider>;

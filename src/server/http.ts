@@ -1,13 +1,13 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { isPurserError, PurserError } from '../errors.js';
+import { isPurserError, PurserError } from '../core/errors.js';
 import { readForm } from '../http/body.js';
 import { JSON_HEADERS, writeError } from '../http/error-response.js';
+import { closeServer, listenOn } from '../http/listen.js';
 import { formatScope, type Scope } from '../protocol/scope.js';
 import { splitTarget } from '../protocol/target.js';
 import { parseGetTokenRequest, parsePostTokenRequest, type TokenRequest } from '../protocol/token-request.js';
 import type { Logger } from '../util/log.js';
 import type { AppState } from './app.js';
-import { closeServer, listenOn } from './listen.js';
 import type { Metrics } from './metrics.js';
 
 const MAX_FORM_BYTES = 64 * 1024;

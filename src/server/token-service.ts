@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { type Authenticator, type Credentials, userThrottleKey } from '../authn/authenticator.js';
-import { ANONYMOUS, type Identity } from '../authn/identity.js';
 import { imitateDefaultCheck } from '../authn/password-checks.js';
 import type { Authorizer, DecidingAuthorizer, ScopeDecision } from '../authz/authorizer.js';
 import { clampedAuthorizer } from '../authz/clamp.js';
-import { PurserError, TooManyAttempts } from '../errors.js';
+import { PurserError, TooManyAttempts } from '../core/errors.js';
+import { ANONYMOUS, type Identity } from '../core/identity.js';
 import type { Scope } from '../protocol/scope.js';
 import type { TokenRequest } from '../protocol/token-request.js';
 import type { RevocationStore } from '../state/revocation.js';

@@ -1,4 +1,4 @@
-import { PurserError } from '../errors.js';
+import { PurserError } from '../core/errors.js';
 import { ExpiringCache } from '../util/expiring-cache.js';
 import { storeKey } from './store-key.js';
 

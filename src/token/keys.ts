@@ -7,7 +7,7 @@ import {
 } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { exportJWK, type JWK } from 'jose';
-import { PurserError } from '../errors.js';
+import { PurserError } from '../core/errors.js';
 import { shown } from '../util/redact.js';
 import { jwkThumbprint, libtrustKeyId } from './keyid.js';
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
-import type { Identity } from '../authn/identity.js';
-import { PurserError } from '../errors.js';
+import { PurserError } from '../core/errors.js';
+import type { Identity } from '../core/identity.js';
 import type { KeyRing } from './keyring.js';
 import type { SigningKey } from './keys.js';
 

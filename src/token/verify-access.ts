@@ -1,5 +1,5 @@
 import { errors as joseErrors, jwtVerify } from 'jose';
-import { PurserError } from '../errors.js';
+import { PurserError } from '../core/errors.js';
 import type { KeyRing } from './keyring.js';
 import type { AccessEntry } from './signer.js';
 

@@ -1,4 +1,4 @@
-import { PurserError } from '../errors.js';
+import { PurserError } from '../core/errors.js';
 
 /**
  * Runs at most `limit` tasks at once; waiting tasks are served round-robin across their

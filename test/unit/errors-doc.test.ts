@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ERROR_CODES, type PurserErrorCode } from '../../src/errors.js';
+import { ERROR_CODES, type PurserErrorCode } from '../../src/core/errors.js';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 const doc = readFileSync(join(root, 'docs', 'errors.md'), 'utf8');

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { bcryptHashSync } from '../../src/authn/bcrypt.js';
 import { writeKeyPair } from '../../src/cli/keys.js';
 import { buildConfig, type Config } from '../../src/config/load.js';
-import { isPurserError, type PurserErrorCode } from '../../src/errors.js';
+import { isPurserError, type PurserErrorCode } from '../../src/core/errors.js';
 import { type AppState, buildApp } from '../../src/server/app.js';
 import { TokenHttpServer } from '../../src/server/http.js';
 import { Metrics } from '../../src/server/metrics.js';

@@ -1,6 +1,6 @@
-import { ConfigError, PurserError } from '../../errors.js';
+import { ConfigError, PurserError } from '../../core/errors.js';
+import type { Identity } from '../../core/identity.js';
 import type { Authenticator, AuthnResult, Credentials } from '../authenticator.js';
-import type { Identity } from '../identity.js';
 import type { OidcProvider } from './provider.js';
 import { looksLikeJwt, peekJwt } from './verify.js';
 

@@ -11,7 +11,7 @@ import {
   type KeyObject,
 } from 'jose';
 import type { Dispatcher } from 'undici';
-import { PurserError } from '../../errors.js';
+import { PurserError } from '../../core/errors.js';
 import type { Logger } from '../../util/log.js';
 import { fetchJson } from './fetch-json.js';
 

@@ -1,5 +1,5 @@
 import { type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
-import { PurserError } from '../../errors.js';
+import { PurserError } from '../../core/errors.js';
 import type { KeySet } from './key-set.js';
 
 export const MAX_JWT_LENGTH = 16 * 1024;

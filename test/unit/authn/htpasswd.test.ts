@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseHtpasswd, readHtpasswd } from '../../../src/authn/htpasswd.js';
-import { ConfigError } from '../../../src/errors.js';
+import { ConfigError } from '../../../src/core/errors.js';
 import { cheapHash } from '../support.js';
 
 function configError(fn: () => unknown, ...includes: string[]): ConfigError {

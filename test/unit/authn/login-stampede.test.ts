@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { describe, test } from 'node:test';
 import { bcryptVerify } from '../../../src/authn/bcrypt.js';
 import { StaticUsers } from '../../../src/authn/static-users.js';
-import { Secret } from '../../../src/util/secret.js';
+import { Secret } from '../../../src/core/secret.js';
 import { cheapHash } from '../support.js';
 
 const creds = (username: string, password: string) => ({ username, password: new Secret(password) });

@@ -6,11 +6,11 @@ import { bcryptVerify } from '../../../src/authn/bcrypt.js';
 import { StaticUsers, type StoredCredential } from '../../../src/authn/static-users.js';
 import { Acl, compileRules } from '../../../src/authz/acl.js';
 import type { RuleData } from '../../../src/config/schema.js';
+import { Secret } from '../../../src/core/secret.js';
 import type { TokenRequest } from '../../../src/protocol/token-request.js';
 import { TokenService } from '../../../src/server/token-service.js';
 import { KeyRing } from '../../../src/token/keyring.js';
 import { loadSigningKey, type SigningKey } from '../../../src/token/keys.js';
-import { Secret } from '../../../src/util/secret.js';
 import { decodeJwt, makeKeys, purserError } from '../support.js';
 
 // Precomputed cost-10 hashes (generating one costs what checking one does).

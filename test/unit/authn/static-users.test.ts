@@ -3,8 +3,8 @@ import { performance } from 'node:perf_hooks';
 import { describe, test } from 'node:test';
 import { LoginCache } from '../../../src/authn/login-cache.js';
 import { StaticUsers, type StoredCredential } from '../../../src/authn/static-users.js';
+import { Secret } from '../../../src/core/secret.js';
 import { MemoryLoginCacheStore } from '../../../src/state/login-cache.js';
-import { Secret } from '../../../src/util/secret.js';
 import { cheapHash } from '../support.js';
 
 const creds = (username: string, password: string) => ({ username, password: new Secret(password) });

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ANONYMOUS, type Identity } from '../../../src/authn/identity.js';
 import { Acl, type ConditionInput, compileRules, grantActions } from '../../../src/authz/acl.js';
 import type { RuleData } from '../../../src/config/schema.js';
-import { ConfigError } from '../../../src/errors.js';
+import { ConfigError } from '../../../src/core/errors.js';
+import { ANONYMOUS, type Identity } from '../../../src/core/identity.js';
 import { parseScope } from '../../../src/protocol/scope.js';
 
 type Rule = RuleData & { when?: string };

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Identity } from '../../../src/authn/identity.js';
 import { Acl, compileRules } from '../../../src/authz/acl.js';
 import type { AccessRequest, Authorizer, ScopeAnswer } from '../../../src/authz/authorizer.js';
 import { chainAuthorizers } from '../../../src/authz/chain.js';
 import type { RuleData } from '../../../src/config/schema.js';
-import { Denied } from '../../../src/errors.js';
+import { Denied } from '../../../src/core/errors.js';
+import type { Identity } from '../../../src/core/identity.js';
 import { parseScopes } from '../../../src/protocol/scope.js';
 
 const who: Identity = { account: 'alice', provider: 'static', labels: {}, claims: {} };

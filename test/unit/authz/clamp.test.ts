@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { ANONYMOUS } from '../../../src/authn/identity.js';
 import type { Authorizer, ScopeDecision } from '../../../src/authz/authorizer.js';
 import { clampActions, clampDecisions, clampedAuthorizer } from '../../../src/authz/clamp.js';
+import { ANONYMOUS } from '../../../src/core/identity.js';
 import { parseScope, type Scope } from '../../../src/protocol/scope.js';
 
 const scope = (s: string): Scope => parseScope(s);

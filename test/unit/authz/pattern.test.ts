@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import type { Identity } from '../../../src/authn/identity.js';
 import { compilePattern } from '../../../src/authz/pattern.js';
 import { checkPlaceholder, resolvePlaceholder } from '../../../src/authz/placeholders.js';
+import type { Identity } from '../../../src/core/identity.js';
 
 const id = (
   account: string,

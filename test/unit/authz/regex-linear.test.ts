@@ -3,9 +3,9 @@
 // hostile claim or repository name cannot block the event loop.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Identity } from '../../../src/authn/identity.js';
 import { Acl, compileRules } from '../../../src/authz/acl.js';
 import type { RuleData } from '../../../src/config/schema.js';
+import type { Identity } from '../../../src/core/identity.js';
 import { compileCel, toCelValue } from '../../../src/expr/cel.js';
 import { parseScope } from '../../../src/protocol/scope.js';
 

@@ -3,8 +3,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { buildConfig, loadConfigFile } from '../../../src/config/load.js';
-import { ConfigError } from '../../../src/errors.js';
-import { Secret } from '../../../src/util/secret.js';
+import { ConfigError } from '../../../src/core/errors.js';
+import { Secret } from '../../../src/core/secret.js';
 import { cheapHash, tempDir, writeFile } from '../support.js';
 
 const HASH = '$2y$10$abcdefghijklmnopqrstuu5Oe7S6pYzZ0W7h3oNnG1KxQmJtVbW2a'; // shape only

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { writeKeyPair } from '../../../src/cli/keys.js';
 import { loadConfigFile } from '../../../src/config/load.js';
-import { ConfigError, PurserError } from '../../../src/errors.js';
+import { ConfigError, PurserError } from '../../../src/core/errors.js';
 import { loadSigningKey } from '../../../src/token/keys.js';
 import { tempDir, writeFile } from '../support.js';
 

@@ -2,7 +2,13 @@
 // the headers each error asks for.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ChallengeError, Denied, ERROR_CODES, PurserError, TooManyAttempts } from '../../../src/errors.js';
+import {
+  ChallengeError,
+  Denied,
+  ERROR_CODES,
+  PurserError,
+  TooManyAttempts,
+} from '../../../src/core/errors.js';
 import { errorAnswer } from '../../../src/http/error-response.js';
 
 const parse = (body: string) => JSON.parse(body) as Record<string, unknown>;

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
-import purserFastify from '../../../src/http/fastify.js';
 import { createLogger, createPurser, generateSigningKeyPair, type Purser } from '../../../src/index.js';
+import purserFastify from '../../../src/library/fastify.js';
 import { basic, claimsOf, form, ownNamespace, type Served, serve, userTable } from './support.js';
 
 const quiet = createLogger({ write: () => {} });

@@ -77,7 +77,7 @@ describe('library: nothing left open', () => {
       const count = () => events.map((e) => process.listenerCount(e)).join(',');
       const before = count();
       await import(${JSON.stringify(join(dist, 'src', 'index.js'))});
-      await import(${JSON.stringify(join(dist, 'src', 'http', 'fastify.js'))});
+      await import(${JSON.stringify(join(dist, 'src', 'library', 'fastify.js'))});
       process.stdout.write(before === count() ? 'none' : 'before ' + before + ' after ' + count());
     `;
     const r = await runNode(['--input-type=module', '-e', script], {}, 20_000);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { isPurserError } from '../../../src/errors.js';
+import { isPurserError } from '../../../src/core/errors.js';
 import { formatScope, MAX_SCOPES, parseScope, parseScopes, type Scope } from '../../../src/protocol/scope.js';
 import { purserError } from '../support.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { isPurserError } from '../../../src/errors.js';
+import { isPurserError } from '../../../src/core/errors.js';
 import { formatScope } from '../../../src/protocol/scope.js';
 import {
   parseBasicAuth,

@@ -1,7 +1,7 @@
 // verifyAccessToken / covers: how the proxy checks Purser's own registry tokens.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { isPurserError } from '../../../src/errors.js';
+import { isPurserError } from '../../../src/core/errors.js';
 import { KeyRing } from '../../../src/token/keyring.js';
 import type { SigningAlgorithm } from '../../../src/token/keys.js';
 import type { AccessEntry, KeyIdMode } from '../../../src/token/signer.js';

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { AuthnResult } from '../../../src/authn/authenticator.js';
 import { buildConfig } from '../../../src/config/load.js';
-import { ConfigError } from '../../../src/errors.js';
+import { ConfigError } from '../../../src/core/errors.js';
+import { Secret } from '../../../src/core/secret.js';
 import { parseScopes } from '../../../src/protocol/scope.js';
 import { buildApp } from '../../../src/server/app.js';
 import { MemoryThrottleStore } from '../../../src/state/throttle.js';
 import { createLogger, silentLogger } from '../../../src/util/log.js';
-import { Secret } from '../../../src/util/secret.js';
 import {
   cheapHash,
   configObject,

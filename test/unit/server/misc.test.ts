@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { describe, test } from 'node:test';
+import { splitHostPort } from '../../../src/http/listen.js';
 import { clientIp } from '../../../src/server/http.js';
-import { splitHostPort } from '../../../src/server/listen.js';
 import { Metrics } from '../../../src/server/metrics.js';
 
 const fakeReq = (xff: string | string[] | undefined, remote = '10.0.0.9') =>

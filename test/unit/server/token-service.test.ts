@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import type { Authenticator, AuthnResult, Credentials } from '../../../src/authn/authenticator.js';
-import type { Identity } from '../../../src/authn/identity.js';
 import { StaticUsers } from '../../../src/authn/static-users.js';
 import { Acl, compileRules } from '../../../src/authz/acl.js';
 import type { RuleData } from '../../../src/config/schema.js';
+import type { Identity } from '../../../src/core/identity.js';
+import { Secret } from '../../../src/core/secret.js';
 import { parseScopes } from '../../../src/protocol/scope.js';
 import type { TokenRequest } from '../../../src/protocol/token-request.js';
 import { TokenService, type TokenServiceOptions } from '../../../src/server/token-service.js';
@@ -13,7 +14,6 @@ import { fingerprintKey } from '../../../src/token/fingerprint-key.js';
 import { KeyRing } from '../../../src/token/keyring.js';
 import { loadSigningKey } from '../../../src/token/keys.js';
 import { issueRefreshToken } from '../../../src/token/refresh.js';
-import { Secret } from '../../../src/util/secret.js';
 import { cheapHash, decodeJwt, makeKeys, purserError } from '../support.js';
 
 class FakeAuthn implements Authenticator {

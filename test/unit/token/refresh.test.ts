@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { sign } from 'node:crypto';
 import { afterEach, describe, mock, test } from 'node:test';
-import { ANONYMOUS, type Identity } from '../../../src/authn/identity.js';
+import { ANONYMOUS, type Identity } from '../../../src/core/identity.js';
 import { selfSignedCertificate } from '../../../src/token/certificate.js';
 import { KeyRing } from '../../../src/token/keyring.js';
 import {

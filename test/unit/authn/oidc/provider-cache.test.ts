@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { OidcProvider } from '../../../../src/authn/oidc/provider.js';
 import { buildConfig } from '../../../../src/config/load.js';
-import { isPurserError } from '../../../../src/errors.js';
+import { isPurserError } from '../../../../src/core/errors.js';
 import { silentLogger } from '../../../../src/util/log.js';
 import { now, TestIssuer } from '../../../helpers/issuer.js';
 import { tempDir } from '../../support.js';

@@ -8,11 +8,11 @@ import { StaticUsers } from '../../../../src/authn/static-users.js';
 import { Acl, compileRules } from '../../../../src/authz/acl.js';
 import { buildConfig } from '../../../../src/config/load.js';
 import type { RuleData } from '../../../../src/config/schema.js';
+import { Secret } from '../../../../src/core/secret.js';
 import { TokenService } from '../../../../src/server/token-service.js';
 import { KeyRing } from '../../../../src/token/keyring.js';
 import { loadSigningKey } from '../../../../src/token/keys.js';
 import { silentLogger } from '../../../../src/util/log.js';
-import { Secret } from '../../../../src/util/secret.js';
 import { TestIssuer } from '../../../helpers/issuer.js';
 import { cheapHash, makeKeys, purserError, tempDir } from '../../support.js';
 

@@ -9,7 +9,7 @@ import {
   type VerifyPolicy,
   verifyWorkloadJwt,
 } from '../../../../src/authn/oidc/verify.js';
-import { isPurserError } from '../../../../src/errors.js';
+import { isPurserError } from '../../../../src/core/errors.js';
 import { createLogger, silentLogger } from '../../../../src/util/log.js';
 import {
   hmacJwt,

@@ -9,7 +9,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { FastifyPluginAsync } from 'fastify';
-import type { Purser } from '../library/create-purser.js';
+import type { Purser } from './create-purser.js';
 
 /** Purser reads at most this much of a token request's body (as the standalone server). */
 const MAX_FORM_BYTES = 64 * 1024;

@@ -3,11 +3,11 @@ import { readHtpasswd } from '../authn/htpasswd.js';
 import { localKeySet } from '../authn/oidc/key-set.js';
 import type { StoredCredential } from '../authn/static-users.js';
 import { type CompiledRule, type ConditionCompiler, compileRules } from '../authz/acl.js';
-import { ConfigError } from '../errors.js';
+import type { Config, ProviderConfig } from '../config/load.js';
+import { ConfigError } from '../core/errors.js';
 import { CelCompileError, CelEvalError, type CelProgram, celClaims, compileCel } from '../expr/cel.js';
 import { loadSigningKey, type SigningKey } from '../token/keys.js';
 import { type Logger, silentLogger } from '../util/log.js';
-import type { Config, ProviderConfig } from './load.js';
 
 /**
  * A configuration checked whole, with what can be derived from it without the network:

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
-import type { GuardReason } from '../../../src/server/connection-guard.js';
-import { closeServer, listenOn } from '../../../src/server/listen.js';
+import type { GuardReason } from '../../../src/http/connection-guard.js';
+import { closeServer, listenOn } from '../../../src/http/listen.js';
 import { silentLogger } from '../../../src/util/log.js';
 import { rawRequest as open, type RawRequest, within } from '../../helpers/raw-http.js';
 

@@ -2,9 +2,9 @@
 // prefix, and nothing else is.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ROUTES, routeOf } from '../../../src/http/handler.js';
 import { createLogger, createPurser, generateSigningKeyPair } from '../../../src/index.js';
-import { serve } from '../library/support.js';
+import { ROUTES, routeOf } from '../../../src/library/handler.js';
+import { serve } from './support.js';
 
 test('routeOf: known suffixes under any prefix; look-alikes are not routes', () => {
   assert.equal(routeOf('/token'), '/token');

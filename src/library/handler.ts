@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { PurserError } from '../errors.js';
+import { PurserError } from '../core/errors.js';
+import { writeError } from '../http/error-response.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { TokenHttpServer } from '../server/http.js';
-import { writeError } from './error-response.js';
 
 /**
  * A node:http request handler, also usable as express/connect middleware: with `next`, a

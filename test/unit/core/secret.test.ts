@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { inspect } from 'node:util';
+import { Secret, safeEqual } from '../../../src/core/secret.js';
 import { basicChallenge, bearerChallenge, errorBody } from '../../../src/protocol/responses.js';
 import { createLogger } from '../../../src/util/log.js';
-import { Secret, safeEqual } from '../../../src/util/secret.js';
 
 describe('Secret', () => {
   test('never prints its value through any route', () => {

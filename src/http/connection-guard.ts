@@ -125,12 +125,34 @@ export function guardConnections(server: Server, o: GuardOptions): void {
  * A response that starts before its request body has been read ends the connection once it
  * is flushed (Connection: close): a refused upload's body is not drained (RFC 9112 §9.6).
  */
+// A small declared body after an early answer is read and dropped rather than cut off: closing
+// a socket with unread bytes makes the kernel send a reset, and the client (still writing a
+// few bytes of form, say) may lose the answer to it. Bounded in bytes and in time.
+const DRAIN_MAX_BYTES = 64 * 1024;
+const DRAIN_MAX_MS = 5_000;
+
 function closeIfAnsweredEarly(req: IncomingMessage, res: ServerResponse): void {
   const writeHead = res.writeHead;
   // Node writes `Connection: close` itself and closes after the response when this is false;
   // implicit headers (res.write/end without writeHead) go through writeHead too.
   res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
-    if (!req.complete) this.shouldKeepAlive = false;
+    if (!req.complete) {
+      const declared = Number(req.headers['content-length']);
+      const small =
+        req.headers['transfer-encoding'] === undefined &&
+        req.headers.expect === undefined &&
+        Number.isSafeInteger(declared) &&
+        declared <= DRAIN_MAX_BYTES;
+      if (small && !req.destroyed) {
+        req.resume();
+        const deadline = setTimeout(() => {
+          if (!req.complete) req.socket.destroy();
+        }, DRAIN_MAX_MS);
+        deadline.unref();
+        req.once('end', () => clearTimeout(deadline));
+        req.once('close', () => clearTimeout(deadline));
+      } else this.shouldKeepAlive = false;
+    }
     return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
   } as ServerResponse['writeHead'];
 }

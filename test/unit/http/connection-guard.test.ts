@@ -65,6 +65,25 @@ describe('guardConnections', () => {
     }
   });
 
+  test('a small body answered early is read and dropped (no reset), within a deadline', async () => {
+    const { server, url } = await serve((_req, res) => res.writeHead(400).end('no'));
+    try {
+      // Headers first, the few body bytes after the answer: they are read, the socket stays.
+      const form = rawRequest(url, ['POST /f HTTP/1.1', 'Content-Length: 10']);
+      assert.equal(await form.status, 400);
+      form.socket.write('mount=abcd');
+      assert.doesNotMatch(form.received(), /connection: close/i);
+      assert.equal(await within(form.closed, 500), false, 'a small body answered early lost its socket');
+      // A small body that never completes still loses its socket, after the drain deadline.
+      const stalled = rawRequest(url, ['POST /f HTTP/1.1', 'Content-Length: 1000'], 'x');
+      assert.equal(await stalled.status, 400);
+      const ms = await stalled.closed;
+      assert.ok(ms >= 4_000 && ms < 8_000, `a stalled small body closed after ${ms} ms`);
+    } finally {
+      await stop(server);
+    }
+  });
+
   test('a body that stops is closed after bodyIdleMs; one the handler has not started reading is not', async () => {
     const readLater: IncomingMessage[] = [];
     const { server, url, closed } = await serve(

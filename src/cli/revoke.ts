@@ -23,7 +23,7 @@ Options:
   --before TIME    RFC 3339 time; tokens issued after it stay valid (default now)
 `;
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
 export async function revokeCommand(args: string[], io: CommandIo): Promise<number> {
   const { values } = parse(args, {
@@ -56,8 +56,8 @@ export async function revokeCommand(args: string[], io: CommandIo): Promise<numb
     throw new UsageError('give --jti, --account or --provider');
   let before = Math.floor(Date.now() / 1000);
   if (beforeArg !== undefined) {
-    const t = Date.parse(beforeArg);
-    if (!RFC3339.test(beforeArg) || Number.isNaN(t))
+    const t = parseRfc3339(beforeArg);
+    if (t === undefined)
       throw new UsageError(
         `--before must be an RFC 3339 time (2030-01-02T15:04:05Z), not ${JSON.stringify(beforeArg.slice(0, 64))}`,
       );
@@ -104,6 +104,18 @@ export async function revokeCommand(args: string[], io: CommandIo): Promise<numb
   const scope = jti === undefined ? ` issued at or before ${new Date(before * 1000).toISOString()}` : '';
   io.stdout(`revoked ${what}${scope}\n`);
   return 0;
+}
+
+/** Epoch ms of an RFC 3339 time, or undefined (Date.parse alone takes Feb 31 for Mar 3). */
+function parseRfc3339(s: string): number | undefined {
+  const m = RFC3339.exec(s);
+  if (!m) return undefined;
+  const [y, mo, d, h, mi, se] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number) as number[];
+  const day = new Date(Date.UTC(y!, mo! - 1, d!));
+  if (day.getUTCMonth() !== mo! - 1 || day.getUTCDate() !== d || h! > 23 || mi! > 59 || se! > 60)
+    return undefined;
+  const t = Date.parse(s);
+  return Number.isNaN(t) ? undefined : t;
 }
 
 /** The URL without its password, for messages. */

@@ -3,6 +3,7 @@ import { checkCommand } from './check.js';
 import { doctorCommand } from './doctor.js';
 import { hashCommand } from './hash.js';
 import { keysCommand } from './keys.js';
+import { revokeCommand } from './revoke.js';
 import { serveCommand } from './serve.js';
 import { type CommandIo, processIo, UsageError } from './usage.js';
 
@@ -17,6 +18,7 @@ Commands:
   hash                      bcrypt a password read on stdin
   check                     explain what a caller would get, without issuing anything
   doctor --config FILE      print the matching registry configuration and key ids, warn about mismatches
+  revoke --config FILE      revoke refresh tokens (--jti, --account, --provider) in the shared Redis store
 
 Run 'purser <command> --help' for a command's options.
 Exit codes: 0 success, 2 bad usage or invalid configuration, 1 other failure.
@@ -28,6 +30,7 @@ const COMMANDS: Record<string, (args: string[], io: CommandIo) => Promise<number
   hash: hashCommand,
   check: checkCommand,
   doctor: doctorCommand,
+  revoke: revokeCommand,
 };
 
 export async function main(argv: string[], io: CommandIo = processIo): Promise<number> {

@@ -6,6 +6,7 @@ import { closeState, Runtime } from '../runtime/runtime.js';
 import { buildApp } from '../server/app.js';
 import { TokenHttpServer } from '../server/http.js';
 import { Metrics } from '../server/metrics.js';
+import { redisReady, redisStores } from '../state/redis-stores.js';
 import { createLogger } from '../util/log.js';
 import { devBanner } from './dev-banner.js';
 import {
@@ -78,7 +79,14 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
   }
   const logger = createLogger({ level: config.log.level, format: config.log.format });
   const metrics = new Metrics();
-  const state = await buildApp(config, logger, metrics);
+  // Shared stores are built once: reloads keep them (a changed redis: takes a restart).
+  const shared = config.redis ? redisStores(config.redis, config.baseDir, logger) : undefined;
+  if (shared && !(await redisReady(shared.client, 3_000)))
+    logger.warn('redis not reachable yet; serving with its outage policy meanwhile', {
+      rateLimits: config.redis!.onError.rateLimits,
+      revocation: config.redis!.onError.revocation,
+    });
+  const state = await buildApp(config, logger, metrics, shared ? { stores: shared.stores } : {});
   let runtime: Runtime | undefined;
   const server = new TokenHttpServer(state, logger, metrics, { enter: () => runtime!.enter() });
   runtime = new Runtime(state, (next) => server.setState(next));
@@ -210,6 +218,8 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
         logger.warn('limits changed; restart to apply them');
       if (JSON.stringify(next.proxy) !== JSON.stringify(current.proxy))
         logger.warn('proxy settings changed; restart to apply them');
+      if (JSON.stringify(next.redis) !== JSON.stringify(current.redis))
+        logger.warn('redis settings changed; restart to apply them');
       // Built whole before the swap: an invalid config never replaces a working one.
       const built = await buildApp(next, logger, metrics, { previous: rt.state });
       if (rt.closed) return void (await closeState(built));
@@ -241,7 +251,8 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
     // Listeners first (no new requests), then the runtime drains and closes every state.
     Promise.all([server.close(), proxy?.close(), registry?.stop()])
       .then(() => reloading)
-      .then(() => rt.close()),
+      .then(() => rt.close())
+      .then(() => shared?.close()),
     new Promise<void>((resolve) => {
       force = setTimeout(resolve, 10_000);
       force.unref();

@@ -345,6 +345,53 @@ const log = z
   .prefault({})
   .describe('Logging to standard output. Secrets never appear in it.');
 
+const redis = z
+  .strictObject({
+    url: z
+      .string()
+      .regex(/^rediss?:\/\/[^\s]+$/, 'a redis:// or rediss:// URL')
+      .describe(
+        'redis://[user:password@]host:port[/db], or rediss:// for TLS. A single Redis (or a Sentinel-managed primary behind one address); Cluster is not supported. Put the password in with ${env:NAME}.',
+      ),
+    keyPrefix: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[\w.:-]+$/, 'letters, digits and . _ : - only')
+      .default('purser:')
+      .describe('Prefix of every key Purser writes; replicas sharing state use the same one.'),
+    tls: z
+      .strictObject({
+        ca: z.string().optional().describe('PEM CA bundle file to verify the Redis server with.'),
+        cert: z.string().optional().describe('PEM client certificate file (mutual TLS).'),
+        key: z.string().optional().describe('PEM client private key file (mutual TLS).'),
+        servername: z
+          .string()
+          .optional()
+          .describe('The name to verify the certificate against; default the URL host.'),
+      })
+      .optional()
+      .describe('TLS to Redis (implied by rediss://).'),
+    onError: z
+      .strictObject({
+        rateLimits: z
+          .enum(['open', 'closed'])
+          .default('open')
+          .describe('open: logins go on unthrottled while Redis is unreachable; closed: they get 503.'),
+        revocation: z
+          .enum(['open', 'closed'])
+          .default('closed')
+          .describe(
+            'closed: refresh grants get 503 while Redis is unreachable; open: revocations are not checked.',
+          ),
+      })
+      .prefault({})
+      .describe('What happens while Redis cannot be reached.'),
+  })
+  .describe(
+    'Share failed-login counters, refresh-token revocations and the replay cache with other replicas through Redis. Without it they are per process. Changing it takes a restart.',
+  );
+
 export const configSchema = z
   .strictObject({
     listen: hostPort
@@ -384,6 +431,7 @@ export const configSchema = z
       .prefault({})
       .describe("The token server's listener (`listen`); the proxy's has its own under `proxy`."),
     proxy: proxy.optional(),
+    redis: redis.optional(),
     log,
   })
   .describe('Purser configuration file.');
@@ -396,3 +444,4 @@ export type RuleData = z.output<typeof rule>;
 export type MatchData = z.output<typeof match>;
 export type ProviderData = z.output<typeof provider>;
 export type ProxyData = z.output<typeof proxy>;
+export type RedisData = z.output<typeof redis>;

@@ -77,6 +77,7 @@ export class MemoryRevocationStore implements RevocationStore {
   }
 }
 
-function keyFor(r: { provider?: string }, account: string | undefined): string {
+/** The key of an account or provider revocation (shared by every store implementation). */
+export function keyFor(r: { provider?: string }, account: string | undefined): string {
   return storeKey(account === undefined ? 'provider' : 'account', r.provider ?? '', account ?? '');
 }

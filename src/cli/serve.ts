@@ -1,3 +1,4 @@
+import { AuditLog } from '../audit/audit-log.js';
 import { type Config, loadConfigFile } from '../config/load.js';
 import { ConfigError, type PurserError } from '../core/errors.js';
 import { RegistryProxy } from '../proxy/server.js';
@@ -79,8 +80,14 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
   const logger = createLogger({ level: config.log.level, format: config.log.format });
   const metrics = new Metrics();
   const state = await buildApp(config, logger, metrics);
+  const onDrop = () => metrics.auditDropped.inc();
+  const audit = config.audit
+    ? 'file' in config.audit
+      ? AuditLog.toFile(config.audit.file, { onDrop })
+      : AuditLog.toStdout({ onDrop })
+    : undefined;
   let runtime: Runtime | undefined;
-  const server = new TokenHttpServer(state, logger, metrics, { enter: () => runtime!.enter() });
+  const server = new TokenHttpServer(state, logger, metrics, { enter: () => runtime!.enter(), audit });
   runtime = new Runtime(state, (next) => server.setState(next));
   const rt = runtime;
   // Listening for SIGTERM/SIGINT from here: one during the start-up (the development
@@ -241,7 +248,8 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
     // Listeners first (no new requests), then the runtime drains and closes every state.
     Promise.all([server.close(), proxy?.close(), registry?.stop()])
       .then(() => reloading)
-      .then(() => rt.close()),
+      .then(() => rt.close())
+      .then(() => audit?.close()),
     new Promise<void>((resolve) => {
       force = setTimeout(resolve, 10_000);
       force.unref();

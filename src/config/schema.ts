@@ -345,6 +345,22 @@ const log = z
   .prefault({})
   .describe('Logging to standard output. Secrets never appear in it.');
 
+const audit = z
+  .union([
+    z.strictObject({
+      file: z
+        .string()
+        .min(1)
+        .describe('Append events to this file (created 0600), relative to the config file.'),
+    }),
+    z.strictObject({
+      stdout: z.literal(true).describe('Write events to standard output, between log lines.'),
+    }),
+  ])
+  .describe(
+    'Audit log: one JSON object per access decision (token endpoint and proxy), whatever log.level says. Schema in docs/operations.md. Read at start: a change needs a restart.',
+  );
+
 export const configSchema = z
   .strictObject({
     listen: hostPort
@@ -385,6 +401,7 @@ export const configSchema = z
       .describe("The token server's listener (`listen`); the proxy's has its own under `proxy`."),
     proxy: proxy.optional(),
     log,
+    audit: audit.optional(),
   })
   .describe('Purser configuration file.');
 

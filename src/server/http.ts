@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AuditLog } from '../audit/audit-log.js';
 import { isPurserError, PurserError } from '../core/errors.js';
 import { readForm } from '../http/body.js';
 import { JSON_HEADERS, writeError } from '../http/error-response.js';
@@ -6,7 +7,6 @@ import { closeServer, listenOn } from '../http/listen.js';
 import { formatScope, type Scope } from '../protocol/scope.js';
 import { splitTarget } from '../protocol/target.js';
 import { parseGetTokenRequest, parsePostTokenRequest, type TokenRequest } from '../protocol/token-request.js';
-import type { AuditLog } from '../audit/audit-log.js';
 import type { Logger } from '../util/log.js';
 import type { AppState } from './app.js';
 import type { Metrics } from './metrics.js';

@@ -180,19 +180,7 @@ export class RegistryProxy {
     } catch (e) {
       if (isPurserError(e) && e.status < 500) {
         this.#log.info('proxy request refused', { method, path, ip, status: e.status, reason: e.message });
-        this.#token.audit?.record({
-          ip,
-          account: '',
-          provider: '',
-          requested: scopes.map(formatScope),
-          granted: [],
-          rule: [],
-          outcome: 'denied',
-          status: e.status,
-          reason: e.message,
-          method,
-          path,
-        });
+        this.#audit({ ip, method, path, scopes }, undefined, 'denied', e.status, e.message);
         return this.#error(res, e);
       }
       throw e;
@@ -220,6 +208,7 @@ export class RegistryProxy {
         status: 429,
         reason: 'upload cap',
       });
+      this.#audit({ ip, method, path, scopes }, grant, 'denied', 429, 'upload cap');
       return this.#error(res, new TooManyUploads(UPLOAD_RETRY_AFTER));
     }
     res.once('close', release);
@@ -254,24 +243,40 @@ export class RegistryProxy {
         const sent = Number(req.headers['content-length']);
         if (Number.isSafeInteger(sent) && sent > 0 && status < 400)
           this.#metrics.proxyBytes.inc({ direction: 'upload' }, sent);
-        this.#token.audit?.record({
-          ip,
-          account,
-          provider: grant.provider ?? '',
-          ...(grant.identity ? { identity: grant.identity } : {}),
-          requested: scopes.map(formatScope),
-          granted: grant.granted ?? scopes.map(formatScope),
-          rule: grant.rule ?? [],
-          ...(grant.jti ? { jti: grant.jti } : {}),
-          outcome: 'proxied',
-          status,
-          method,
-          path,
-        });
+        this.#audit({ ip, method, path, scopes }, grant, 'proxied', status);
         const rec = { method, path, status, bytes, ms: Date.now() - started, account, ip };
         if (err) this.#log.warn('proxy request failed', { ...rec, reason: err.message });
         else this.#log.info('proxied', rec);
       },
+    });
+  }
+
+  /** One audit event for a proxy decision; `grant` is absent when access was refused. */
+  #audit(
+    req: { ip: string; method: string; path: string; scopes: readonly Scope[] },
+    grant: AccessGrant | undefined,
+    outcome: 'proxied' | 'denied',
+    status: number,
+    reason?: string,
+  ): void {
+    const audit = this.#token.audit;
+    if (!audit) return;
+    const requested = req.scopes.map(formatScope);
+    audit.record({
+      ip: req.ip,
+      account: grant?.account ?? '',
+      provider: grant?.provider ?? '',
+      ...(grant?.identity ? { identity: grant.identity } : {}),
+      requested,
+      // A Bearer token covering every scope: what was needed is what it granted here.
+      granted: grant ? (grant.granted ?? requested) : [],
+      rule: grant?.rule ?? [],
+      ...(grant?.jti ? { jti: grant.jti } : {}),
+      outcome,
+      status,
+      ...(reason ? { reason } : {}),
+      method: req.method,
+      path: req.path,
     });
   }
 

@@ -45,7 +45,11 @@ test('only allow-listed claims are copied; kubernetes.io is reduced to namespace
           sub: 'repo:acme/app:ref:refs/heads/main',
           repository: 'acme/app',
           email: 'someone@example.com',
-          'kubernetes.io': { namespace: 'ci', serviceaccount: { name: 'builder', uid: 'u' }, pod: { name: 'p' } },
+          'kubernetes.io': {
+            namespace: 'ci',
+            serviceaccount: { name: 'builder', uid: 'u' },
+            pod: { name: 'p' },
+          },
         },
       },
     },

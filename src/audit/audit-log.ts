@@ -115,6 +115,15 @@ export class AuditLog {
   }
 }
 
+/** The sink `audit:` configures (none without it). */
+export function openAuditLog(
+  config: { file: string } | { stdout: true } | undefined,
+  options?: AuditLogOptions,
+): AuditLog | undefined {
+  if (!config) return undefined;
+  return 'file' in config ? AuditLog.toFile(config.file, options) : AuditLog.toStdout(options);
+}
+
 function chosenClaims(claims: Readonly<Record<string, unknown>>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const k of AUDIT_CLAIMS) {

@@ -1,4 +1,4 @@
-import { AuditLog } from '../audit/audit-log.js';
+import { openAuditLog } from '../audit/audit-log.js';
 import { type Config, loadConfigFile } from '../config/load.js';
 import { ConfigError, type PurserError } from '../core/errors.js';
 import { RegistryProxy } from '../proxy/server.js';
@@ -80,12 +80,7 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
   const logger = createLogger({ level: config.log.level, format: config.log.format });
   const metrics = new Metrics();
   const state = await buildApp(config, logger, metrics);
-  const onDrop = () => metrics.auditDropped.inc();
-  const audit = config.audit
-    ? 'file' in config.audit
-      ? AuditLog.toFile(config.audit.file, { onDrop })
-      : AuditLog.toStdout({ onDrop })
-    : undefined;
+  const audit = openAuditLog(config.audit, { onDrop: () => metrics.auditDropped.inc() });
   let runtime: Runtime | undefined;
   const server = new TokenHttpServer(state, logger, metrics, { enter: () => runtime!.enter(), audit });
   runtime = new Runtime(state, (next) => server.setState(next));

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { PassThrough, Writable } from 'node:stream';
 import { test } from 'node:test';
 import { AuditLog } from '../../../src/audit/audit-log.js';
+import { createLogger, createPurser, generateSigningKeyPair } from '../../../src/index.js';
+import { basic, claimsOf, ownNamespace, serve, userTable } from '../library/support.js';
 
 const base = {
   ip: '10.0.0.1',
@@ -96,4 +98,41 @@ test('a sink that fails does not throw into the server', async () => {
   await new Promise((r) => setImmediate(r));
   log.record(base);
   assert.ok(log.dropped >= 1);
+});
+
+test('createPurser: a given AuditLog receives the endpoint decisions of a library instance', async () => {
+  const { out, lines } = collect();
+  const purser = await createPurser({
+    issuer: 'lib-audit',
+    services: ['registry.test'],
+    signingKeys: [generateSigningKeyPair('ES256').privateKey],
+    authenticators: [userTable({ alice: 'alice-pw' })],
+    authorizer: ownNamespace,
+    logger: createLogger({ write: () => {} }),
+    audit: new AuditLog(out),
+  });
+  const app = await serve(purser.handler);
+  try {
+    const ok = await fetch(`${app.origin}/token?service=registry.test&scope=repository:alice/x:pull`, {
+      headers: { authorization: basic('alice', 'alice-pw') },
+    });
+    const { token } = (await ok.json()) as { token: string };
+    const bad = await fetch(`${app.origin}/token?service=registry.test`, {
+      headers: { authorization: basic('alice', 'nope') },
+    });
+    assert.equal(bad.status, 401);
+    await new Promise((r) => setImmediate(r));
+    const [issued, refused] = lines();
+    assert.equal(issued!.outcome, 'issued');
+    assert.equal(issued!.account, 'alice');
+    assert.equal(issued!.provider, 'app-users');
+    assert.deepEqual(issued!.granted, ['repository:alice/x:pull']);
+    assert.deepEqual(issued!.rule, [null]);
+    assert.equal(issued!.jti, claimsOf(token).jti);
+    assert.equal(refused!.outcome, 'refused');
+    assert.equal(refused!.status, 401);
+  } finally {
+    await app.close();
+    await purser.close();
+  }
 });

@@ -114,18 +114,7 @@ export async function buildApp(
     }),
   );
   const providers = new OidcProviders(providerList, config.file);
-  // Registered again by every build: the gauge reads the providers of the newest state.
-  metrics?.labelledGauge(
-    'purser_oidc_jwks_age_seconds',
-    'Seconds since each provider last fetched its JWKS (absent before the first successful fetch).',
-    'provider',
-    function* () {
-      for (const p of providerList) {
-        const age = p.keys.ageSeconds;
-        if (age !== undefined) yield [p.name, age] as [string, number];
-      }
-    },
-  );
+
   for (const p of config.providers) {
     // Anyone can get a token from the public CI issuers: without a `when`, only the ACL
     // stands between every repository on the platform and this registry.
@@ -173,6 +162,18 @@ export async function buildApp(
   // Fetch issuers' keys in the background so the first login does not wait for them; a
   // carried-over provider has its keys already.
   for (const p of providerList) if (!carried.includes(p)) void p.keys.warm();
+  // Registered again by every build that succeeds: the gauge reads the providers of the newest state.
+  metrics?.labelledGauge(
+    'purser_oidc_jwks_age_seconds',
+    'Seconds since each provider last fetched its JWKS (absent before the first successful fetch).',
+    'provider',
+    function* () {
+      for (const p of providerList) {
+        const age = p.keys.ageSeconds;
+        if (age !== undefined) yield [p.name, age] as [string, number];
+      }
+    },
+  );
   // Only now that the state is built: the previous state must not close what it handed on.
   for (const p of carried) prev?.handedOver.add(p);
   return {

@@ -12,6 +12,14 @@
  * createServer(purser.handler).listen(5001);
  * ```
  */
+
+export {
+  AUDIT_CLAIMS,
+  type AuditEvent,
+  AuditLog,
+  type AuditLogOptions,
+  type AuditOutcome,
+} from './audit/audit-log.js';
 export {
   type Authenticator,
   type AuthnContext,

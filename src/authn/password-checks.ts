@@ -11,6 +11,9 @@ export type BcryptVerifier = (password: string, hash: string) => Promise<boolean
 const POOL = Number(process.env.UV_THREADPOOL_SIZE) || 4;
 const SHARED = new FairQueue(Math.max(1, Math.min(availableParallelism(), POOL - 1)));
 
+/** The process-wide queue, read by the metrics (its depth). */
+export const passwordQueue = (): FairQueue => SHARED;
+
 // Recent real check durations kept, to draw the time an imitated check takes from.
 const SAMPLES = 64;
 

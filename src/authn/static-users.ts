@@ -11,7 +11,7 @@ import {
   userThrottleKey,
 } from './authenticator.js';
 import { BCRYPT_RE } from './htpasswd.js';
-import { LoginCache } from './login-cache.js';
+import { LoginCache, type LoginCacheState } from './login-cache.js';
 import { type BcryptVerifier, PasswordChecks } from './password-checks.js';
 
 export type StoredCredential = { hash: string } | { password: Secret };
@@ -27,6 +27,8 @@ export interface StaticUsersOptions {
   loginCache?: LoginCacheStore;
   /** Keys the login cache's ids (shared by replicas sharing its store); default random. */
   loginCacheSecret?: Buffer;
+  /** Told each login-cache lookup's result (the metrics' hit ratio). */
+  onLoginCache?: (state: LoginCacheState) => void;
 }
 
 /** The most common bcrypt cost among the hashes (10 when there are none). */
@@ -59,6 +61,7 @@ export class StaticUsers implements Authenticator {
   readonly #inFlight = new SingleFlight<boolean>();
   readonly #now: () => number;
   readonly #refreshLifetime: number;
+  readonly #onLoginCache: (state: LoginCacheState) => void;
 
   constructor(
     users: ReadonlyMap<string, StoredCredential>,
@@ -73,6 +76,7 @@ export class StaticUsers implements Authenticator {
       ...(options.loginCacheSecret ? { secret: options.loginCacheSecret } : {}),
     });
     this.#refreshLifetime = options.refreshLifetime ?? 0;
+    this.#onLoginCache = options.onLoginCache ?? (() => {});
     this.#checks = new PasswordChecks(typicalCost(users), options.verify ? { verify: options.verify } : {});
   }
 
@@ -160,6 +164,7 @@ export class StaticUsers implements Authenticator {
     const pw = credentials.password.reveal();
     const id = this.#cache.id(credentials.username, pw, hash);
     const state = await this.#cache.state(id, this.#now());
+    this.#onLoginCache(state);
     if (state === 'refresh') void this.#check(id, pw, hash, ip).catch(() => {});
     if (state !== 'miss') return true;
     return this.#check(id, pw, hash, ip);

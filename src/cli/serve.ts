@@ -1,3 +1,4 @@
+import { openAuditLog } from '../audit/audit-log.js';
 import { type Config, loadConfigFile } from '../config/load.js';
 import { ConfigError, type PurserError } from '../core/errors.js';
 import { RegistryProxy } from '../proxy/server.js';
@@ -87,8 +88,9 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
       revocation: config.redis!.onError.revocation,
     });
   const state = await buildApp(config, logger, metrics, shared ? { stores: shared.stores } : {});
+  const audit = openAuditLog(config.audit, { onDrop: () => metrics.auditDropped.inc() });
   let runtime: Runtime | undefined;
-  const server = new TokenHttpServer(state, logger, metrics, { enter: () => runtime!.enter() });
+  const server = new TokenHttpServer(state, logger, metrics, { enter: () => runtime!.enter(), audit });
   runtime = new Runtime(state, (next) => server.setState(next));
   const rt = runtime;
   // Listening for SIGTERM/SIGINT from here: one during the start-up (the development
@@ -252,7 +254,8 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
     Promise.all([server.close(), proxy?.close(), registry?.stop()])
       .then(() => reloading)
       .then(() => rt.close())
-      .then(() => shared?.close()),
+      .then(() => shared?.close())
+      .then(() => audit?.close()),
     new Promise<void>((resolve) => {
       force = setTimeout(resolve, 10_000);
       force.unref();

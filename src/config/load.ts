@@ -256,6 +256,7 @@ export function buildConfig(
     baseDir,
     tls: d.tls ? { cert: abs(baseDir, d.tls.cert), key: abs(baseDir, d.tls.key) } : undefined,
     htpasswd: d.htpasswd === undefined ? undefined : abs(baseDir, d.htpasswd),
+    audit: d.audit && 'file' in d.audit ? { file: abs(baseDir, d.audit.file) } : d.audit,
     token: { ...tokenRest, services: Array.isArray(service) ? service : [service], keys },
     users,
     providers,

@@ -392,6 +392,22 @@ const redis = z
     'Share failed-login counters, refresh-token revocations and the replay cache with other replicas through Redis. Without it they are per process. Changing it takes a restart.',
   );
 
+const audit = z
+  .union([
+    z.strictObject({
+      file: z
+        .string()
+        .min(1)
+        .describe('Append events to this file (created 0600), relative to the config file.'),
+    }),
+    z.strictObject({
+      stdout: z.literal(true).describe('Write events to standard output, between log lines.'),
+    }),
+  ])
+  .describe(
+    'Audit log: one JSON object per access decision (token endpoint and proxy), whatever log.level says. Schema in docs/operations.md. Read at start: a change needs a restart.',
+  );
+
 export const configSchema = z
   .strictObject({
     listen: hostPort
@@ -433,6 +449,7 @@ export const configSchema = z
     proxy: proxy.optional(),
     redis: redis.optional(),
     log,
+    audit: audit.optional(),
   })
   .describe('Purser configuration file.');
 

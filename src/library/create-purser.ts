@@ -1,3 +1,4 @@
+import { type AuditLog, openAuditLog } from '../audit/audit-log.js';
 import type { Authenticator } from '../authn/authenticator.js';
 import type { Authorizer } from '../authz/authorizer.js';
 import { buildConfig, type Config } from '../config/load.js';
@@ -44,6 +45,8 @@ export interface PurserCommonOptions {
   logger?: Logger;
   /** The counters `/metrics` renders; pass your own to share them. */
   metrics?: Metrics;
+  /** Where audit events go; default: the configuration's `audit:` (none without it). */
+  audit?: AuditLog;
 }
 
 /** Purser from an object of the configuration file's schema. */
@@ -176,8 +179,16 @@ export async function createPurser(options: PurserOptions): Promise<Purser> {
     'config' in options
       ? await compile(options.config, undefined)
       : await compile(partsConfig(options), undefined, !options.acl);
+  // One sink for the instance's life: `audit:` is read at creation, as `serve` reads it at start.
+  const ownAudit = options.audit
+    ? undefined
+    : openAuditLog(initial.config.audit, { onDrop: () => metrics.auditDropped.inc() });
+  const audit = options.audit ?? ownAudit;
   let runtime: Runtime | undefined;
-  const server = new TokenHttpServer(initial, logger, metrics, { ready: () => runtime?.ready ?? false });
+  const server = new TokenHttpServer(initial, logger, metrics, {
+    ready: () => runtime?.ready ?? false,
+    ...(audit ? { audit } : {}),
+  });
   runtime = new Runtime(initial, (state) => server.setState(state));
   const rt = runtime;
   let reloading = Promise.resolve();
@@ -217,6 +228,7 @@ export async function createPurser(options: PurserOptions): Promise<Purser> {
       await reloading;
       await rt.close();
       await Promise.all((options.authenticators ?? []).map((a) => a.close?.()));
+      await ownAudit?.close();
     },
   };
 }

@@ -31,6 +31,12 @@ export interface AccessGrant {
    * upload, as distribution does for a mount it may not perform.
    */
   mountAllowed: boolean;
+  /** For the audit log: who vouched, what was granted and which rules decided. */
+  provider?: string;
+  identity?: Identity;
+  granted?: string[];
+  rule?: (number | null)[];
+  jti?: string;
 }
 
 /**
@@ -94,7 +100,16 @@ export class TokenAccessController implements AccessController {
       if (i === 1 && access.mountFrom) mountAllowed = ok;
       else if (!ok) throw new Denied(DENIED_MESSAGE);
     });
-    return { account: identity.account, mountAllowed };
+    return {
+      account: identity.account,
+      mountAllowed,
+      provider: identity.provider,
+      identity,
+      granted: decisions
+        .filter((d) => d.granted.length > 0)
+        .map((d) => formatScope({ ...d.requested, actions: d.granted })),
+      rule: decisions.map((d) => d.rule ?? null),
+    };
   }
 
   async #bearer(
@@ -122,7 +137,8 @@ export class TokenAccessController implements AccessController {
     const granted = v.access;
     if (!access.scopes.every((s) => covers(granted, s.type, s.name, s.actions)))
       throw challenge(DENIED_MESSAGE, 'insufficient_scope');
-    return { account: v.sub, mountAllowed: true };
+    // Purser's own token: its provider and rules were recorded when it was issued (its jti).
+    return { account: v.sub, mountAllowed: true, provider: 'token', jti: v.jti };
   }
 
   #challenge(realm: string, scopes: readonly Scope[], error?: string): string {

@@ -18,7 +18,7 @@ import { clientIp, type TokenHttpServer } from '../server/http.js';
 import type { Metrics } from '../server/metrics.js';
 import type { Logger } from '../util/log.js';
 import { requiredAccess } from './access.js';
-import { type AccessController, TokenAccessController } from './access-controller.js';
+import { type AccessController, type AccessGrant, TokenAccessController } from './access-controller.js';
 import { canonicalTarget, encodePath, splitTarget } from './canonical.js';
 import { UPLOAD_RETRY_AFTER, UpstreamCapacity } from './capacity.js';
 import { expectsContinue } from './expect.js';
@@ -166,6 +166,7 @@ export class RegistryProxy {
     const ip = clientIp(req, state.config.trustProxy);
 
     let account: string;
+    let grant: AccessGrant;
     let allowedMount = true;
     try {
       const r = await controller.authorized(
@@ -173,11 +174,13 @@ export class RegistryProxy {
         { scopes, mountFrom: access.kind === 'scoped' ? access.mountFrom : undefined },
         { ip, realm: this.#realm },
       );
+      grant = r;
       account = r.account;
       allowedMount = r.mountAllowed;
     } catch (e) {
       if (isPurserError(e) && e.status < 500) {
         this.#log.info('proxy request refused', { method, path, ip, status: e.status, reason: e.message });
+        this.#audit({ ip, method, path, scopes }, undefined, 'denied', e.status, e.message);
         return this.#error(res, e);
       }
       throw e;
@@ -205,6 +208,7 @@ export class RegistryProxy {
         status: 429,
         reason: 'upload cap',
       });
+      this.#audit({ ip, method, path, scopes }, grant, 'denied', 429, 'upload cap');
       return this.#error(res, new TooManyUploads(UPLOAD_RETRY_AFTER));
     }
     res.once('close', release);
@@ -234,10 +238,45 @@ export class RegistryProxy {
       },
       onDone: (status, bytes, err) => {
         this.#metrics.proxyRequests.inc({ method, status: `${Math.floor(status / 100)}xx` });
+        this.#metrics.proxyUpstreamDuration.observe((Date.now() - started) / 1000);
+        if (bytes > 0) this.#metrics.proxyBytes.inc({ direction: 'download' }, bytes);
+        const sent = Number(req.headers['content-length']);
+        if (Number.isSafeInteger(sent) && sent > 0 && status < 400)
+          this.#metrics.proxyBytes.inc({ direction: 'upload' }, sent);
+        this.#audit({ ip, method, path, scopes }, grant, 'proxied', status);
         const rec = { method, path, status, bytes, ms: Date.now() - started, account, ip };
         if (err) this.#log.warn('proxy request failed', { ...rec, reason: err.message });
         else this.#log.info('proxied', rec);
       },
+    });
+  }
+
+  /** One audit event for a proxy decision; `grant` is absent when access was refused. */
+  #audit(
+    req: { ip: string; method: string; path: string; scopes: readonly Scope[] },
+    grant: AccessGrant | undefined,
+    outcome: 'proxied' | 'denied',
+    status: number,
+    reason?: string,
+  ): void {
+    const audit = this.#token.audit;
+    if (!audit) return;
+    const requested = req.scopes.map(formatScope);
+    audit.record({
+      ip: req.ip,
+      account: grant?.account ?? '',
+      provider: grant?.provider ?? '',
+      ...(grant?.identity ? { identity: grant.identity } : {}),
+      requested,
+      // A Bearer token covering every scope: what was needed is what it granted here.
+      granted: grant ? (grant.granted ?? requested) : [],
+      rule: grant?.rule ?? [],
+      ...(grant?.jti ? { jti: grant.jti } : {}),
+      outcome,
+      status,
+      ...(reason ? { reason } : {}),
+      method: req.method,
+      path: req.path,
     });
   }
 

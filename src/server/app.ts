@@ -89,6 +89,7 @@ export async function buildApp(
     refreshLifetime: config.token.refreshTokenLifetime,
     loginCache: stores.loginCache,
     loginCacheSecret: derivedSecret(keyring.signer.key, 'login cache'),
+    onLoginCache: (result) => metrics?.loginCache.inc({ result }),
   });
   // A provider whose configuration (and CA) did not change is carried over whole, with the
   // keys it has fetched: a reload does not refetch them. (Stores outlive reloads, so a
@@ -113,6 +114,7 @@ export async function buildApp(
     }),
   );
   const providers = new OidcProviders(providerList, config.file);
+
   for (const p of config.providers) {
     // Anyone can get a token from the public CI issuers: without a `when`, only the ACL
     // stands between every repository on the platform and this registry.
@@ -160,6 +162,18 @@ export async function buildApp(
   // Fetch issuers' keys in the background so the first login does not wait for them; a
   // carried-over provider has its keys already.
   for (const p of providerList) if (!carried.includes(p)) void p.keys.warm();
+  // Registered again by every build that succeeds: the gauge reads the providers of the newest state.
+  metrics?.labelledGauge(
+    'purser_oidc_jwks_age_seconds',
+    'Seconds since each provider last fetched its JWKS (absent before the first successful fetch).',
+    'provider',
+    function* () {
+      for (const p of providerList) {
+        const age = p.keys.ageSeconds;
+        if (age !== undefined) yield [p.name, age] as [string, number];
+      }
+    },
+  );
   // Only now that the state is built: the previous state must not close what it handed on.
   for (const p of carried) prev?.handedOver.add(p);
   return {

@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AuditLog } from '../audit/audit-log.js';
 import { isPurserError, PurserError } from '../core/errors.js';
 import { readForm } from '../http/body.js';
 import { JSON_HEADERS, writeError } from '../http/error-response.js';
@@ -42,6 +43,8 @@ export class TokenHttpServer {
       ready?: () => boolean;
       /** Marks a request as running on the current state until it ends (Runtime.enter). */
       enter?: () => () => void;
+      /** One event per token decision, whatever the log level. */
+      audit?: AuditLog;
     } = {},
   ) {
     this.#state = state;
@@ -49,7 +52,11 @@ export class TokenHttpServer {
     this.#metrics = metrics;
     this.#readiness = options.ready;
     this.#enter = options.enter;
+    this.audit = options.audit;
   }
+
+  /** The audit log, shared with the proxy in front of this server. */
+  readonly audit: AuditLog | undefined;
 
   get state(): AppState {
     return this.#state;
@@ -102,7 +109,16 @@ export class TokenHttpServer {
         else res.writeHead(503, { 'content-type': 'text/plain' }).end('not ready\n');
         return;
       case '/metrics':
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(this.#metrics.render());
+        this.#metrics.render().then(
+          (text) => res.writeHead(200, { 'content-type': this.#metrics.contentType }).end(text),
+          (e: unknown) => {
+            this.#log.error('metrics collection failed', { error: (e as Error).message });
+            writeError(res, new PurserError('UNAVAILABLE', 'metrics collection failed'), {
+              realm: this.#state.realm,
+              oauth: false,
+            });
+          },
+        );
         return;
       default:
         writeError(res, new PurserError('NOT_FOUND', `no route for ${method} ${path.slice(0, 200)}`), {
@@ -145,6 +161,23 @@ export class TokenHttpServer {
       fields.offline = parsed.offline || undefined;
       const out = await state.tokens.handle(parsed, ip);
       res.writeHead(200, JSON_HEADERS).end(JSON.stringify(out.response));
+      this.#metrics.tokenRequestsByProvider.inc({ grant, outcome: 'ok', provider: out.identity.provider });
+      for (const d of out.decisions)
+        for (const action of d.granted) this.#metrics.grantedAction(d.requested.type, action);
+      this.audit?.record({
+        ip,
+        account: out.identity.account,
+        provider: out.identity.provider,
+        identity: out.identity,
+        requested: out.decisions.map((d) => formatScope(d.requested)),
+        granted: out.decisions
+          .filter((d) => d.granted.length > 0)
+          .map((d) => formatScope({ ...d.requested, actions: d.granted })),
+        rule: out.decisions.map((d) => d.rule ?? null),
+        jti: out.jti,
+        outcome: 'issued',
+        status: 200,
+      });
       // The access log's fields cost time to build: only when the line will be written.
       if (this.#log.enabled('info')) {
         fields.account = out.identity.account;
@@ -171,19 +204,19 @@ export class TokenHttpServer {
       fields.error = e.message;
       if (e.detail) fields.detail = e.detail;
       if (parsed?.credentials) fields.account = parsed.credentials.username;
-      this.#finish(
-        started,
-        grant,
-        e.status === 401
-          ? 'unauthorized'
-          : e.status === 429
-            ? 'rate_limited'
-            : e.status >= 500
-              ? 'unavailable'
-              : 'bad_request',
-        e.status,
-        fields,
-      );
+      this.#metrics.tokenRequestsByProvider.inc({ grant, outcome: outcomeOf(e.status), provider: 'none' });
+      this.audit?.record({
+        ip,
+        account: parsed?.credentials?.username ?? '',
+        provider: '',
+        requested: (parsed?.scopes ?? []).map(formatScope),
+        granted: [],
+        rule: [],
+        outcome: 'refused',
+        status: e.status,
+        reason: e.message,
+      });
+      this.#finish(started, grant, outcomeOf(e.status), e.status, fields);
     }
   }
 
@@ -229,4 +262,14 @@ export class TokenHttpServer {
     this.#ready = false;
     await closeServer(this.server);
   }
+}
+
+function outcomeOf(status: number): string {
+  return status === 401
+    ? 'unauthorized'
+    : status === 429
+      ? 'rate_limited'
+      : status >= 500
+        ? 'unavailable'
+        : 'bad_request';
 }

@@ -1,106 +1,190 @@
+import client from 'prom-client';
+import { passwordQueue } from '../authn/password-checks.js';
+
 /**
- * Prometheus text exposition for the handful of series Purser keeps. Label sets are small
- * and fixed (grant, outcome), so series cannot grow without bound.
+ * Purser's metrics on prom-client: the library's default runtime metrics (CPU, memory,
+ * event-loop lag, GC, handles) and Purser's own `purser_*` series, in a registry owned by
+ * this instance (a process may hold several Purser instances). Label values come from small
+ * fixed sets or from the configuration (provider names), never from requests (no account
+ * names, no repository names), so the series cannot grow without bound.
  */
 type Labels = Record<string, string>;
 
-const key = (l: Labels) =>
-  Object.keys(l)
-    .sort()
-    .map((k) => `${k}="${l[k]!.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`)
-    .join(',');
-
+/** A counter over a fixed set of label names; `inc` keeps the call shape the code uses. */
 class Counter {
-  readonly values = new Map<string, number>();
-  constructor(
-    readonly name: string,
-    readonly help: string,
-  ) {}
-  inc(labels: Labels = {}, by = 1): void {
-    const k = key(labels);
-    this.values.set(k, (this.values.get(k) ?? 0) + by);
+  readonly #c: client.Counter;
+  constructor(registry: client.Registry, name: string, help: string, labelNames: readonly string[]) {
+    this.#c = new client.Counter({ name, help, labelNames, registers: [registry] });
   }
-  render(): string {
-    let out = `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} counter\n`;
-    for (const [k, v] of this.values) out += `${this.name}${k ? `{${k}}` : ''} ${v}\n`;
-    return out;
+  inc(labels: Labels = {}, by = 1): void {
+    this.#c.inc(labels, by);
   }
 }
 
 class Histogram {
-  readonly buckets: number[];
-  readonly counts: number[];
-  sum = 0;
-  count = 0;
+  readonly #h: client.Histogram;
   constructor(
-    readonly name: string,
-    readonly help: string,
+    registry: client.Registry,
+    name: string,
+    help: string,
     buckets: number[],
+    labelNames: readonly string[] = [],
   ) {
-    this.buckets = buckets;
-    this.counts = buckets.map(() => 0);
+    this.#h = new client.Histogram({ name, help, buckets, labelNames, registers: [registry] });
   }
-  observe(v: number): void {
-    this.sum += v;
-    this.count++;
-    for (let i = 0; i < this.buckets.length; i++) if (v <= this.buckets[i]!) this.counts[i]!++;
-  }
-  render(): string {
-    let out = `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} histogram\n`;
-    this.buckets.forEach((b, i) => {
-      out += `${this.name}_bucket{le="${b}"} ${this.counts[i]}\n`;
-    });
-    out += `${this.name}_bucket{le="+Inf"} ${this.count}\n${this.name}_sum ${this.sum}\n${this.name}_count ${this.count}\n`;
-    return out;
+  observe(v: number, labels: Labels = {}): void {
+    this.#h.observe(labels, v);
   }
 }
 
+// Scope types and actions come from requests: only known ones become label values.
+const KNOWN_TYPES = new Set(['repository', 'registry']);
+const KNOWN_ACTIONS = new Set(['pull', 'push', 'delete', '*']);
+const LATENCY = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+const UPSTREAM = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
 export class Metrics {
-  readonly tokenRequests = new Counter('purser_token_requests_total', 'Token requests by grant and outcome.');
-  readonly failedLogins = new Counter('purser_failed_logins_total', 'Failed authentications by reason kind.');
+  readonly registry = new client.Registry();
+  readonly #r = this.registry;
+  readonly tokenRequests = new Counter(
+    this.#r,
+    'purser_token_requests_total',
+    'Token requests by grant and outcome.',
+    ['grant', 'outcome'],
+  );
+  readonly tokenRequestsByProvider = new Counter(
+    this.#r,
+    'purser_token_requests_by_provider_total',
+    'Token requests by grant, outcome and the provider that authenticated them (static, anonymous, a configured provider name, or none when authentication failed).',
+    ['grant', 'outcome', 'provider'],
+  );
+  readonly failedLogins = new Counter(
+    this.#r,
+    'purser_failed_logins_total',
+    'Failed authentications by reason kind.',
+    ['kind'],
+  );
   readonly tokenDuration = new Histogram(
+    this.#r,
     'purser_token_request_duration_seconds',
     'Time to answer a token request.',
-    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    LATENCY,
+  );
+  readonly grantedActions = new Counter(
+    this.#r,
+    'purser_granted_actions_total',
+    'Actions granted in issued tokens, by resource type and action.',
+    ['type', 'action'],
   );
   readonly oidcFetches = new Counter(
+    this.#r,
     'purser_oidc_fetches_total',
     'Discovery and JWKS fetches by provider, kind and outcome.',
+    ['provider', 'kind', 'outcome'],
+  );
+  readonly loginCache = new Counter(
+    this.#r,
+    'purser_login_cache_total',
+    'Static-user password checks by login-cache result (hit, refresh: hit with a background recheck, miss).',
+    ['result'],
   );
   readonly proxyRequests = new Counter(
+    this.#r,
     'purser_proxy_requests_total',
     'Proxied registry requests by method and status class.',
+    ['method', 'status'],
   );
-  readonly reloads = new Counter('purser_config_reloads_total', 'Configuration reloads by outcome.');
+  readonly proxyBytes = new Counter(
+    this.#r,
+    'purser_proxy_bytes_total',
+    'Body bytes the proxy relayed, by direction (upload: client to registry, download: registry to client).',
+    ['direction'],
+  );
+  readonly proxyUpstreamDuration = new Histogram(
+    this.#r,
+    'purser_proxy_upstream_duration_seconds',
+    'Time from sending a request upstream to its response head.',
+    UPSTREAM,
+  );
+  readonly reloads = new Counter(
+    this.#r,
+    'purser_config_reloads_total',
+    'Configuration reloads by outcome.',
+    ['outcome'],
+  );
   readonly connectionsClosed = new Counter(
+    this.#r,
     'purser_connections_closed_total',
     'Client connections closed by a limit, by listener and reason (max_connections, body_idle).',
+    ['listener', 'reason'],
   );
-  readonly #extra: (() => string)[] = [];
+  readonly auditDropped = new Counter(
+    this.#r,
+    'purser_audit_dropped_total',
+    'Audit events dropped because the sink could not keep up.',
+    [],
+  );
 
-  counter(name: string, help: string): Counter {
-    const c = new Counter(name, help);
-    this.#extra.push(() => c.render());
-    return c;
+  constructor() {
+    client.collectDefaultMetrics({ register: this.registry });
+    this.gauge(
+      'purser_bcrypt_queue_waiting',
+      'Password checks waiting for a bcrypt slot (process-wide).',
+      () => passwordQueue().waiting,
+    );
+    this.gauge(
+      'purser_bcrypt_queue_active',
+      'Password checks running on bcrypt slots (process-wide).',
+      () => passwordQueue().active,
+    );
+  }
+
+  /** Counts one granted action; types and actions outside the known sets count as `other`. */
+  grantedAction(type: string, action: string): void {
+    this.grantedActions.inc({
+      type: KNOWN_TYPES.has(type) ? type : 'other',
+      action: KNOWN_ACTIONS.has(action) ? action : 'other',
+    });
+  }
+
+  counter(name: string, help: string, labelNames: readonly string[] = []): Counter {
+    return new Counter(this.#r, name, help, labelNames);
   }
 
   /** A gauge read when /metrics is rendered. */
   gauge(name: string, help: string, read: () => number): void {
-    this.#extra.push(() => `# HELP ${name} ${help}\n# TYPE ${name} gauge\n${name} ${read()}\n`);
+    // A component rebuilt on the same instance (a proxy after a restart) reads its own state.
+    this.registry.removeSingleMetric(name);
+    new client.Gauge({
+      name,
+      help,
+      registers: [this.#r],
+      collect() {
+        this.set(read());
+      },
+    });
   }
 
-  render(): string {
-    const mem = process.memoryUsage();
-    return [
-      this.tokenRequests.render(),
-      this.failedLogins.render(),
-      this.tokenDuration.render(),
-      this.reloads.render(),
-      this.oidcFetches.render(),
-      this.proxyRequests.render(),
-      this.connectionsClosed.render(),
-      ...this.#extra.map((f) => f()),
-      `# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes ${mem.rss}\n`,
-    ].join('');
+  /** A gauge with one label, its values read when /metrics is rendered (bounded by the caller). */
+  labelledGauge(name: string, help: string, label: string, read: () => Iterable<[string, number]>): void {
+    this.registry.removeSingleMetric(name);
+    new client.Gauge({
+      name,
+      help,
+      labelNames: [label],
+      registers: [this.#r],
+      collect() {
+        this.reset();
+        for (const [v, n] of read()) this.set({ [label]: v }, n);
+      },
+    });
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
   }
 }

@@ -27,6 +27,8 @@ export interface TokenOutcome {
   identity: Identity;
   service: string;
   decisions: ScopeDecision[];
+  /** The access token's `jti`, for the audit log. */
+  jti: string;
 }
 
 export interface TokenServiceOptions {
@@ -286,6 +288,6 @@ export class TokenService {
         lifetime,
       );
     }
-    return { response, identity, service, decisions };
+    return { response, identity, service, decisions, jti: issued.claims.jti };
   }
 }

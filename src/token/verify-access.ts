@@ -7,6 +7,8 @@ export interface VerifiedAccessToken {
   sub: string;
   access: AccessEntry[];
   exp: number;
+  /** The token's id, for the audit log ("" when absent). */
+  jti: string;
 }
 
 /**
@@ -43,7 +45,12 @@ export async function verifyAccessToken(
       },
     );
     const access = Array.isArray(payload.access) ? (payload.access as AccessEntry[]) : [];
-    return { sub: typeof payload.sub === 'string' ? payload.sub : '', access, exp: payload.exp! };
+    return {
+      sub: typeof payload.sub === 'string' ? payload.sub : '',
+      access,
+      exp: payload.exp!,
+      jti: typeof payload.jti === 'string' ? payload.jti : '',
+    };
   } catch (e) {
     if (e instanceof PurserError) throw e;
     if (e instanceof joseErrors.JWTExpired) throw new PurserError('UNAUTHORIZED', 'token expired');

@@ -29,7 +29,7 @@ function clip(s: string, max: number): string {
   return s.length <= max ? s : `${s.slice(0, max)}…(+${s.length - max} chars)`;
 }
 
-function bounded(v: unknown, depth: number, max: number = LOG_LIMITS.string): unknown {
+export function bounded(v: unknown, depth = 0, max: number = LOG_LIMITS.string): unknown {
   if (typeof v === 'string') return clip(v, max);
   if (v === null || typeof v !== 'object') return v;
   if (depth >= LOG_LIMITS.depth) return '[…]';

@@ -217,6 +217,9 @@ describe('issuer keys: rotation, floods, outages', { timeout: 60_000 }, () => {
         metric(m, 'purser_oidc_fetches_total', { provider: 'rot', kind: 'jwks', outcome: 'ok' }) >= 2,
         m,
       );
+      // The key age is known for an issuer whose keys were fetched, absent for one never reached.
+      assert.ok(/^purser_oidc_jwks_age_seconds\{provider="rot"\} [0-9.e+-]+$/m.test(m), m);
+      assert.ok(!m.includes('purser_oidc_jwks_age_seconds{provider="dead"}'), m);
     }),
   );
 

@@ -20,6 +20,7 @@ export const LAYERS = [
   'authz',
   'compile',
   'http',
+  'audit',
   'server',
   'proxy',
   'runtime',

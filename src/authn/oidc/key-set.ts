@@ -40,6 +40,8 @@ export interface KeySet {
   /** Fetches now (start-up warm-up); never throws. */
   warm(): Promise<void>;
   readonly fetchCount: number;
+  /** Seconds since the keys in use were fetched; undefined before the first success (or for static keys). */
+  readonly ageSeconds?: number | undefined;
   /** Releases what fetching holds open (the issuer's HTTP agent). */
   close?(): Promise<void>;
 }
@@ -67,6 +69,10 @@ export class RemoteKeySet implements KeySet {
 
   get fetchCount(): number {
     return this.#fetches;
+  }
+
+  get ageSeconds(): number | undefined {
+    return this.#fetchedAt === 0 ? undefined : (this.#now() - this.#fetchedAt) / 1000;
   }
 
   #now(): number {

@@ -74,7 +74,7 @@ describe('attacker-controlled memory and logs stay bounded (issue 8 hole 6)', ()
     const until = Date.now() + 600_000;
     for (let i = 0; i < 2000; i++) {
       const token = `${'t'.repeat(47_000)}${i}`;
-      cache.set(token, { sub: 'alice', access: [...access], exp: until / 1000 }, until);
+      cache.set(token, { sub: 'alice', access: [...access], exp: until / 1000, jti: '' }, until);
     }
     const grown = heapMiB() - before;
     assert.ok(cache.bytes <= 4 * 2 ** 20, `${cache.bytes} bytes counted`);

@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import { splitHostPort } from '../../../src/http/listen.js';
 import { clientIp } from '../../../src/server/http.js';
 import { Metrics } from '../../../src/server/metrics.js';
+import { parseExposition } from '../../helpers/prom-text.js';
 
 const fakeReq = (xff: string | string[] | undefined, remote = '10.0.0.9') =>
   ({
@@ -40,7 +41,7 @@ describe('splitHostPort', () => {
 });
 
 describe('Metrics', () => {
-  test('counters render per label set, escaped; histogram buckets are cumulative', () => {
+  test('counters render per label set, escaped; histogram buckets are cumulative', async () => {
     const m = new Metrics();
     m.tokenRequests.inc({ grant: 'get', outcome: 'ok' });
     m.tokenRequests.inc({ outcome: 'ok', grant: 'get' });
@@ -49,7 +50,7 @@ describe('Metrics', () => {
     m.tokenDuration.observe(0.003);
     m.tokenDuration.observe(0.2);
     m.tokenDuration.observe(5);
-    const text = m.render();
+    const text = await m.render();
     assert.match(text, /^purser_token_requests_total\{grant="get",outcome="ok"\} 2$/m);
     assert.match(text, /^purser_token_requests_total\{grant="password",outcome="unauthorized"\} 1$/m);
     assert.ok(text.includes('purser_failed_logins_total{kind="a\\"b\\\\c\\nd"} 1'), text);
@@ -60,17 +61,46 @@ describe('Metrics', () => {
     assert.match(text, /^purser_token_request_duration_seconds_bucket\{le="\+Inf"\} 3$/m);
     assert.match(text, /^purser_token_request_duration_seconds_count 3$/m);
     assert.match(text, /^purser_token_request_duration_seconds_sum 5\.203/m);
-    assert.match(text, /^# TYPE process_resident_memory_bytes gauge$/m);
-    // Every non-comment line is "name{labels} value" or "name value".
-    for (const line of text.trim().split('\n')) {
-      if (line.startsWith('#')) continue;
-      assert.match(line, /^[a-z_]+(\{.*\})? [0-9.e+-]+$/, line);
-    }
+    const parsed = parseExposition(text);
+    assert.equal(parsed.types.get('process_resident_memory_bytes'), 'gauge');
+    assert.equal(parsed.value('purser_failed_logins_total', { kind: 'a"b\\c\nd' }), 1);
   });
 
-  test('extra counters are rendered too', () => {
+  test('default runtime metrics are there, in a registry of the instance', async () => {
+    const a = new Metrics();
+    const b = new Metrics();
+    a.reloads.inc({ outcome: 'ok' });
+    const pa = parseExposition(await a.render());
+    const pb = parseExposition(await b.render());
+    for (const name of [
+      'process_cpu_seconds_total',
+      'nodejs_eventloop_lag_seconds',
+      'nodejs_heap_size_used_bytes',
+      'nodejs_active_handles_total',
+      'nodejs_gc_duration_seconds',
+      'purser_bcrypt_queue_waiting',
+    ])
+      assert.ok(pa.types.has(name), name);
+    assert.equal(pa.value('purser_config_reloads_total', { outcome: 'ok' }), 1);
+    assert.equal(pb.value('purser_config_reloads_total', { outcome: 'ok' }), 0);
+  });
+
+  test('granted actions: types and actions outside the known sets count as other', async () => {
+    const m = new Metrics();
+    m.grantedAction('repository', 'pull');
+    m.grantedAction('x'.repeat(300), 'frobnicate');
+    const p = parseExposition(await m.render());
+    assert.equal(p.value('purser_granted_actions_total', { type: 'repository', action: 'pull' }), 1);
+    assert.equal(p.value('purser_granted_actions_total', { type: 'other', action: 'other' }), 1);
+  });
+
+  test('extra counters and gauges are rendered too; a gauge registered again replaces the old', async () => {
     const m = new Metrics();
     m.counter('purser_extra_total', 'Extra.').inc({}, 4);
-    assert.match(m.render(), /^purser_extra_total 4$/m);
+    m.gauge('purser_g', 'G.', () => 1);
+    m.gauge('purser_g', 'G.', () => 2);
+    const text = await m.render();
+    assert.match(text, /^purser_extra_total 4$/m);
+    assert.match(text, /^purser_g 2$/m);
   });
 });

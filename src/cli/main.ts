@@ -4,6 +4,7 @@ import { doctorCommand } from './doctor.js';
 import { hashCommand } from './hash.js';
 import { keysCommand } from './keys.js';
 import { serveCommand } from './serve.js';
+import { testCommand } from './test.js';
 import { type CommandIo, processIo, UsageError } from './usage.js';
 
 const HELP = `Usage: purser <command> [options]
@@ -16,6 +17,7 @@ Commands:
   keys generate             write a signing key and a certificate for the registry
   hash                      bcrypt a password read on stdin
   check                     explain what a caller would get, without issuing anything
+  test --config FILE CASES  check policy cases (expected access per scope) against a config
   doctor --config FILE      print the matching registry configuration and key ids, warn about mismatches
 
 Run 'purser <command> --help' for a command's options.
@@ -27,6 +29,7 @@ const COMMANDS: Record<string, (args: string[], io: CommandIo) => Promise<number
   keys: keysCommand,
   hash: hashCommand,
   check: checkCommand,
+  test: testCommand,
   doctor: doctorCommand,
 };
 

@@ -3,6 +3,7 @@ import { type Authenticator, type Credentials, userThrottleKey } from '../authn/
 import { imitateDefaultCheck } from '../authn/password-checks.js';
 import type { Authorizer, DecidingAuthorizer, ScopeDecision } from '../authz/authorizer.js';
 import { clampedAuthorizer } from '../authz/clamp.js';
+import { tokenLifetime } from '../authz/lifetime.js';
 import { PurserError, TooManyAttempts } from '../core/errors.js';
 import { ANONYMOUS, type Identity } from '../core/identity.js';
 import type { Scope } from '../protocol/scope.js';
@@ -267,7 +268,9 @@ export class TokenService {
     const decisions = await this.#authorizer.authorize({ identity, service, scopes, ip });
     const granted: Scope[] = [];
     for (const d of decisions) if (d.granted.length > 0) granted.push({ ...d.requested, actions: d.granted });
-    const issued = this.#o.keyring.signer.issue(identity.account, service, granted);
+    const signer = this.#o.keyring.signer;
+    const lifetime = tokenLifetime(decisions, signer.defaultLifetime);
+    const issued = signer.issue(identity.account, service, granted, Date.now(), lifetime);
     const response: TokenResponse = {
       token: issued.token,
       access_token: issued.token,
@@ -275,15 +278,15 @@ export class TokenService {
       issued_at: issued.issuedAt.toISOString(),
     };
     const issuer = by === undefined ? this.#owner(identity) : by;
-    const lifetime = (offline && issuer?.refreshLifetime?.(identity)) || 0;
-    if (issuer && lifetime > 0) {
+    const refreshLifetime = (offline && issuer?.refreshLifetime?.(identity)) || 0;
+    if (issuer && refreshLifetime > 0) {
       const cfp = issuer.refreshBinding?.(identity, fingerprintKey(this.#o.keyring.signer.key));
       response.refresh_token = issueRefreshToken(
         this.#o.keyring,
         this.#o.issuer,
         identity,
         { ath: issuer.kind, ...(cfp !== undefined ? { cfp } : {}) },
-        lifetime,
+        refreshLifetime,
       );
     }
     return { response, identity, service, decisions };

@@ -63,6 +63,12 @@ const token = z
       .max(86400)
       .default(300)
       .describe('Lifetime of issued tokens, seconds (60 to 86400).'),
+    compat: z
+      .enum(['zot'])
+      .optional()
+      .describe(
+        "zot: accept Zot's catalog scope `repository::pull` (granted when the ACL grants registry:catalog) and write concrete actions instead of `*` in tokens.",
+      ),
     refreshTokenLifetime: z
       .number()
       .int()

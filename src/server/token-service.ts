@@ -6,7 +6,7 @@ import { clampedAuthorizer } from '../authz/clamp.js';
 import { tokenLifetime } from '../authz/lifetime.js';
 import { PurserError, TooManyAttempts } from '../core/errors.js';
 import { ANONYMOUS, type Identity } from '../core/identity.js';
-import type { Scope } from '../protocol/scope.js';
+import { isZotCatalogScope, type Scope } from '../protocol/scope.js';
 import type { TokenRequest } from '../protocol/token-request.js';
 import type { RevocationStore } from '../state/revocation.js';
 import { MemoryThrottleStore, type ThrottlePolicy, type ThrottleStore } from '../state/throttle.js';
@@ -51,6 +51,8 @@ export interface TokenServiceOptions {
   /** Waits as long as a failed password check, for credentials no authenticator claims. */
   imitateCheck?: () => Promise<void>;
   onFailedLogin?: (kind: string) => void;
+  /** Accept Zot's empty-name catalog scope `repository::pull` (token.compat: zot). */
+  zotCatalogScope?: boolean;
 }
 
 /** An identity and the authenticator that vouched for it (null: nobody, the anonymous caller). */
@@ -265,6 +267,11 @@ export class TokenService {
     offline: boolean,
     by?: Authenticator | null,
   ): Promise<TokenOutcome> {
+    if (!this.#o.zotCatalogScope && scopes.some(isZotCatalogScope))
+      throw new PurserError(
+        'INVALID_SCOPE',
+        'invalid scope "repository::…": empty resource name (Zot asks for it for its catalog: set token.compat: zot)',
+      );
     const decisions = await this.#authorizer.authorize({ identity, service, scopes, ip });
     const granted: Scope[] = [];
     for (const d of decisions) if (d.granted.length > 0) granted.push({ ...d.requested, actions: d.granted });

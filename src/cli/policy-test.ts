@@ -1,8 +1,12 @@
 import { OidcProvider } from '../authn/oidc/provider.js';
 import { Acl } from '../authz/acl.js';
+import type { ScopeDecision } from '../authz/authorizer.js';
+import { clampedAuthorizer } from '../authz/clamp.js';
+import { zotCompatAuthorizer } from '../authz/zot-compat.js';
 import type { CompiledConfig } from '../compile/compile-config.js';
 import { ConfigError, PurserError } from '../core/errors.js';
 import { ANONYMOUS, type Identity, STATIC_PROVIDER } from '../core/identity.js';
+import { isZotCatalogScope } from '../protocol/scope.js';
 import { silentLogger } from '../util/log.js';
 import { type PolicyCase, scopeKey } from './policy-cases.js';
 
@@ -43,6 +47,11 @@ export async function evaluateCases(
 ): Promise<CaseResult[]> {
   const config = compiled.config;
   const acl = new Acl(compiled.rules);
+  const zot = config.token.compat === 'zot';
+  // As serve decides: with token.compat: zot, the catalog scope mapping and `*` expansion too.
+  const decide = zot
+    ? clampedAuthorizer(zotCompatAuthorizer(acl))
+    : { authorize: async (r: Parameters<Acl['authorize']>[0]) => acl.authorize(r) };
   // Providers are built for their CEL only: their key sets are never asked for a key, so
   // nothing is fetched.
   const providers = new Map<string, OidcProvider>();
@@ -50,8 +59,16 @@ export async function evaluateCases(
     for (const [i, p] of config.providers.entries())
       providers.set(p.name, await OidcProvider.create(p, `providers[${i}]`, config.file, silentLogger));
     const services = config.token.services;
-    return cases.map((c) => {
+    const results: CaseResult[] = [];
+    for (const c of cases) {
       const d = c.data;
+      const empty = c.scopes.findIndex(isZotCatalogScope);
+      if (!zot && empty >= 0)
+        throw new ConfigError(
+          casesFile,
+          `${c.where}.scopes[${empty}]`,
+          'empty resource name (Zot asks for it for its catalog: the configuration needs token.compat: zot)',
+        );
       let identity: Identity = ANONYMOUS;
       let refused: string | undefined;
       if (d.user !== undefined) {
@@ -86,13 +103,9 @@ export async function evaluateCases(
           `not one of token.service (${services.join(', ')})`,
         );
       const service = d.service ?? services[0]!;
-      const decisions = refused
-        ? c.scopes.map((s) => ({
-            requested: s,
-            granted: [] as string[],
-            explanation: `login refused: ${refused}`,
-          }))
-        : acl.authorize({ identity, service, scopes: c.scopes, ip: d.ip ?? '127.0.0.1' });
+      const decisions: Pick<ScopeDecision, 'requested' | 'granted' | 'explanation'>[] = refused
+        ? c.scopes.map((s) => ({ requested: s, granted: [], explanation: `login refused: ${refused}` }))
+        : await decide.authorize({ identity, service, scopes: c.scopes, ip: d.ip ?? '127.0.0.1' });
       const scopes = decisions.map((dec) => {
         const key = scopeKey(dec.requested);
         const expected = c.expect.get(key) ?? [];
@@ -105,7 +118,7 @@ export async function evaluateCases(
           ok: sameSet(expected, dec.granted),
         };
       });
-      return {
+      results.push({
         name: d.name,
         where: c.where,
         caller: refused
@@ -116,8 +129,9 @@ export async function evaluateCases(
         refused,
         scopes,
         ok: scopes.every((s) => s.ok),
-      };
-    });
+      });
+    }
+    return results;
   } finally {
     await Promise.all([...providers.values()].map((p) => p.close()));
   }

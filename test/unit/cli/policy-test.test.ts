@@ -163,6 +163,36 @@ FAIL  anonymous wrongly expected nothing (cases[2], caller (anonymous))
     });
   }
 
+  test('token.compat: zot is evaluated as serve does: the catalog scope, * expanded; refused without it', async () => {
+    const zotConfig = writeFile(
+      keys.dir,
+      'zot.yaml',
+      `token: { issuer: t, service: zot.test, key: token.key, compat: zot }
+users: { alice: { password: x } }
+acl:
+  - match: { type: registry, name: catalog, account: alice }
+    actions: ["*"]
+  - match: { account: alice }
+    actions: ["*"]
+`,
+    );
+    const zotCases = writeFile(
+      keys.dir,
+      'zot-cases.yaml',
+      `cases:
+  - name: alice lists Zot's catalog
+    user: alice
+    scopes: ["repository::pull", "repository:app:*"]
+    expect: { "repository:": [pull], "repository:app": [pull, push, delete] }
+`,
+    );
+    const ok = await inproc(['test', '--config', zotConfig, zotCases]);
+    assert.equal(ok.code, 0, ok.stdout);
+    const plain = await inproc(['test', '--config', config, zotCases]);
+    assert.equal(plain.code, 2);
+    assert.match(plain.stderr, /cases\[0\]\.scopes\[0\]: empty resource name .*token\.compat: zot/);
+  });
+
   test('usage: no cases file, or no --config, exits 2', async () => {
     assert.equal((await inproc(['test', '--config', config])).code, 2);
     assert.equal((await inproc(['test', cases])).code, 2);

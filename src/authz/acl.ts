@@ -25,6 +25,8 @@ export interface CompiledRule {
   match: Partial<Record<'account' | 'provider' | 'type' | 'name' | 'service', Pattern[]>>;
   when: Condition | undefined;
   actions: readonly string[];
+  /** The lifetime of a token this rule grants something in; undefined: token.expiresIn. */
+  expiresIn: number | undefined;
 }
 
 const MATCH_KEYS = ['account', 'provider', 'type', 'name', 'service'] as const;
@@ -62,7 +64,15 @@ export function compileRules(
         throw new ConfigError(file, `${where}.when`, 'conditions are not available here');
       when = compileCondition(r.when, `${where}.when`);
     }
-    return { index, where, comment: r.comment, match, when, actions: [...new Set(r.actions)] };
+    return {
+      index,
+      where,
+      comment: r.comment,
+      match,
+      when,
+      actions: [...new Set(r.actions)],
+      expiresIn: r.expiresIn,
+    };
   });
 }
 
@@ -156,6 +166,7 @@ export class Acl implements Authorizer {
         granted,
         rule: rule.index,
         explanation: `${label} grants [${rule.actions.join(', ')}]`,
+        ...(rule.expiresIn !== undefined ? { expiresIn: rule.expiresIn } : {}),
       };
     }
     return { requested: scope, granted: [], rule: undefined, explanation: 'no rule matched' };

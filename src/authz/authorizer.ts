@@ -19,6 +19,12 @@ export interface ScopeDecision {
   rule: number | undefined;
   /** A human-readable account of the decision, for `purser check` and debug logs. */
   explanation: string;
+  /**
+   * The longest lifetime, seconds, of a token carrying this grant (an ACL rule's
+   * `expiresIn`); undefined: token.expiresIn. A token lives as long as the shortest among
+   * its granted scopes (authz/lifetime.ts).
+   */
+  expiresIn?: number;
 }
 
 /** "Not mine to say" for one scope: the next authorizer of a chain decides it. */

@@ -9,6 +9,8 @@ import type {
 } from './authorizer.js';
 
 const MAX_EXPLANATION = 500;
+/** The largest token.expiresIn (config/schema.ts). */
+const MAX_LIFETIME = 86400;
 
 const sameResource = (a: Scope, b: unknown): boolean => {
   if (b === null || typeof b !== 'object') return false;
@@ -66,6 +68,10 @@ export function clampAnswers(scopes: readonly Scope[], answers: unknown): ScopeA
       granted: clampActions(scope.actions, d.granted),
       rule: typeof d.rule === 'number' ? d.rule : undefined,
       explanation,
+      // Bounded like token.expiresIn: no authorizer makes a token outlive a day.
+      ...(Number.isInteger(d.expiresIn) && d.expiresIn! >= 1 && d.expiresIn! <= MAX_LIFETIME
+        ? { expiresIn: d.expiresIn! }
+        : {}),
     };
   });
 }

@@ -5,7 +5,7 @@ import { PurserError } from '../core/errors.js';
 import type { Identity } from '../core/identity.js';
 import { ANONYMOUS } from '../core/identity.js';
 import { Secret } from '../core/secret.js';
-import { formatScope, parseScopes } from '../protocol/scope.js';
+import { formatScope, isZotCatalogScope, parseScopes } from '../protocol/scope.js';
 import { buildApp } from '../server/app.js';
 import { accessEntries } from '../token/signer.js';
 import { silentLogger } from '../util/log.js';
@@ -67,6 +67,10 @@ export async function checkCommand(args: string[], io: CommandIo): Promise<numbe
   const config = loadConfigFile(file);
   // buildApp compiles first (compile/compile-config.ts): check refuses exactly what serve refuses.
   const app = await buildApp(await compileConfig(config), silentLogger);
+  if (config.token.compat !== 'zot' && scopes.some(isZotCatalogScope))
+    throw new UsageError(
+      '--scope: empty resource name (Zot asks for it for its catalog: set token.compat: zot)',
+    );
   const ip = str(values, 'ip') ?? '127.0.0.1';
   const service = app.tokens.resolveService(str(values, 'service'));
 
@@ -106,7 +110,8 @@ export async function checkCommand(args: string[], io: CommandIo): Promise<numbe
     throw e;
   }
 
-  const decisions = app.acl.authorize({ identity, service, scopes, ip });
+  // The authorizer serve uses: with token.compat: zot, its catalog mapping and `*` expansion too.
+  const decisions = await app.authorizer.authorize({ identity, service, scopes, ip });
   const access = accessEntries(
     decisions.filter((d) => d.granted.length > 0).map((d) => ({ ...d.requested, actions: d.granted })),
   );

@@ -5,6 +5,7 @@ import { hashCommand } from './hash.js';
 import { keysCommand } from './keys.js';
 import { revokeCommand } from './revoke.js';
 import { serveCommand } from './serve.js';
+import { testCommand } from './test.js';
 import { type CommandIo, processIo, UsageError } from './usage.js';
 
 const HELP = `Usage: purser <command> [options]
@@ -17,6 +18,7 @@ Commands:
   keys generate             write a signing key and a certificate for the registry
   hash                      bcrypt a password read on stdin
   check                     explain what a caller would get, without issuing anything
+  test --config FILE CASES  check policy cases (expected access per scope) against a config
   doctor --config FILE      print the matching registry configuration and key ids, warn about mismatches
   revoke --config FILE      revoke refresh tokens (--jti, --account, --provider) in the shared Redis store
 
@@ -29,6 +31,7 @@ const COMMANDS: Record<string, (args: string[], io: CommandIo) => Promise<number
   keys: keysCommand,
   hash: hashCommand,
   check: checkCommand,
+  test: testCommand,
   doctor: doctorCommand,
   revoke: revokeCommand,
 };

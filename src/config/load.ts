@@ -97,7 +97,7 @@ function formatPath(path: readonly PropertyKey[]): string {
 }
 
 /** Picks the most specific problem of a zod issue (unions report every branch). */
-function describeIssue(
+export function describeIssue(
   issue: z.core.$ZodIssue,
   prefix: readonly PropertyKey[] = [],
 ): { path: string; message: string } {

@@ -63,6 +63,12 @@ const token = z
       .max(86400)
       .default(300)
       .describe('Lifetime of issued tokens, seconds (60 to 86400).'),
+    compat: z
+      .enum(['zot'])
+      .optional()
+      .describe(
+        "zot: accept Zot's catalog scope `repository::pull` (granted when the ACL grants registry:catalog) and write concrete actions instead of `*` in tokens.",
+      ),
     refreshTokenLifetime: z
       .number()
       .int()
@@ -137,6 +143,15 @@ const rule = z.strictObject({
     .array(z.enum(ACTION_NAMES))
     .describe('Actions this rule grants ("*" = all). An empty list denies explicitly and stops the search.'),
   comment: z.string().optional().describe('Free text, shown by `purser check`.'),
+  expiresIn: z
+    .number()
+    .int()
+    .min(60)
+    .max(86400)
+    .optional()
+    .describe(
+      'Lifetime, seconds (60 to 86400), of a token this rule grants something in (default token.expiresIn); a token gets the shortest among the rules that granted it something.',
+    ),
 });
 
 export const ASYMMETRIC_ALGS = [

@@ -49,9 +49,12 @@ export function parseScope(raw: string): Scope {
   const t = TYPE_RE.exec(typePart);
   if (!t) throw invalid(raw, `bad resource type ${JSON.stringify(typePart)}`);
   const type = t[1]!;
-  if (name.length === 0) throw invalid(raw, 'empty resource name');
   if (name.length > 255) throw invalid(raw, 'resource name longer than 255 characters');
-  if (type === 'repository' ? !REPOSITORY_RE.test(name) : !OTHER_NAME_RE.test(name)) {
+  if (name.length === 0) {
+    // Zot's catalog challenge asks for `repository::pull`; whether that is accepted is the
+    // token service's call (token.compat: zot), not the parser's.
+    if (type !== 'repository' || t[2] !== undefined) throw invalid(raw, 'empty resource name');
+  } else if (type === 'repository' ? !REPOSITORY_RE.test(name) : !OTHER_NAME_RE.test(name)) {
     throw invalid(raw, `bad ${type} name ${JSON.stringify(name)}`);
   }
   const actions: string[] = [];
@@ -89,6 +92,11 @@ export function parseScopes(values: readonly string[]): Scope[] {
     }
   }
   return [...merged.values()];
+}
+
+/** `repository::…`: the empty-name scope Zot's `/v2/_catalog` challenge asks for. */
+export function isZotCatalogScope(s: Scope): boolean {
+  return s.type === 'repository' && s.name === '' && s.class === undefined;
 }
 
 export function formatScope(s: Scope): string {

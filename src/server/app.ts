@@ -5,6 +5,8 @@ import { StaticUsers } from '../authn/static-users.js';
 import { Acl } from '../authz/acl.js';
 import type { Authorizer, DecidingAuthorizer } from '../authz/authorizer.js';
 import { chainAuthorizers } from '../authz/chain.js';
+import { clampedAuthorizer } from '../authz/clamp.js';
+import { zotCompatAuthorizer } from '../authz/zot-compat.js';
 import { type CompiledConfig, compileConfig } from '../compile/compile-config.js';
 import type { Config } from '../config/load.js';
 import { PRESETS } from '../config/presets.js';
@@ -140,7 +142,9 @@ export async function buildApp(
     if (options.authorizerOrder === 'after-acl') chain.push(options.authorizer);
     else chain.unshift(options.authorizer);
   }
-  const authorizer = chainAuthorizers(chain);
+  const chained = chainAuthorizers(chain);
+  const zot = config.token.compat === 'zot';
+  const authorizer = zot ? clampedAuthorizer(zotCompatAuthorizer(chained)) : chained;
   const tokens = new TokenService({
     issuer: config.token.issuer,
     services: config.token.services,
@@ -148,6 +152,7 @@ export async function buildApp(
     authenticators,
     authorizer,
     anonymous: config.auth.anonymous,
+    zotCatalogScope: zot,
     // The store outlives reloads: a lockout survives one, under the limits now configured.
     throttle: stores.throttle,
     throttlePolicy: {

@@ -3,9 +3,10 @@ import { type Authenticator, type Credentials, userThrottleKey } from '../authn/
 import { imitateDefaultCheck } from '../authn/password-checks.js';
 import type { Authorizer, DecidingAuthorizer, ScopeDecision } from '../authz/authorizer.js';
 import { clampedAuthorizer } from '../authz/clamp.js';
+import { tokenLifetime } from '../authz/lifetime.js';
 import { PurserError, TooManyAttempts } from '../core/errors.js';
 import { ANONYMOUS, type Identity } from '../core/identity.js';
-import type { Scope } from '../protocol/scope.js';
+import { isZotCatalogScope, type Scope } from '../protocol/scope.js';
 import type { TokenRequest } from '../protocol/token-request.js';
 import type { RevocationStore } from '../state/revocation.js';
 import { MemoryThrottleStore, type ThrottlePolicy, type ThrottleStore } from '../state/throttle.js';
@@ -52,6 +53,8 @@ export interface TokenServiceOptions {
   /** Waits as long as a failed password check, for credentials no authenticator claims. */
   imitateCheck?: () => Promise<void>;
   onFailedLogin?: (kind: string) => void;
+  /** Accept Zot's empty-name catalog scope `repository::pull` (token.compat: zot). */
+  zotCatalogScope?: boolean;
 }
 
 /** An identity and the authenticator that vouched for it (null: nobody, the anonymous caller). */
@@ -266,10 +269,17 @@ export class TokenService {
     offline: boolean,
     by?: Authenticator | null,
   ): Promise<TokenOutcome> {
+    if (!this.#o.zotCatalogScope && scopes.some(isZotCatalogScope))
+      throw new PurserError(
+        'INVALID_SCOPE',
+        'invalid scope "repository::…": empty resource name (Zot asks for it for its catalog: set token.compat: zot)',
+      );
     const decisions = await this.#authorizer.authorize({ identity, service, scopes, ip });
     const granted: Scope[] = [];
     for (const d of decisions) if (d.granted.length > 0) granted.push({ ...d.requested, actions: d.granted });
-    const issued = this.#o.keyring.signer.issue(identity.account, service, granted);
+    const signer = this.#o.keyring.signer;
+    const lifetime = tokenLifetime(decisions, signer.defaultLifetime);
+    const issued = signer.issue(identity.account, service, granted, Date.now(), lifetime);
     const response: TokenResponse = {
       token: issued.token,
       access_token: issued.token,
@@ -277,15 +287,15 @@ export class TokenService {
       issued_at: issued.issuedAt.toISOString(),
     };
     const issuer = by === undefined ? this.#owner(identity) : by;
-    const lifetime = (offline && issuer?.refreshLifetime?.(identity)) || 0;
-    if (issuer && lifetime > 0) {
+    const refreshLifetime = (offline && issuer?.refreshLifetime?.(identity)) || 0;
+    if (issuer && refreshLifetime > 0) {
       const cfp = issuer.refreshBinding?.(identity, fingerprintKey(this.#o.keyring.signer.key));
       response.refresh_token = issueRefreshToken(
         this.#o.keyring,
         this.#o.issuer,
         identity,
         { ath: issuer.kind, ...(cfp !== undefined ? { cfp } : {}) },
-        lifetime,
+        refreshLifetime,
       );
     }
     return { response, identity, service, decisions, jti: issued.claims.jti };

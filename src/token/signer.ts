@@ -60,6 +60,11 @@ export class TokenSigner {
   readonly #issuer: string;
   readonly #lifetime: number;
 
+  /** token.expiresIn: the lifetime of a token no rule shortens or lengthens. */
+  get defaultLifetime(): number {
+    return this.#lifetime;
+  }
+
   constructor(key: SigningKey, opts: { issuer: string; keyId: KeyIdMode; expiresIn: number }) {
     this.key = key;
     this.#issuer = opts.issuer;
@@ -83,13 +88,20 @@ export class TokenSigner {
     return `${input}.${sig.toString('base64url')}`;
   }
 
-  issue(subject: string, audience: string, access: readonly Scope[], now = Date.now()): IssuedToken {
+  /** Signs an access token; `lifetime` (seconds) overrides token.expiresIn for this one. */
+  issue(
+    subject: string,
+    audience: string,
+    access: readonly Scope[],
+    now = Date.now(),
+    lifetime = this.#lifetime,
+  ): IssuedToken {
     const iat = Math.floor(now / 1000);
     const claims: TokenClaims = {
       iss: this.#issuer,
       sub: subject,
       aud: audience,
-      exp: iat + this.#lifetime,
+      exp: iat + lifetime,
       nbf: iat - 1,
       iat,
       jti: randomId(),
@@ -98,7 +110,7 @@ export class TokenSigner {
     return {
       token: this.signClaims(claims),
       claims,
-      expiresIn: this.#lifetime,
+      expiresIn: lifetime,
       issuedAt: new Date(iat * 1000),
     };
   }

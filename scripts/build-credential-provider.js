@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds dist/purser-credential-provider, the kubelet credential provider as one executable
 // that runs on a node without Node.js: Node's single executable applications (SEA) with the
-// esbuild bundle of clients/src/kubelet/sea.ts (CommonJS: Node 20's SEA main must be) injected
+// esbuild bundle of clients/src/kubelet/cli.ts (CommonJS: Node 20's SEA main must be) injected
 // into a copy of the running node binary by postject (npm, devDependency).
 // Cached: when the bundle and the node binary are those of the last build, nothing is redone
 // (a stamp next to the executable), so the test suite builds it once.
@@ -31,7 +31,7 @@ const FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 async function bundleText() {
   const r = await esbuild.build({
     absWorkingDir: root,
-    entryPoints: ['clients/src/kubelet/sea.ts'],
+    entryPoints: ['clients/src/kubelet/cli.ts'],
     bundle: true,
     platform: 'node',
     format: 'cjs',

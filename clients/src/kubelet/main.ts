@@ -1,5 +1,5 @@
 // purser-credential-provider's command line on the real stdin/stdout/stderr. Imported by
-// bin/purser-credential-provider.js and by the single executable's entry (sea.ts).
+// bin/purser-credential-provider.js and by the bundled entry (cli.ts).
 import { HelperError } from '../errors.js';
 import { PROVIDER_NAME, runProvider } from './run.js';
 

@@ -1,6 +1,8 @@
 // The kubelet credential provider's logic in process: request parsing, registry matching,
 // cacheDuration from the token's exp, flags, and failures that never echo the token.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parseArgs } from '../../../clients/src/kubelet/args.js';
 import { formatGoDuration, parseGoDuration } from '../../../clients/src/kubelet/duration.js';
@@ -11,6 +13,7 @@ import {
 } from '../../../clients/src/kubelet/registry-match.js';
 import { cacheSeconds } from '../../../clients/src/kubelet/response.js';
 import { runProvider } from '../../../clients/src/kubelet/run.js';
+import { repoRoot } from '../../helpers/paths.js';
 
 const NOW = 1_800_000_000;
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
@@ -156,5 +159,19 @@ describe('kubelet credential provider', () => {
       maxCacheSeconds: 3600,
     });
     assert.deepEqual(parseArgs(['--registry', 'a.test', '--help']), { help: true });
+  });
+
+  test('the package bin runs the same provider (stdin, stdout, exit code)', () => {
+    const bin = join(repoRoot, 'bin', 'purser-credential-provider.js');
+    const token = jwt({ exp: Math.floor(Date.now() / 1000) + 7200 });
+    const ok = spawnSync(process.execPath, [bin, '--registry', 'r.test'], {
+      input: request({ image: 'r.test/a/b:1', serviceAccountToken: token }),
+      encoding: 'utf8',
+    });
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.equal(JSON.parse(ok.stdout).cacheDuration, '1h0m0s');
+    const bad = spawnSync(process.execPath, [bin, '--registry', 'r.test'], { input: '{', encoding: 'utf8' });
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /^purser-credential-provider: INPUT_INVALID: .*not JSON\n$/);
   });
 });

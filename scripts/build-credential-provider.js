@@ -69,10 +69,12 @@ export async function buildCredentialProvider({ log = () => {} } = {}) {
     log(`${relative(process.cwd(), EXECUTABLE)} is up to date`);
     return EXECUTABLE;
   }
-  mkdirSync(WORK, { recursive: true });
-  const main = join(WORK, 'provider.cjs');
-  const blob = join(WORK, 'provider.blob');
-  const config = join(WORK, 'sea-config.json');
+  // Per process: two test files may build at the same time (the rename below is atomic).
+  const work = join(WORK, String(process.pid));
+  mkdirSync(work, { recursive: true });
+  const main = join(work, 'provider.cjs');
+  const blob = join(work, 'provider.blob');
+  const config = join(work, 'sea-config.json');
   writeFileSync(main, text);
   writeFileSync(config, JSON.stringify({ main, output: blob, disableExperimentalSEAWarning: true }));
   execFileSync(process.execPath, ['--experimental-sea-config', config], {
@@ -89,6 +91,8 @@ export async function buildCredentialProvider({ log = () => {} } = {}) {
   } catch (err) {
     rmSync(tmp, { force: true });
     throw err;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
   }
   writeFileSync(stampFile, stamp);
   log(`wrote ${relative(process.cwd(), EXECUTABLE)}`);

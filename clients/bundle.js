@@ -2,6 +2,7 @@
 //   actions/login/dist/index.mjs       the GitHub Action's main and post step   (checked in)
 //   actions/login/dist/credhelper.mjs  docker-credential-purser for the Action  (checked in)
 //   clients/dist/docker-credential-purser.mjs  the same helper as an executable (built, not kept)
+//   clients/dist/purser-credential-provider.mjs the kubelet credential provider   (built, not kept)
 // The Action's files are checked in so it runs without `npm install`; their target is the
 // runtime actions/login/action.yml declares (runs.using).
 //   node clients/bundle.js           write all of them (npm run build:clients)
@@ -68,6 +69,10 @@ export async function bundle(actionDir = ACTION_DIR) {
     [
       join(CLIENTS_DIR, 'docker-credential-purser.mjs'),
       await one('clients/src/credhelper/main.ts', helperTarget(), true),
+    ],
+    [
+      join(CLIENTS_DIR, 'purser-credential-provider.mjs'),
+      await one('clients/src/kubelet/cli.ts', helperTarget(), true),
     ],
   ]);
 }

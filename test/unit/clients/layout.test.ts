@@ -63,7 +63,10 @@ test('clients/package.json declares no dependency; the server does not import th
   for (const k of ['dependencies', 'optionalDependencies', 'peerDependencies', 'bundleDependencies']) {
     assert.equal(pkg[k], undefined, `clients/package.json ${k}`);
   }
-  assert.deepEqual(pkg.bin, { 'docker-credential-purser': 'dist/docker-credential-purser.mjs' });
+  assert.deepEqual(pkg.bin, {
+    'docker-credential-purser': 'dist/docker-credential-purser.mjs',
+    'purser-credential-provider': 'dist/purser-credential-provider.mjs',
+  });
   const upward: string[] = [];
   for (const f of tsFiles(join(repoRoot, 'src'))) {
     for (const spec of imports(f)) {

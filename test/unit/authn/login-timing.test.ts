@@ -99,8 +99,10 @@ describe('login timing (issue 8 holes 7 and 8)', () => {
     const bcryptMs = Math.max(oneBcryptMs, await timed(() => bcryptVerify('x', H10)));
     console.log(`first real login under 64 wrong passwords for another user: ${t.toFixed(0)} ms`);
     // The fair queue serves the other address next: one in-flight bcrypt per slot, then its own.
+    // Before the fix: 19 s. The margin is for CI, where other test files share both cores
+    // (seen: 1,328 ms against one bcrypt of 365 ms at load average 9).
     assert.ok(
-      t < 3 * bcryptMs + 200,
+      t < 5 * bcryptMs + 500,
       `first login took ${t.toFixed(0)} ms (one bcrypt: ${bcryptMs.toFixed(0)} ms)`,
     );
   });

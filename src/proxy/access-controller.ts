@@ -142,12 +142,7 @@ export class TokenAccessController implements AccessController {
   }
 
   #challenge(realm: string, scopes: readonly Scope[], error?: string): string {
-    return bearerChallenge({
-      realm,
-      service: this.#service,
-      ...(scopes.length ? { scope: scopes.map(formatScope).join(' ') } : {}),
-      ...(error ? { error } : {}),
-    });
+    return bearerChallenge({ realm, service: this.#service, scopes, error });
   }
 }
 

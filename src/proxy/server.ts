@@ -124,11 +124,7 @@ export class RegistryProxy {
   }
 
   #challenge(scopes: readonly Scope[]): string {
-    return bearerChallenge({
-      realm: this.#realm,
-      service: this.#cfg.service,
-      ...(scopes.length ? { scope: scopes.map(formatScope).join(' ') } : {}),
-    });
+    return bearerChallenge({ realm: this.#realm, service: this.#cfg.service, scopes });
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

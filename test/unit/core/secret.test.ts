@@ -79,7 +79,7 @@ describe('registry responses', () => {
       bearerChallenge({
         realm: 'http://h/token',
         service: 'svc',
-        scope: 'repository:a:pull,push',
+        scopes: [{ type: 'repository', name: 'a', actions: ['pull', 'push'] }],
         error: 'insufficient_scope',
       }),
       'Bearer realm="http://h/token",service="svc",scope="repository:a:pull,push",error="insufficient_scope"',

@@ -120,19 +120,23 @@ export class TokenService {
   /** Waits for a slot: the capacity comes from the store, the gate is this process's. */
   async #acquire(key: string): Promise<void> {
     for (;;) {
-      const remaining = await this.#throttle.remaining(key, this.#o.throttlePolicy);
-      let slot = this.#slots.get(key);
-      if (!slot) {
-        slot = { active: 0, waiters: [] };
-        this.#slots.set(key, slot);
+      const idle = this.#slots.get(key);
+      // No check in flight for this key: the first one always starts (the store's verdict
+      // comes in #authenticateNow), so the common case takes its slot without a store call.
+      if (!idle || idle.active === 0) {
+        if (idle) idle.active++;
+        else this.#slots.set(key, { active: 1, waiters: [] });
+        return;
       }
+      const remaining = await this.#throttle.remaining(key, this.#o.throttlePolicy);
+      const slot = this.#slots.get(key);
+      if (!slot) continue; // emptied while the store answered: take it as idle
       // Synchronous from here: the check and the increment cannot interleave with another.
       if (slot.active === 0 || slot.active < remaining) {
         slot.active++;
         return;
       }
-      const s = slot;
-      await new Promise<void>((resolve) => s.waiters.push(resolve));
+      await new Promise<void>((resolve) => slot.waiters.push(resolve));
     }
   }
 

@@ -3,28 +3,73 @@ import { readFileSync } from 'node:fs';
 import { compileConfig } from '../compile/compile-config.js';
 import { loadConfigFile } from '../config/load.js';
 import { KeyRing } from '../token/keyring.js';
+import { checkRegistry, type Finding } from './doctor-registry.js';
+import { kubeletSetup } from './kubelet-setup.js';
 import { registrySnippets } from './registry-config.js';
+import { readRegistrySideConfig } from './registry-side-config.js';
 import { type CommandIo, flag, parse, str, UsageError } from './usage.js';
 
-export const DOCTOR_HELP = `Usage: purser doctor --config FILE [--realm URL]
+export const DOCTOR_HELP = `Usage: purser doctor --config FILE [--realm URL] [--registry URL [--registry-config FILE] [--registry-ca FILE]]
 
 Prints the registry-side configuration (distribution 2.x and 3.x auth.token blocks,
-Zot bearer block) matching this config, every key's id in each form, and a warning
-for each mismatch it can detect.
+Zot bearer block) matching this config, every key's id in each form, the kubelet set-up
+for a kubernetes provider, and a warning for each mismatch it can detect.
+
+With --registry it also checks that registry live: its challenge (realm, service), its
+clock, and whether it accepts a token signed by each key (rotation: a published key the
+registry does not trust yet is named). Exit 1 when the registry would refuse Purser's
+tokens, naming the cause and its fix.
 
 Options:
-  --config FILE   configuration file
-  --realm URL     the token URL as registries' clients reach it (default from listen)
+  --config FILE           configuration file
+  --realm URL             the token URL as registries' clients reach it (default from listen)
+  --registry URL          a running registry to check (http(s)://host:port)
+  --registry-config FILE  that registry's config.yml (or Zot's config.json): names the exact
+                          cause of a refusal (issuer, rootcertbundle), which the registry
+                          itself only writes to its log
+  --registry-ca FILE      PEM CA bundle for an https registry with a private CA
 `;
 
 export async function doctorCommand(args: string[], io: CommandIo): Promise<number> {
-  const { values } = parse(args, { config: { type: 'string', short: 'c' }, realm: { type: 'string' } });
+  const { values } = parse(args, {
+    config: { type: 'string', short: 'c' },
+    realm: { type: 'string' },
+    registry: { type: 'string' },
+    'registry-config': { type: 'string' },
+    'registry-ca': { type: 'string' },
+  });
   if (flag(values, 'help')) {
     io.stdout(DOCTOR_HELP);
     return 0;
   }
   const file = str(values, 'config');
   if (!file) throw new UsageError('--config FILE is required');
+  const registry = str(values, 'registry');
+  let registryHost: string | undefined;
+  if (registry !== undefined) {
+    let u: URL | undefined;
+    try {
+      u = new URL(registry);
+    } catch {}
+    if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:') || u.pathname.replace(/\/+$/, '') !== '')
+      throw new UsageError(
+        `--registry ${registry}: give the registry's base URL, e.g. https://registry.example.com`,
+      );
+    registryHost = u.host;
+  }
+  if (registry === undefined && (str(values, 'registry-config') || str(values, 'registry-ca')))
+    throw new UsageError('--registry-config and --registry-ca need --registry URL');
+  const registryConfig = str(values, 'registry-config');
+  const side = registryConfig === undefined ? undefined : readRegistrySideConfig(registryConfig);
+  const caFile = str(values, 'registry-ca');
+  let ca: string | undefined;
+  if (caFile !== undefined) {
+    try {
+      ca = readFileSync(caFile, 'utf8');
+    } catch (e) {
+      throw new UsageError(`--registry-ca ${caFile}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
   const config = loadConfigFile(file);
   // The same compile as serve's: doctor never passes a configuration serve refuses.
   const compiled = await compileConfig(config);
@@ -89,9 +134,30 @@ export async function doctorCommand(args: string[], io: CommandIo): Promise<numb
 
   const s = registrySnippets(config, realm);
   out += `\n${s.distribution2}\n${s.distribution3}\n${s.zot}`;
+  const kubelet = kubeletSetup(config, registryHost);
+  if (kubelet) out += `\n${kubelet}`;
+  let findings: Finding[] = [];
+  if (registry !== undefined) {
+    findings = await checkRegistry(config, ring, {
+      registry,
+      realm,
+      realmGiven: str(values, 'realm') !== undefined,
+      ...(ca ? { ca } : {}),
+      ...(side ? { registryConfig: side } : {}),
+    });
+    out += `\nLive checks against ${registry}${side ? ` (its config: ${side.file})` : ''}:\n`;
+    for (const f of findings)
+      out += `  ${f.level === 'ok' ? 'ok     ' : f.level === 'warning' ? 'WARNING' : 'ERROR  '} ${f.message}\n${f.fix ? `          fix: ${f.fix}\n` : ''}`;
+  }
+  const errors = findings.filter((f) => f.level === 'error').length;
   out += warnings.length
     ? `\nWarnings:\n${warnings.map((w) => `  - ${w}`).join('\n')}\n`
-    : '\nNo problems found.\n';
+    : errors
+      ? ''
+      : '\nNo problems found.\n';
+  if (errors)
+    out += `\nThe registry at ${registry} would refuse Purser's tokens: ${errors} error(s) above.\n`;
+  else if (registry !== undefined) out += `\nThe registry at ${registry} accepts Purser's tokens.\n`;
   io.stdout(out);
-  return 0;
+  return errors ? 1 : 0;
 }

@@ -11,8 +11,7 @@ import { PRESETS } from './presets.js';
 import { type ConfigData, type ConfigInput, configSchema, type ProviderData } from './schema.js';
 
 /** A provider after presets are applied and paths resolved. */
-export interface ProviderConfig
-  extends Omit<ProviderData, 'issuer' | 'audience' | 'labels' | 'preset' | 'algorithms'> {
+export interface ProviderConfig extends Omit<ProviderData, 'issuer' | 'audience' | 'labels' | 'algorithms'> {
   algorithms: string[];
   issuer: string;
   audiences: string[];
@@ -336,7 +335,7 @@ function resolveProvider(
       labels[c] = `claims.${c}`;
     }
   } else if (p.labels) labels = p.labels;
-  const { preset: _p, issuer: _i, audience, labels: _l, ...rest } = p;
+  const { issuer: _i, audience, labels: _l, ...rest } = p;
   return {
     ...rest,
     algorithms: p.algorithms ?? preset?.algorithms ?? ['RS256', 'ES256'],

@@ -1,6 +1,7 @@
 import { type Dispatcher, request } from 'undici';
 import type { ProxyConfig } from '../config/load.js';
 import { PurserError } from '../core/errors.js';
+import { parseBearerChallenge } from '../protocol/challenge.js';
 import { formatScope, type Scope } from '../protocol/scope.js';
 import type { KeyRing } from '../token/keyring.js';
 import { ExpiringCache } from '../util/expiring-cache.js';
@@ -41,14 +42,6 @@ export class BasicAuth implements UpstreamAuth {
   }
 }
 
-function parseChallenge(h: string): Record<string, string> | undefined {
-  if (!/^bearer\s/i.test(h)) return undefined;
-  const out: Record<string, string> = {};
-  for (const m of h.slice(7).matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g))
-    out[m[1]!.toLowerCase()] = m[2]!.replace(/\\(.)/g, '$1');
-  return out;
-}
-
 /** The upstream has its own token server: follow its challenge with fixed credentials, cache per scope. */
 export class UpstreamBearerAuth implements UpstreamAuth {
   readonly #cache = new ExpiringCache<string>(5000);
@@ -71,7 +64,7 @@ export class UpstreamBearerAuth implements UpstreamAuth {
         const res = await request(`${this.upstream}/v2/`, { dispatcher: this.dispatcher });
         await res.body.dump();
         const h = res.headers['www-authenticate'];
-        const c = parseChallenge(Array.isArray(h) ? h[0]! : (h ?? ''));
+        const c = parseBearerChallenge(Array.isArray(h) ? h[0]! : (h ?? ''));
         if (!c?.realm)
           throw new Error(`upstream ${this.upstream}/v2/ gave no Bearer challenge (HTTP ${res.statusCode})`);
         return { realm: c.realm, service: c.service };

@@ -90,6 +90,9 @@ export class WebhookClient {
       const err = e as Error & { code?: string; cause?: { code?: string; message?: string } };
       const code = err.code ?? err.cause?.code ?? '';
       const msg = err.cause?.message ?? err.message;
+      // undici's own deadlines (connect, head, body) are the same deadline as ours.
+      if (/^UND_ERR_(CONNECT|HEADERS|BODY)_TIMEOUT$/.test(code))
+        return new WebhookCallError('timeout', `no answer within ${this.#o.timeoutMs} ms`);
       if (TLS_CODES.test(code)) return new WebhookCallError('tls', `TLS: ${code}: ${msg}`);
       return new WebhookCallError('network', code ? `${code}: ${msg}` : msg);
     };

@@ -2,7 +2,7 @@
 // its signature check accepts Purser's requests and refuses others.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startReceiver, type Receiver } from '../../../examples/webhook-receiver.js';
+import { type Receiver, startReceiver } from '../../../examples/webhook-receiver.js';
 import { Secret } from '../../../src/core/secret.js';
 import { closeState } from '../../../src/runtime/runtime.js';
 import { WebhookCallError, WebhookClient } from '../../../src/util/webhook-client.js';

@@ -97,8 +97,11 @@ function validate(ex: Example): void {
   const doc = parseDocument(ex.text, { uniqueKeys: true, prettyErrors: false, merge: false });
   if (doc.errors.length > 0) throw new Error(`YAML: ${doc.errors[0]!.message}`);
   const raw = JSON.stringify(doc.toJS());
-  for (const m of raw.matchAll(/\$\{env:([^}]*)\}/g)) process.env[m[1]!] ??= 'example-value-as-long-as-a-webhook-secret';
-  const data: unknown = JSON.parse(raw.replace(/\$\{file:[^}]*\}/g, 'example-file-content-as-long-as-a-webhook-secret'));
+  for (const m of raw.matchAll(/\$\{env:([^}]*)\}/g))
+    process.env[m[1]!] ??= 'example-value-as-long-as-a-webhook-secret';
+  const data: unknown = JSON.parse(
+    raw.replace(/\$\{file:[^}]*\}/g, 'example-file-content-as-long-as-a-webhook-secret'),
+  );
   const config = buildConfig(data, ex.file, '/nonexistent');
   compileRules(config.acl, ex.file, (source) => {
     compileCel(source, ['identity', 'claims', 'request'], 'bool');

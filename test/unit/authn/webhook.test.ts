@@ -124,6 +124,9 @@ describe('webhooks.authn', () => {
     // Other credentials (or scopes) are another request.
     assert.equal((await token('dave', 'dave-pw2')).status, 200);
     assert.equal(hook.calls.length, 2);
+    const metrics = await srv.metrics.render();
+    assert.match(metrics, /purser_webhook_calls_total\{hook="authn",outcome="hit"\} 1\n/);
+    assert.match(metrics, /purser_webhook_duration_seconds_count\{hook="authn"\} \d+/);
   });
 
   test('a webhook down, slow or hostile: 503 UNAVAILABLE, not counted as a failed login', async () => {

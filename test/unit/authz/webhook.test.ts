@@ -59,7 +59,7 @@ describe('webhooks.authz', () => {
             url: hook.url,
             secret: SECRET,
             ca: ca.caFile,
-            timeout: 0.5,
+            timeout: 2, // generous: a loaded CI machine must not turn a good answer into a timeout
             order,
             claims: ['repository'],
           },
@@ -182,7 +182,7 @@ describe('webhooks.authz', () => {
     const s = await start('before-acl');
     const failures: ((c: ReceivedCall, res: import('node:http').ServerResponse) => unknown)[] = [
       (_c, res) => void res.writeHead(503).end(),
-      () => new Promise((r) => setTimeout(() => r(answer([])), 1500)),
+      () => new Promise((r) => setTimeout(() => r(answer([])), 6000)),
       () => ({ ...answer([]), kind: 'AuthnResponse' }),
       () => answer([{ type: 'repository', name: 'acl/x', actions: 'pull' as unknown as string[] }]),
       () => ({ scopes: [] }),

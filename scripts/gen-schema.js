@@ -179,7 +179,11 @@ Besides what the schema below says, the loader refuses, with the key path named:
 - a \`users\` string that is not a bcrypt hash (\`$2a$\`, \`$2b$\`, \`$2y$\`): use
   \`{ password: … }\` for a plaintext password, or \`purser hash\`;
 - a user defined both in \`users\` and in the \`htpasswd\` file; an htpasswd entry that is not bcrypt;
-- no way to authenticate at all (no users, no htpasswd, no providers and \`auth.anonymous: false\`);
+- no way to authenticate at all (no users, no htpasswd, no providers, no \`webhooks.authn\` and
+  \`auth.anonymous: false\`);
+- a \`webhooks.authn.url\` or \`webhooks.authz.url\` that is not \`https://\` (no loopback
+  exception) or carries a user or password; a webhook \`ca\` that cannot be read or holds no
+  PEM certificate;
 - a provider without \`issuer\` (the \`kubernetes\` preset has none: give the cluster's), an
   \`issuer\` or \`jwksUri\` that is not \`https://\` (\`http://\` is accepted on a loopback
   address only), \`jwksUri\` together with \`keys\`, a \`labels\` list entry that is not a plain

@@ -1,5 +1,6 @@
 import type { Identity } from '../core/identity.js';
 import type { Secret } from '../core/secret.js';
+import type { Scope } from '../protocol/scope.js';
 
 export interface Credentials {
   username: string;
@@ -11,6 +12,9 @@ export interface AuthnContext {
   ip: string;
   /** When given, authenticators append the steps they took (for `purser check`). */
   trace?: string[];
+  /** The token request's service and scopes, when the login is a token request's. */
+  service?: string;
+  scopes?: readonly Scope[];
 }
 
 /**

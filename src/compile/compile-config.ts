@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readHtpasswd } from '../authn/htpasswd.js';
 import { localKeySet } from '../authn/oidc/key-set.js';
@@ -8,6 +9,7 @@ import { ConfigError } from '../core/errors.js';
 import { CelCompileError, CelEvalError, type CelProgram, celClaims, compileCel } from '../expr/cel.js';
 import { loadSigningKey, type SigningKey } from '../token/keys.js';
 import { type Logger, silentLogger } from '../util/log.js';
+import { shown } from '../util/redact.js';
 
 /**
  * A configuration checked whole, with what can be derived from it without the network:
@@ -30,6 +32,8 @@ export interface CompiledConfig {
    * content): a reload keeps a provider's fetched keys only when both are unchanged.
    */
   readonly providerFingerprints: readonly string[];
+  /** Each configured webhook's CA bundle (PEM), read here so an unreadable one is a load-time refusal. */
+  readonly webhookCas: Readonly<{ authn?: string; authz?: string }>;
 }
 
 export interface CompileOptions {
@@ -83,21 +87,39 @@ export async function compileConfig(
     providerFingerprints.push(JSON.stringify([p, p.ca ? readCa(p.ca, `${where}.ca`, file) : null]));
   }
 
+  const webhookCas: { authn?: string; authz?: string } = {};
+  for (const hook of ['authn', 'authz'] as const) {
+    const w = config.webhooks[hook];
+    if (!w) continue;
+    checkWebhookUrl(w.url, `webhooks.${hook}.url`, file);
+    if (w.ca) webhookCas[hook] = readCaBundle(w.ca, `webhooks.${hook}.ca`, file);
+  }
+
   if (
     !options.customAuthenticators &&
     users.size === 0 &&
     config.providers.length === 0 &&
+    !config.webhooks.authn &&
     !config.auth.anonymous
   ) {
     throw new ConfigError(
       file,
       'users',
-      'no way to authenticate: add users, htpasswd or providers, or enable auth.anonymous',
+      'no way to authenticate: add users, htpasswd, providers or webhooks.authn, or enable auth.anonymous',
     );
   }
 
   const rules = compileRules(config.acl, file, celConditions(file, options.logger ?? silentLogger));
-  return { kind: 'compiled', config, signingKeys, users, plaintextUsers, rules, providerFingerprints };
+  return {
+    kind: 'compiled',
+    config,
+    signingKeys,
+    users,
+    plaintextUsers,
+    rules,
+    providerFingerprints,
+    webhookCas,
+  };
 }
 
 async function loadKeyFiles(config: Readonly<Config>): Promise<SigningKey[]> {
@@ -110,6 +132,40 @@ function readCa(path: string, where: string, file: string | undefined): string {
   } catch (e) {
     throw new ConfigError(file, where, `cannot read ${path}: ${(e as NodeJS.ErrnoException).code}`);
   }
+}
+
+/**
+ * A webhook receives passwords (authn) or identities (authz): https only, with no loopback
+ * exception (tests run a real HTTPS server), and no credentials in the URL, which would end
+ * up in log lines; the signature is what authenticates Purser to the webhook.
+ */
+function checkWebhookUrl(u: string, where: string, file: string | undefined): void {
+  const url = new URL(u);
+  if (url.protocol !== 'https:')
+    throw new ConfigError(
+      file,
+      where,
+      `${shown(u)}: only https:// is accepted (the request carries credentials)`,
+    );
+  if (url.username || url.password)
+    throw new ConfigError(
+      file,
+      where,
+      'no user or password in the URL: the request is authenticated by its signature (secret)',
+    );
+}
+
+/** A CA bundle file that must hold at least one certificate Node can parse. */
+function readCaBundle(path: string, where: string, file: string | undefined): string {
+  const pem = readCa(path, where, file);
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  try {
+    if (blocks.length === 0) throw new Error('no certificate');
+    for (const b of blocks) new X509Certificate(b);
+  } catch {
+    throw new ConfigError(file, where, `${path} holds no PEM certificate Node can read`);
+  }
+  return pem;
 }
 
 /** A provider's CEL (account, when, labels), compiled here so a mistake is a load-time refusal. */

@@ -8,7 +8,13 @@ import { Secret } from '../core/secret.js';
 import { looksLikeKeyMaterial, shown } from '../util/redact.js';
 import { issuerUrlProblem } from '../util/url-policy.js';
 import { PRESETS } from './presets.js';
-import { type ConfigData, type ConfigInput, configSchema, type ProviderData } from './schema.js';
+import {
+  type ConfigData,
+  type ConfigInput,
+  configSchema,
+  type ProviderData,
+  type WebhooksData,
+} from './schema.js';
 
 /** A provider after presets are applied and paths resolved. */
 export interface ProviderConfig extends Omit<ProviderData, 'issuer' | 'audience' | 'labels' | 'algorithms'> {
@@ -27,8 +33,19 @@ export interface ProxyConfig
   service: string;
 }
 
-export interface Config extends Omit<ConfigData, 'users' | 'token' | 'providers' | 'proxy'> {
+/** A webhook's settings with its secret wrapped and its CA path absolute. */
+export type WebhookConfig<K extends keyof WebhooksData> = Omit<NonNullable<WebhooksData[K]>, 'secret'> & {
+  secret: Secret;
+};
+
+export interface WebhooksConfig {
+  authn: WebhookConfig<'authn'> | undefined;
+  authz: WebhookConfig<'authz'> | undefined;
+}
+
+export interface Config extends Omit<ConfigData, 'users' | 'token' | 'providers' | 'proxy' | 'webhooks'> {
   providers: ProviderConfig[];
+  webhooks: WebhooksConfig;
   proxy: ProxyConfig | undefined;
   /** The file it was read from, when it was read from one. */
   file: string | undefined;
@@ -139,6 +156,8 @@ function refuseKeyMaterialAsPaths(d: ConfigData, file: string | undefined, fromF
       [`providers[${i}].keys`, p.keys],
       [`providers[${i}].ca`, p.ca],
     ]),
+    ['webhooks.authn.ca', d.webhooks?.authn?.ca],
+    ['webhooks.authz.ca', d.webhooks?.authz?.ca],
   ];
   for (const [path, v] of paths) {
     if (v === undefined) continue;
@@ -259,6 +278,10 @@ export function buildConfig(
     token: { ...tokenRest, services: Array.isArray(service) ? service : [service], keys },
     users,
     providers,
+    webhooks: {
+      authn: resolveWebhook(d.webhooks?.authn, baseDir),
+      authz: resolveWebhook(d.webhooks?.authz, baseDir),
+    },
     proxy: resolveProxy(d, file, baseDir),
   };
   return deepFreeze(config);
@@ -298,6 +321,14 @@ function resolveProxy(d: ConfigData, file: string | undefined, baseDir: string):
     upstreamCa: p.upstreamCa === undefined ? undefined : abs(baseDir, p.upstreamCa),
     tls: p.tls ? { cert: abs(baseDir, p.tls.cert), key: abs(baseDir, p.tls.key) } : undefined,
   };
+}
+
+function resolveWebhook<W extends { secret: string; ca?: string | undefined }>(
+  w: W | undefined,
+  baseDir: string,
+): (Omit<W, 'secret'> & { secret: Secret }) | undefined {
+  if (!w) return undefined;
+  return { ...w, secret: new Secret(w.secret), ca: w.ca === undefined ? undefined : abs(baseDir, w.ca) };
 }
 
 function checkUrl(u: string, file: string | undefined, path: string): void {

@@ -423,6 +423,87 @@ const audit = z
     'Audit log: one JSON object per access decision (token endpoint and proxy), whatever log.level says. Schema in docs/operations.md. Read at start: a change needs a restart.',
   );
 
+/** The transport both webhooks share (authn/webhook.ts, authz/webhook.ts, util/webhook-client.ts). */
+function webhookTransport(cacheSeconds: number) {
+  return {
+    url: z
+      .string()
+      .url()
+      .describe('Where Purser POSTs the request: an https:// URL (plain http:// is refused).'),
+    secret: z
+      .string()
+      .min(32)
+      .describe(
+        'Shared secret of the HMAC-SHA256 signature Purser puts in `Purser-Signature` (at least 32 characters). Give it with ${file:PATH} or ${env:NAME}.',
+      ),
+    ca: z
+      .string()
+      .optional()
+      .describe("PEM CA bundle file that verifies the webhook's certificate; default Node's root CAs."),
+    timeout: z
+      .number()
+      .min(0.1)
+      .max(30)
+      .default(2)
+      .describe('Seconds for the whole exchange (connect, TLS, request, answer); then the call fails.'),
+    maxResponseBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(1024 * 1024)
+      .default(64 * 1024)
+      .describe('Largest answer body, bytes; a longer one is cut off and the call fails.'),
+    cacheSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(3600)
+      .default(cacheSeconds)
+      .describe(
+        'How long an answer is reused for the same request (keyed by a keyed digest of it); 0: never. Failures are never cached.',
+      ),
+    cacheEntries: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .default(10_000)
+      .describe('Most answers cached; the oldest make room (also bounded to 16 MiB).'),
+  };
+}
+
+const webhooks = z
+  .strictObject({
+    authn: z
+      .strictObject(webhookTransport(60))
+      .optional()
+      .describe(
+        'Asked about Basic credentials no other authenticator claims (after static users and providers); it answers an identity or a refusal. Down or slow: 503, not a failed login. Request and answer: docs/authentication.md#webhooks.',
+      ),
+    authz: z
+      .strictObject({
+        ...webhookTransport(30),
+        order: z
+          .enum(['before-acl', 'after-acl'])
+          .default('before-acl')
+          .describe(
+            'Where the webhook sits in the authorizer chain: before-acl (it decides first; scopes it leaves undecided go to the ACL) or after-acl (it decides only the scopes no ACL rule matched).',
+          ),
+        claims: z
+          .array(z.string().min(1).max(128))
+          .max(64)
+          .default([])
+          .describe(
+            "Names of the JWT claims of a provider's identity sent along (none by default; the token itself never is).",
+          ),
+      })
+      .optional()
+      .describe(
+        'Asked, per token request, which actions each requested scope gets; its answer is clamped to what was requested. Down, slow or malformed: no access for the scopes it was asked (fail closed). Request and answer: docs/authorization.md#webhooks.',
+      ),
+  })
+  .describe('Authentication and authorization delegated to HTTPS endpoints of your own.');
+
 export const configSchema = z
   .strictObject({
     listen: hostPort
@@ -461,6 +542,7 @@ export const configSchema = z
       .strictObject(listenerLimits(512, 10, 10))
       .prefault({})
       .describe("The token server's listener (`listen`); the proxy's has its own under `proxy`."),
+    webhooks: webhooks.optional(),
     proxy: proxy.optional(),
     redis: redis.optional(),
     log,
@@ -477,3 +559,4 @@ export type MatchData = z.output<typeof match>;
 export type ProviderData = z.output<typeof provider>;
 export type ProxyData = z.output<typeof proxy>;
 export type RedisData = z.output<typeof redis>;
+export type WebhooksData = z.output<typeof webhooks>;

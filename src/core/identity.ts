@@ -8,10 +8,15 @@ export interface Identity {
   labels: Readonly<Record<string, string>>;
   /** The verified JWT's claims; empty for identities that are not JWTs. */
   claims: Readonly<Record<string, unknown>>;
+  /** Groups the identity belongs to, when its authenticator knows them (the authentication webhook). */
+  groups?: readonly string[];
 }
 
 /** The provider of static users (config `users`, `htpasswd`). */
 export const STATIC_PROVIDER = 'static';
+
+/** The provider of identities the authentication webhook vouched for (`webhooks.authn`). */
+export const WEBHOOK_PROVIDER = 'webhook';
 
 export const ANONYMOUS: Identity = Object.freeze({
   account: '',
@@ -25,4 +30,8 @@ export const ANONYMOUS: Identity = Object.freeze({
  * not take one: its callers would match rules (`provider: static`) and get the refresh
  * token lifetime meant for those identities.
  */
-export const RESERVED_PROVIDER_NAMES: ReadonlySet<string> = new Set([STATIC_PROVIDER, ANONYMOUS.provider]);
+export const RESERVED_PROVIDER_NAMES: ReadonlySet<string> = new Set([
+  STATIC_PROVIDER,
+  ANONYMOUS.provider,
+  WEBHOOK_PROVIDER,
+]);

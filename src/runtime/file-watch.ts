@@ -79,5 +79,6 @@ export function referencedFiles(config: Readonly<Config>): string[] {
   const out: (string | undefined)[] = [config.file, config.htpasswd];
   for (const k of config.token.keys) out.push(k.key, k.certificate);
   for (const p of config.providers) out.push(p.keys, p.ca);
+  out.push(config.webhooks.authn?.ca, config.webhooks.authz?.ca);
   return [...new Set(out.filter((f): f is string => f !== undefined))];
 }

@@ -127,9 +127,12 @@ export class Runtime {
 }
 
 /**
- * Closes what a state opened: the identity providers' HTTP agents and timers, except the
+ * Closes what a state opened: the webhooks' and identity providers' HTTP agents and timers, except the
  * providers a newer state carried over unchanged (their key sets live on there).
  */
 export async function closeState(state: AppState): Promise<void> {
-  await Promise.all(state.providers.list.filter((p) => !state.handedOver.has(p)).map((p) => p.close()));
+  await Promise.all([
+    ...state.providers.list.filter((p) => !state.handedOver.has(p)).map((p) => p.close()),
+    ...state.webhooks.map((w) => w.close()),
+  ]);
 }

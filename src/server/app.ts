@@ -2,13 +2,15 @@ import type { Authenticator } from '../authn/authenticator.js';
 import { OidcAuthenticator, OidcProviders } from '../authn/oidc/authenticator.js';
 import { OidcProvider } from '../authn/oidc/provider.js';
 import { StaticUsers } from '../authn/static-users.js';
+import { WebhookAuthenticator } from '../authn/webhook.js';
 import { Acl } from '../authz/acl.js';
 import type { Authorizer, DecidingAuthorizer } from '../authz/authorizer.js';
 import { chainAuthorizers } from '../authz/chain.js';
 import { clampedAuthorizer } from '../authz/clamp.js';
+import { WebhookAuthorizer } from '../authz/webhook.js';
 import { zotCompatAuthorizer } from '../authz/zot-compat.js';
 import { type CompiledConfig, compileConfig } from '../compile/compile-config.js';
-import type { Config } from '../config/load.js';
+import type { Config, WebhookConfig } from '../config/load.js';
 import { PRESETS } from '../config/presets.js';
 import { type Stores, withMemoryStores } from '../state/stores.js';
 import { derivedSecret } from '../token/fingerprint-key.js';
@@ -36,6 +38,8 @@ export interface AppState {
   providerFingerprints: ReadonlyMap<string, string>;
   /** Providers a later state carried over: closing this state leaves them open. */
   handedOver: Set<OidcProvider>;
+  /** The configured webhooks (their HTTP agents), closed with this state. */
+  webhooks: readonly { close(): Promise<void> }[];
 }
 
 /** Extension points for applications that embed Purser as a library. */
@@ -129,15 +133,45 @@ export async function buildApp(
   }
   // Order (documented in docs/authentication.md): a username naming a provider, then static
   // users, then a JWT matched to a provider by its issuer.
+  // The authentication webhook comes last: it never sees a static user's password or a
+  // provider's JWT.
   const own: Authenticator[] = [];
   if (providerList.length) own.push(new OidcAuthenticator(providers, 'by-name'));
   own.push(staticUsers);
   if (providerList.length) own.push(new OidcAuthenticator(providers, 'by-issuer'));
+  const webhooks: (WebhookAuthenticator | WebhookAuthorizer)[] = [];
+  const observe = (hook: string) => (outcome: string, seconds: number) => {
+    metrics?.webhookCalls.inc({ hook, outcome });
+    metrics?.webhookDuration.observe(seconds, { hook });
+  };
+  const authnHook = config.webhooks.authn;
+  if (authnHook) {
+    const hook = new WebhookAuthenticator({
+      ...webhookTransport(authnHook, compiled.webhookCas.authn),
+      logger,
+      onCall: observe('authn'),
+    });
+    webhooks.push(hook);
+    own.push(hook);
+  }
   const authenticators: Authenticator[] = [...(options.authenticators ?? []), ...own];
 
   const acl = new Acl(compiled.rules);
   // Both consumers (TokenService, RegistryProxy) get answers clamped to what was asked.
   const chain: Authorizer[] = options.withoutAcl ? [] : [acl.chainMember()];
+  const authzHook = config.webhooks.authz;
+  if (authzHook) {
+    const hook = new WebhookAuthorizer({
+      ...webhookTransport(authzHook, compiled.webhookCas.authz),
+      claims: authzHook.claims,
+      logger,
+      onCall: observe('authz'),
+    });
+    webhooks.push(hook);
+    if (authzHook.order === 'after-acl') chain.push(hook);
+    else chain.unshift(hook);
+  }
+  // The library's authorizer goes outside the webhook: first of all, or last of all.
   if (options.authorizer) {
     if (options.authorizerOrder === 'after-acl') chain.push(options.authorizer);
     else chain.unshift(options.authorizer);
@@ -188,6 +222,7 @@ export async function buildApp(
       config.providers.map((p, i) => [p.name, compiled.providerFingerprints[i]!]),
     ),
     handedOver: new Set(),
+    webhooks,
     keyring,
     staticUsers,
     acl,
@@ -196,6 +231,19 @@ export async function buildApp(
     providers,
     tokens,
     realm: 'purser',
+  };
+}
+
+/** A webhook's transport settings, as its client takes them. */
+function webhookTransport(w: WebhookConfig<'authn'> | WebhookConfig<'authz'>, ca: string | undefined) {
+  return {
+    url: w.url,
+    secret: w.secret,
+    ca,
+    timeoutMs: Math.round(w.timeout * 1000),
+    maxResponseBytes: w.maxResponseBytes,
+    cacheSeconds: w.cacheSeconds,
+    cacheEntries: w.cacheEntries,
   };
 }
 

@@ -118,6 +118,19 @@ export class Metrics {
     'Client connections closed by a limit, by listener and reason (max_connections, body_idle).',
     ['listener', 'reason'],
   );
+  readonly webhookCalls = new Counter(
+    this.#r,
+    'purser_webhook_calls_total',
+    'Webhook lookups by hook (authn, authz) and outcome (ok, error, hit: answered from the cache).',
+    ['hook', 'outcome'],
+  );
+  readonly webhookDuration = new Histogram(
+    this.#r,
+    'purser_webhook_duration_seconds',
+    'Time a webhook lookup took, cache hits included, by hook.',
+    UPSTREAM,
+    ['hook'],
+  );
   readonly auditDropped = new Counter(
     this.#r,
     'purser_audit_dropped_total',

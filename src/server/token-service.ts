@@ -1,5 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { type Authenticator, type Credentials, userThrottleKey } from '../authn/authenticator.js';
+import {
+  type Authenticator,
+  type AuthnContext,
+  type Credentials,
+  userThrottleKey,
+} from '../authn/authenticator.js';
 import { imitateDefaultCheck } from '../authn/password-checks.js';
 import type { Authorizer, DecidingAuthorizer, ScopeDecision } from '../authz/authorizer.js';
 import { clampedAuthorizer } from '../authz/clamp.js';
@@ -57,6 +62,9 @@ export interface TokenServiceOptions {
   zotCatalogScope?: boolean;
 }
 
+/** What a token request's login tells the authenticators besides the credentials. */
+type LoginRequest = Pick<AuthnContext, 'service' | 'scopes'>;
+
 /** An identity and the authenticator that vouched for it (null: nobody, the anonymous caller). */
 interface Established {
   identity: Identity;
@@ -107,11 +115,16 @@ export class TokenService {
     return (await this.#authenticate(credentials, ip, trace)).identity;
   }
 
-  async #authenticate(credentials: Credentials, ip: string, trace?: string[]): Promise<Established> {
+  async #authenticate(
+    credentials: Credentials,
+    ip: string,
+    trace?: string[],
+    request?: LoginRequest,
+  ): Promise<Established> {
     const limitKey = this.#throttleKey(credentials, ip);
     await this.#acquire(limitKey);
     try {
-      return await this.#authenticateNow(credentials, ip, limitKey, trace);
+      return await this.#authenticateNow(credentials, ip, limitKey, trace, request);
     } finally {
       this.#release(limitKey);
     }
@@ -155,6 +168,7 @@ export class TokenService {
     ip: string,
     limitKey: string,
     trace?: string[],
+    request?: LoginRequest,
   ): Promise<Established> {
     const policy = this.#o.throttlePolicy;
     const wait = await this.#throttle.retryAfter(limitKey, policy);
@@ -162,8 +176,9 @@ export class TokenService {
       this.#o.onFailedLogin?.('rate_limited');
       throw new TooManyAttempts(wait);
     }
+    const ctx: AuthnContext = { ip, ...(trace ? { trace } : {}), ...request };
     for (const a of this.#o.authenticators) {
-      const r = await a.authenticate(credentials, trace ? { ip, trace } : { ip });
+      const r = await a.authenticate(credentials, ctx);
       if (r.outcome === 'no-match') continue;
       if (r.outcome === 'authenticated') {
         await this.#throttle.succeed(limitKey);
@@ -240,16 +255,20 @@ export class TokenService {
     return (await this.#identify(req, ip)).identity;
   }
 
-  async #identify(req: TokenRequest, ip: string): Promise<Established> {
+  async #identify(req: TokenRequest, ip: string, service?: string): Promise<Established> {
     if (req.grant === 'refresh_token') return this.#fromRefreshToken(req.refreshToken!.reveal());
-    if (req.credentials) return this.#authenticate(req.credentials, ip);
+    if (req.credentials)
+      return this.#authenticate(req.credentials, ip, undefined, {
+        ...(service !== undefined ? { service } : {}),
+        scopes: req.scopes,
+      });
     if (!this.#o.anonymous) throw new PurserError('UNAUTHORIZED', 'authentication required');
     return { identity: ANONYMOUS, by: null };
   }
 
   async handle(req: TokenRequest, ip: string): Promise<TokenOutcome> {
     const service = this.resolveService(req.service);
-    const { identity, by } = await this.#identify(req, ip);
+    const { identity, by } = await this.#identify(req, ip, service);
     // A refresh grant keeps the refresh token it came with (no rotation): docker reuses it.
     return this.grant(identity, service, req.scopes, ip, req.offline && req.grant !== 'refresh_token', by);
   }

@@ -56,6 +56,27 @@ const CASES: Case[] = [
     names: ': providers[0].name: ',
   },
   {
+    name: 'a webhook over plain http',
+    config: () => ({
+      webhooks: { authn: { url: 'http://127.0.0.1:9/authn', secret: 'a-webhook-secret-of-32-characters!' } },
+    }),
+    names: ': webhooks.authn.url: ',
+  },
+  {
+    name: 'a webhook CA that holds no certificate',
+    files: { 'junk.pem': 'not a certificate\n' },
+    config: (_k, dir) => ({
+      webhooks: {
+        authz: {
+          url: 'https://127.0.0.1:9/authz',
+          secret: 'a-webhook-secret-of-32-characters!',
+          ca: join(dir, 'junk.pem'),
+        },
+      },
+    }),
+    names: ': webhooks.authz.ca: ',
+  },
+  {
     name: 'no way to authenticate',
     config: () => ({ users: {}, auth: { anonymous: false } }),
     names: ': users: ',

@@ -90,14 +90,18 @@ function examples(): Example[] {
  * Validates an example as far as can be done without its files: the schema and the loader's
  * checks (buildConfig reads no key files), then every ACL pattern and CEL expression the way
  * the server compiles them at start-up, and the providers' issuer/audience ambiguity check.
- * `${env:NAME}` gets a stand-in value; `${file:PATH}` is replaced by a stand-in string.
+ * `${env:NAME}` gets a stand-in value; `${file:PATH}` is replaced by a stand-in string (both
+ * long enough for a webhook secret).
  */
 function validate(ex: Example): void {
   const doc = parseDocument(ex.text, { uniqueKeys: true, prettyErrors: false, merge: false });
   if (doc.errors.length > 0) throw new Error(`YAML: ${doc.errors[0]!.message}`);
   const raw = JSON.stringify(doc.toJS());
-  for (const m of raw.matchAll(/\$\{env:([^}]*)\}/g)) process.env[m[1]!] ??= 'example-value';
-  const data: unknown = JSON.parse(raw.replace(/\$\{file:[^}]*\}/g, 'example-file-content'));
+  for (const m of raw.matchAll(/\$\{env:([^}]*)\}/g))
+    process.env[m[1]!] ??= 'example-value-as-long-as-a-webhook-secret';
+  const data: unknown = JSON.parse(
+    raw.replace(/\$\{file:[^}]*\}/g, 'example-file-content-as-long-as-a-webhook-secret'),
+  );
   const config = buildConfig(data, ex.file, '/nonexistent');
   compileRules(config.acl, ex.file, (source) => {
     compileCel(source, ['identity', 'claims', 'request'], 'bool');

@@ -75,15 +75,17 @@ test('subscribers hear of every swap with the new state and its generation, unti
   ]);
 });
 
-test('closing a state leaves open the providers a newer state carried over', async () => {
+test('closing a state leaves open the providers a newer state carried over, and closes its webhooks', async () => {
   const closed: string[] = [];
   const kept = { close: async () => void closed.push('kept') };
   const own = { close: async () => void closed.push('own') };
+  const hook = { close: async () => void closed.push('webhook') };
   const state = {
     realm: 'old',
     handedOver: new Set([kept]),
     providers: { list: [kept, own] },
+    webhooks: [hook],
   } as unknown as AppState;
   await closeState(state);
-  assert.deepEqual(closed, ['own']);
+  assert.deepEqual(closed, ['own', 'webhook']);
 });

@@ -3,6 +3,7 @@ import { readHtpasswd } from '../authn/htpasswd.js';
 import { localKeySet } from '../authn/oidc/key-set.js';
 import type { StoredCredential } from '../authn/static-users.js';
 import { type CompiledRule, type ConditionCompiler, compileRules } from '../authz/acl.js';
+import { compileTagRules, type TagRule } from '../authz/tag-policy.js';
 import type { Config, ProviderConfig } from '../config/load.js';
 import { ConfigError } from '../core/errors.js';
 import { CelCompileError, CelEvalError, type CelProgram, celClaims, compileCel } from '../expr/cel.js';
@@ -25,6 +26,8 @@ export interface CompiledConfig {
   /** Users whose password is in the configuration in clear (worth a warning). */
   readonly plaintextUsers: readonly string[];
   readonly rules: readonly CompiledRule[];
+  /** `proxy.tags`, compiled (empty without a proxy). */
+  readonly tagRules: readonly TagRule[];
   /**
    * Per provider, what its key set depends on besides its configuration (the CA file's
    * content): a reload keeps a provider's fetched keys only when both are unchanged.
@@ -96,8 +99,19 @@ export async function compileConfig(
     );
   }
 
-  const rules = compileRules(config.acl, file, celConditions(file, options.logger ?? silentLogger));
-  return { kind: 'compiled', config, signingKeys, users, plaintextUsers, rules, providerFingerprints };
+  const conditions = celConditions(file, options.logger ?? silentLogger);
+  const rules = compileRules(config.acl, file, conditions);
+  const tagRules = compileTagRules(config.proxy?.tags ?? [], file, conditions);
+  return {
+    kind: 'compiled',
+    config,
+    signingKeys,
+    users,
+    plaintextUsers,
+    rules,
+    tagRules,
+    providerFingerprints,
+  };
 }
 
 async function loadKeyFiles(config: Readonly<Config>): Promise<SigningKey[]> {

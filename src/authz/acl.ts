@@ -47,7 +47,11 @@ export function compileMatch(m: MatchData, where: string, file: string | undefin
       try {
         return compilePattern(src);
       } catch (e) {
-        throw new ConfigError(file, `${where}.${key}${Array.isArray(v) ? `[${i}]` : ''}`, (e as Error).message);
+        throw new ConfigError(
+          file,
+          `${where}.${key}${Array.isArray(v) ? `[${i}]` : ''}`,
+          (e as Error).message,
+        );
       }
     });
   }

@@ -1,7 +1,13 @@
 import type { TagRuleData } from '../config/schema.js';
 import { ConfigError } from '../core/errors.js';
 import type { Identity } from '../core/identity.js';
-import { type CompiledMatch, type Condition, type ConditionCompiler, compileMatch, matchesRule } from './acl.js';
+import {
+  type CompiledMatch,
+  type Condition,
+  type ConditionCompiler,
+  compileMatch,
+  matchesRule,
+} from './acl.js';
 import { compilePattern, type Pattern } from './pattern.js';
 
 /** A compiled `proxy.tags` entry. */

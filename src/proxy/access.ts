@@ -1,6 +1,6 @@
 import { isRepositoryName, type Scope } from '../protocol/scope.js';
-import { manifestReference } from './manifest-ref.js';
 import { type QueryPairs, queryValues, readsFormBody } from './go-query.js';
+import { manifestReference } from './manifest-ref.js';
 
 /** What a registry API request needs, worked out from its method and path alone. */
 export type RouteAccess =

@@ -2,11 +2,13 @@
 // front of the real registry (distribution 2.8), with skopeo and a GitHub-shaped CI JWT.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { loadSigningKey } from '../../src/token/keys.js';
+import { TokenSigner } from '../../src/token/signer.js';
 import { assertFails, assertOk } from '../helpers/assert.js';
 import { TestIssuer } from '../helpers/issuer.js';
 import { withLogs } from '../helpers/logs.js';
 import { buildOciImage, OCI_MANIFEST, type OciImage } from '../helpers/oci.js';
-import { ALICE, BOB, basic, type ProxyStack, SERVICE, startProxyStack } from '../helpers/proxy.js';
+import { ALICE, BOB, basic, ISSUER, type ProxyStack, SERVICE, startProxyStack } from '../helpers/proxy.js';
 import { putManifest } from '../helpers/registry-api.js';
 import { createSkopeo, type Skopeo } from '../helpers/skopeo.js';
 import { removeDir } from '../helpers/tmp.js';
@@ -270,7 +272,7 @@ describe('proxy tag policy and filtered catalog', { timeout: TIMEOUT }, () => {
   );
 
   test(
-    'a Bearer token from the token endpoint carries the identity the policy decides on',
+    'a Bearer token from the token endpoint carries the identity the policy and the catalog decide on',
     withLogs(logs, async () => {
       const feature = await ci('refs/heads/feature');
       const tokenRes = await fetch(
@@ -281,6 +283,38 @@ describe('proxy tag policy and filtered catalog', { timeout: TIMEOUT }, () => {
       const r = await raw('PUT', '/v2/acme/app/manifests/latest', `Bearer ${token}`, '{"schemaVersion":2}');
       assert.equal(r.status, 403);
       assert.match(r.text, /refused by proxy\.tags\[1\]/);
+
+      // bob's catalog token: filtered by his ACL, as with Basic.
+      const catRes = await fetch(`${st!.proxyUrl}/token?service=${SERVICE}&scope=registry:catalog:*`, {
+        headers: { authorization: basic(BOB) },
+      });
+      const cat = (await catRes.json()) as { token: string };
+      const listed = await raw('GET', '/v2/_catalog', `Bearer ${cat.token}`);
+      assert.equal(listed.status, 200);
+      assert.deepEqual(JSON.parse(listed.text).repositories, [
+        'team/one',
+        'team/three',
+        'team/two',
+        'team/zz',
+      ]);
+
+      // A token of ours that does not carry the identity (an older Purser's) is sent back for a new one.
+      const signer = new TokenSigner(await loadSigningKey(st!.keys.key, undefined), {
+        issuer: ISSUER,
+        keyId: 'libtrust',
+        expiresIn: 300,
+      });
+      const bare = signer.issue('acme/app', SERVICE, [
+        { type: 'repository', name: 'acme/app', actions: ['pull', 'push'] },
+      ]);
+      const res = await fetch(`${st!.proxyUrl}/v2/acme/app/manifests/latest`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${bare.token}`, 'content-type': OCI_MANIFEST },
+        body: '{}',
+      });
+      assert.equal(res.status, 401);
+      assert.match(await res.text(), /carries no identity for the proxy policy/);
+      assert.match(res.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
     }),
   );
 });

@@ -211,7 +211,12 @@ export class RegistryProxy {
     const tag = access.kind === 'scoped' ? access.tag : undefined;
     const repository = access.kind === 'scoped' ? access.repository : undefined;
     if (tag !== undefined && repository !== undefined && state.compiled.tagRules.length > 0) {
-      const identity = this.#identityOf(grant, scopes);
+      let identity: Identity;
+      try {
+        identity = this.#identityOf(grant, scopes);
+      } catch (e) {
+        return refuse(e as ChallengeError);
+      }
       const d = decideTag(state.compiled.tagRules, {
         identity,
         repository,
@@ -270,10 +275,8 @@ export class RegistryProxy {
           res.setHeader('connection', 'close');
           throw e;
         }
-        if (digestLike(existing, body) !== existing) {
-          res.setHeader('connection', 'close');
+        if (digestLike(existing, body) !== existing)
           return refuse(new Denied(`tag ${tag} is immutable (${tagRuleLabel(immutable)})`));
-        }
       }
     }
     const started = Date.now();

@@ -1,4 +1,4 @@
-import type { RuleData } from '../config/schema.js';
+import type { MatchData, RuleData } from '../config/schema.js';
 import { ConfigError } from '../core/errors.js';
 import type { Identity } from '../core/identity.js';
 import type { Scope } from '../protocol/scope.js';
@@ -8,7 +8,8 @@ import { compilePattern, type Pattern } from './pattern.js';
 /** What a rule's `when` condition sees. */
 export interface ConditionInput {
   identity: Identity;
-  request: { type: string; name: string; actions: string[]; service: string; ip: string };
+  /** `tag`: the tag of a manifest PUT/DELETE that a proxy.tags entry decides. */
+  request: { type: string; name: string; actions: string[]; service: string; ip: string; tag?: string };
 }
 
 /** A compiled `when` condition (CEL). Returns false, never throws, on a runtime error. */
@@ -33,6 +34,49 @@ const MATCH_KEYS = ['account', 'provider', 'type', 'name', 'service'] as const;
 
 export type ConditionCompiler = (source: string, where: string) => Condition;
 
+export type CompiledMatch = CompiledRule['match'];
+
+/** Compiles a rule's `match` (ACL rules, proxy.tags entries); `where` names it in errors, e.g. `acl[2].match`. */
+export function compileMatch(m: MatchData, where: string, file: string | undefined): CompiledMatch {
+  const match: CompiledMatch = {};
+  for (const key of MATCH_KEYS) {
+    const v = m[key];
+    if (v === undefined) continue;
+    const list = Array.isArray(v) ? v : [v];
+    match[key] = list.map((src, i) => {
+      try {
+        return compilePattern(src);
+      } catch (e) {
+        throw new ConfigError(
+          file,
+          `${where}.${key}${Array.isArray(v) ? `[${i}]` : ''}`,
+          (e as Error).message,
+        );
+      }
+    });
+  }
+  return match;
+}
+
+/** What a rule's `match` is tested against. */
+export type MatchValues = Record<(typeof MATCH_KEYS)[number], string>;
+
+/** True when every key of `match` holds for `values` (the ACL's first-match test). */
+export function matchesRule(match: CompiledMatch, values: MatchValues, identity: Identity): boolean {
+  for (const key of MATCH_KEYS) {
+    const patterns = match[key];
+    if (!patterns) continue;
+    // The anonymous caller is matched only by `account: ""`, never by a glob like `*`
+    // that an operator writes to mean "any user".
+    if (key === 'account' && values.account === '') {
+      if (!patterns.some((p) => p.source === '')) return false;
+      continue;
+    }
+    if (!patterns.some((p) => p.test(values[key], identity))) return false;
+  }
+  return true;
+}
+
 /** Compiles the `acl:` list. Every pattern (and condition) is checked here, at load time. */
 export function compileRules(
   rules: readonly (RuleData & { when?: string | undefined })[],
@@ -41,23 +85,7 @@ export function compileRules(
 ): CompiledRule[] {
   return rules.map((r, index) => {
     const where = `acl[${index}]`;
-    const match: CompiledRule['match'] = {};
-    for (const key of MATCH_KEYS) {
-      const v = r.match[key];
-      if (v === undefined) continue;
-      const list = Array.isArray(v) ? v : [v];
-      match[key] = list.map((src, i) => {
-        try {
-          return compilePattern(src);
-        } catch (e) {
-          throw new ConfigError(
-            file,
-            `${where}.match.${key}${Array.isArray(v) ? `[${i}]` : ''}`,
-            (e as Error).message,
-          );
-        }
-      });
-    }
+    const match = compileMatch(r.match, `${where}.match`, file);
     let when: Condition | undefined;
     if (r.when !== undefined) {
       if (!compileCondition)
@@ -107,18 +135,7 @@ export class Acl implements Authorizer {
       name: scope.name,
       service: req.service,
     };
-    for (const key of MATCH_KEYS) {
-      const patterns = rule.match[key];
-      if (!patterns) continue;
-      // The anonymous caller is matched only by `account: ""`, never by a glob like `*`
-      // that an operator writes to mean "any user".
-      if (key === 'account' && values.account === '') {
-        if (!patterns.some((p) => p.source === '')) return false;
-        continue;
-      }
-      if (!patterns.some((p) => p.test(values[key], req.identity))) return false;
-    }
-    return true;
+    return matchesRule(rule.match, values, req.identity);
   }
 
   /** Every scope decided: one no rule matches gets nothing (`purser check`, the ACL alone). */

@@ -218,7 +218,9 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
         logger.warn('listen changed; restart to apply it', { listen: next.listen });
       if (JSON.stringify(next.limits) !== JSON.stringify(current.limits))
         logger.warn('limits changed; restart to apply them');
-      if (JSON.stringify(next.proxy) !== JSON.stringify(current.proxy))
+      // proxy.tags is read from the state of each request: a reload applies it.
+      const settings = (p: typeof next.proxy) => JSON.stringify(p && { ...p, tags: undefined });
+      if (settings(next.proxy) !== settings(current.proxy))
         logger.warn('proxy settings changed; restart to apply them');
       if (JSON.stringify(next.redis) !== JSON.stringify(current.redis))
         logger.warn('redis settings changed; restart to apply them');

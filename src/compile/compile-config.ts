@@ -4,6 +4,7 @@ import { readHtpasswd } from '../authn/htpasswd.js';
 import { localKeySet } from '../authn/oidc/key-set.js';
 import type { StoredCredential } from '../authn/static-users.js';
 import { type CompiledRule, type ConditionCompiler, compileRules } from '../authz/acl.js';
+import { compileTagRules, type TagRule } from '../authz/tag-policy.js';
 import type { Config, ProviderConfig } from '../config/load.js';
 import { ConfigError } from '../core/errors.js';
 import { CelCompileError, CelEvalError, type CelProgram, celClaims, compileCel } from '../expr/cel.js';
@@ -27,6 +28,8 @@ export interface CompiledConfig {
   /** Users whose password is in the configuration in clear (worth a warning). */
   readonly plaintextUsers: readonly string[];
   readonly rules: readonly CompiledRule[];
+  /** `proxy.tags`, compiled (empty without a proxy). */
+  readonly tagRules: readonly TagRule[];
   /**
    * Per provider, what its key set depends on besides its configuration (the CA file's
    * content): a reload keeps a provider's fetched keys only when both are unchanged.
@@ -109,7 +112,9 @@ export async function compileConfig(
     );
   }
 
-  const rules = compileRules(config.acl, file, celConditions(file, options.logger ?? silentLogger));
+  const conditions = celConditions(file, options.logger ?? silentLogger);
+  const rules = compileRules(config.acl, file, conditions);
+  const tagRules = compileTagRules(config.proxy?.tags ?? [], file, conditions);
   return {
     kind: 'compiled',
     config,
@@ -117,6 +122,7 @@ export async function compileConfig(
     users,
     plaintextUsers,
     rules,
+    tagRules,
     providerFingerprints,
     webhookCas,
   };

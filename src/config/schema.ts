@@ -256,6 +256,38 @@ const provider = z.strictObject({
     .describe("How the issuer's keys are fetched and cached."),
 });
 
+/** One `proxy.tags` entry: tag-level policy on manifest PUT/DELETE by tag (docs/proxy-policy.md). */
+const tagRule = z.strictObject({
+  tags: glob
+    .min(1)
+    .describe(
+      'The tag(s) this entry is about: a glob (`*`, `?`) or an anchored /regex/, e.g. `latest`, `v*`, `/v[0-9]+\\.[0-9]+\\.[0-9]+/`.',
+    ),
+  match: match
+    .optional()
+    .describe('As in an ACL rule; `name` is the repository, `type` is always repository.'),
+  when: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'CEL over identity, claims and request (request.tag is the tag, request.actions [push] or [delete]); the entry applies only when true. A runtime error counts as false.',
+    ),
+  actions: z
+    .array(z.enum(['push', 'delete']))
+    .optional()
+    .describe(
+      'Which of push (manifest PUT by tag) and delete (DELETE by tag) this entry allows, on top of what the ACL granted; [] refuses both. Absent: the ACL decides.',
+    ),
+  immutable: z
+    .literal(true)
+    .optional()
+    .describe(
+      'Refuse a manifest PUT that would move an existing tag to another manifest (re-pushing the same manifest is accepted), and a DELETE by tag.',
+    ),
+  comment: z.string().optional().describe('Free text, shown in refusals and logs.'),
+});
+
 const upstreamCredentials = z.strictObject({
   username: z.string().min(1),
   password: z.string().min(1).describe('May be ${env:NAME} or ${file:PATH}.'),
@@ -341,6 +373,13 @@ const proxy = z
       .default(16)
       .describe(
         'Uploads (POST, PUT, PATCH) one account may have in flight at once; the next gets 429 TOOMANYREQUESTS with Retry-After.',
+      ),
+    tags: z
+      .array(tagRule)
+      .max(1000)
+      .default([])
+      .describe(
+        'Tag policy, ordered: for a manifest PUT or DELETE by tag, the first entry whose tags, match and when hold decides (docs/proxy-policy.md).',
       ),
     ...listenerLimits(1024, 30, 60),
   })
@@ -558,5 +597,6 @@ export type RuleData = z.output<typeof rule>;
 export type MatchData = z.output<typeof match>;
 export type ProviderData = z.output<typeof provider>;
 export type ProxyData = z.output<typeof proxy>;
+export type TagRuleData = z.output<typeof tagRule>;
 export type RedisData = z.output<typeof redis>;
 export type WebhooksData = z.output<typeof webhooks>;

@@ -138,7 +138,14 @@ export class TokenAccessController implements AccessController {
     if (!access.scopes.every((s) => covers(granted, s.type, s.name, s.actions)))
       throw challenge(DENIED_MESSAGE, 'insufficient_scope');
     // Purser's own token: its provider and rules were recorded when it was issued (its jti).
-    return { account: v.sub, mountAllowed: true, provider: 'token', jti: v.jti };
+    // The identity it carries (token/proxy-identity.ts) is what tag policy and the catalog decide on.
+    return {
+      account: v.sub,
+      mountAllowed: true,
+      provider: 'token',
+      jti: v.jti,
+      ...(v.identity ? { identity: v.identity } : {}),
+    };
   }
 
   #challenge(realm: string, scopes: readonly Scope[], error?: string): string {

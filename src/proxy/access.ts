@@ -1,10 +1,18 @@
 import { isRepositoryName, type Scope } from '../protocol/scope.js';
 import { type QueryPairs, queryValues, readsFormBody } from './go-query.js';
+import { manifestReference } from './manifest-ref.js';
 
 /** What a registry API request needs, worked out from its method and path alone. */
 export type RouteAccess =
   | { kind: 'base' }
-  | { kind: 'scoped'; scopes: Scope[]; repository: string | undefined; mountFrom?: string }
+  | {
+      kind: 'scoped';
+      scopes: Scope[];
+      repository: string | undefined;
+      mountFrom?: string;
+      /** A manifest PUT or DELETE by tag (manifest-ref.ts): the tag, for proxy.tags. */
+      tag?: string;
+    }
   | { kind: 'invalid'; status: number; code: string; message: string };
 
 // distribution 2.8's route grammar (registry/api/v2/descriptors.go, go-digest, reference):
@@ -102,6 +110,14 @@ export function requiredAccess(
     if (last && !last.test(m[2]!)) return invalid(404, 'NOT_FOUND', 'unknown registry API route');
     const scopes: Scope[] = [{ type: 'repository', name, actions }];
     const out: RouteAccess = { kind: 'scoped', scopes, repository: name };
+    if (route === 'manifest' && (method === 'PUT' || method === 'DELETE')) {
+      const ref = manifestReference(m[2]!);
+      // What distribution would read as a tag and then fail on: refused, so the tag
+      // policy never has to guess which tag an odd reference names.
+      if (ref.kind === 'invalid')
+        return invalid(400, 'DIGEST_INVALID', 'invalid manifest reference: neither a tag nor a digest');
+      if (ref.kind === 'tag') out.tag = ref.tag;
+    }
     if (route === 'upload') {
       // distribution reads mount, from, digest and _state with r.FormValue: a form body first.
       if (readsFormBody(contentType))

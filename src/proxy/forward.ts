@@ -46,6 +46,8 @@ export interface ForwardOptions {
   onFallback?: (reason: string) => void;
   /** False once the upstream has shown it redirects blob downloads (object storage). */
   fastBlobs?: boolean;
+  /** The request body, already read (an immutable tag's manifest); default: streamed from `req`. */
+  body?: Buffer;
 }
 
 function requestHeaders(h: IncomingHttpHeaders, o: ForwardOptions): Record<string, string | string[]> {
@@ -137,7 +139,7 @@ function forwardGeneral(
       path: o.path,
       method: o.method as Dispatcher.HttpMethod,
       headers: requestHeaders(req.headers, o),
-      body: hasBody ? req : null,
+      body: hasBody ? (o.body ?? req) : null,
       signal: abort.signal,
       // Layers can take minutes: no overall limit, only idle ones.
       headersTimeout: 0,

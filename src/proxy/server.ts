@@ -1,14 +1,18 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Agent } from 'undici';
+import { decideTag, type TagRule, tagRuleLabel } from '../authz/tag-policy.js';
 import type { ProxyConfig } from '../config/load.js';
 import {
+  ChallengeError,
+  Denied,
   isPurserError,
   PurserError,
   type PurserErrorCode,
   RegistryRefusal,
   TooManyUploads,
 } from '../core/errors.js';
+import type { Identity } from '../core/identity.js';
 import { writeError } from '../http/error-response.js';
 import { closeServer, listenOn } from '../http/listen.js';
 import { bearerChallenge } from '../protocol/responses.js';
@@ -16,14 +20,17 @@ import { formatScope, type Scope } from '../protocol/scope.js';
 import type { AppState } from '../server/app.js';
 import { clientIp, type TokenHttpServer } from '../server/http.js';
 import type { Metrics } from '../server/metrics.js';
+import { derivedSecret } from '../token/fingerprint-key.js';
 import type { Logger } from '../util/log.js';
 import { requiredAccess } from './access.js';
 import { type AccessController, type AccessGrant, TokenAccessController } from './access-controller.js';
 import { canonicalTarget, encodePath, splitTarget } from './canonical.js';
 import { UPLOAD_RETRY_AFTER, UpstreamCapacity } from './capacity.js';
+import { CursorSeal, fetchCatalogPage, filteredCatalog, parseCatalogQuery } from './catalog.js';
 import { expectsContinue } from './expect.js';
 import { forward } from './forward.js';
-import { formatGoQuery } from './go-query.js';
+import { formatGoQuery, type QueryPairs } from './go-query.js';
+import { digestLike, existingTagDigest, ManifestBuffers } from './immutable-tag.js';
 import { createUpstreamAuth, type UpstreamAuth } from './upstream-auth.js';
 
 /** Every answer of the registry API carries it; clients check it on errors too. */
@@ -45,6 +52,8 @@ export class RegistryProxy {
   readonly #log: Logger;
   readonly #metrics: Metrics;
   readonly #capacity: UpstreamCapacity;
+  /** Manifest bodies read for immutable tags, bounded in bytes across requests. */
+  readonly #manifests = new ManifestBuffers();
   #blobsRedirect = false;
   readonly #agent: Agent;
   readonly #unsubscribe: () => void;
@@ -182,6 +191,44 @@ export class RegistryProxy {
       throw e;
     }
 
+    const refuse = (e: PurserError) => {
+      this.#log.info('proxy request refused', {
+        method,
+        path,
+        ip,
+        account,
+        status: e.status,
+        reason: e.message,
+      });
+      this.#audit({ ip, method, path, scopes }, grant, 'denied', e.status, e.message);
+      this.#error(res, e);
+    };
+    if (path === '/v2/_catalog')
+      return this.#catalog(req, res, { state, auth, grant, ip, query: target.query });
+
+    // proxy.tags (authz/tag-policy.ts), on the tag distribution will act on (access.ts).
+    let immutable: TagRule | undefined;
+    const tag = access.kind === 'scoped' ? access.tag : undefined;
+    const repository = access.kind === 'scoped' ? access.repository : undefined;
+    if (tag !== undefined && repository !== undefined && state.compiled.tagRules.length > 0) {
+      let identity: Identity;
+      try {
+        identity = this.#identityOf(grant, scopes);
+      } catch (e) {
+        return refuse(e as ChallengeError);
+      }
+      const d = decideTag(state.compiled.tagRules, {
+        identity,
+        repository,
+        tag,
+        action: method === 'PUT' ? 'push' : 'delete',
+        service: this.#cfg.service,
+        ip,
+      });
+      if (d.kind === 'deny') return refuse(new Denied(d.message));
+      if (d.immutable && method === 'PUT') immutable = d.rule;
+    }
+
     let query = target.query;
     let upstreamScopes = scopes;
     if (access.kind === 'scoped' && access.mountFrom && !allowedMount) {
@@ -212,6 +259,26 @@ export class RegistryProxy {
       res.removeHeader('connection');
       res.writeContinue();
     }
+    let body: Buffer | undefined;
+    if (immutable && repository !== undefined && tag !== undefined) {
+      const existing = await existingTagDigest(
+        this.#capacity.poolFor('HEAD'),
+        encodePath(path),
+        await auth.header([{ type: 'repository', name: repository, actions: ['pull'] }], account),
+      );
+      if (existing !== undefined) {
+        // The body decides: the same manifest again is accepted, another one refused.
+        try {
+          body = await this.#manifests.read(req, (free) => res.once('close', free));
+        } catch (e) {
+          // The rest of the body is not read: the connection cannot carry another request.
+          res.setHeader('connection', 'close');
+          throw e;
+        }
+        if (digestLike(existing, body) !== existing)
+          return refuse(new Denied(`tag ${tag} is immutable (${tagRuleLabel(immutable)})`));
+      }
+    }
     const started = Date.now();
     forward(req, res, this.#capacity.poolFor(method), {
       method,
@@ -227,6 +294,7 @@ export class RegistryProxy {
         if (status === 401) h['www-authenticate'] = this.#challenge(scopes);
       },
       fastBlobs: !this.#blobsRedirect,
+      ...(body ? { body } : {}),
       onFallback: (reason) => {
         // An upstream on object storage redirects every blob: stop trying the fast path.
         if (/^status 30[1278]$/.test(reason)) this.#blobsRedirect = true;
@@ -244,6 +312,81 @@ export class RegistryProxy {
         if (err) this.#log.warn('proxy request failed', { ...rec, reason: err.message });
         else this.#log.info('proxied', rec);
       },
+    });
+  }
+
+  /**
+   * The caller's identity for a decision beyond the token's scopes (tag policy, the
+   * catalog). A Bearer token without one (issued before proxy.tags or by an older Purser) is
+   * sent back for a new token, which carries it (token/proxy-identity.ts).
+   */
+  #identityOf(grant: AccessGrant, scopes: readonly Scope[]): Identity {
+    if (grant.identity) return grant.identity;
+    throw new ChallengeError(
+      'this token carries no identity for the proxy policy: ask for a new one',
+      bearerChallenge({ realm: this.#realm, service: this.#cfg.service, scopes, error: 'invalid_token' }),
+    );
+  }
+
+  /** `/v2/_catalog`, filtered to the repositories the caller may pull (catalog.ts). */
+  async #catalog(
+    req: IncomingMessage,
+    res: ServerResponse,
+    c: { state: AppState; auth: UpstreamAuth; grant: AccessGrant; ip: string; query: QueryPairs },
+  ): Promise<void> {
+    const { state, auth, grant, ip } = c;
+    const method = req.method ?? 'GET';
+    const path = '/v2/_catalog';
+    const scopes: Scope[] = [{ type: 'registry', name: 'catalog', actions: ['*'] }];
+    const started = Date.now();
+    let answer: Awaited<ReturnType<typeof filteredCatalog>>;
+    try {
+      const identity = this.#identityOf(grant, scopes);
+      const seal = new CursorSeal(derivedSecret(state.keyring.signer.key, 'catalog cursor'));
+      const request = parseCatalogQuery(c.query, seal);
+      const pool = this.#capacity.poolFor('GET');
+      answer = await filteredCatalog(
+        request,
+        {
+          fetchPage: async (last, n) =>
+            fetchCatalogPage(pool, last, n, await auth.header(scopes, grant.account)),
+          permitted: async (names) => {
+            const decisions = await state.tokens.authorize(
+              identity,
+              this.#cfg.service,
+              names.map((name) => ({ type: 'repository', name, actions: ['pull'] })),
+              ip,
+            );
+            return decisions.map((d) => d.granted.includes('pull') || d.granted.includes('*'));
+          },
+        },
+        seal,
+      );
+    } catch (e) {
+      if (isPurserError(e) && e.status < 500) {
+        this.#log.info('proxy request refused', { method, path, ip, status: e.status, reason: e.message });
+        this.#audit({ ip, method, path, scopes }, grant, 'denied', e.status, e.message);
+      }
+      throw e;
+    }
+    const json = JSON.stringify({ repositories: answer.repositories });
+    res.writeHead(200, {
+      ...API_VERSION,
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(json),
+      ...(answer.link ? { link: answer.link } : {}),
+    });
+    res.end(method === 'HEAD' ? undefined : json);
+    this.#metrics.proxyRequests.inc({ method, status: '2xx' });
+    this.#audit({ ip, method, path, scopes }, grant, 'proxied', 200);
+    this.#log.info('proxied', {
+      method,
+      path,
+      status: 200,
+      repositories: answer.repositories.length,
+      ms: Date.now() - started,
+      account: grant.account,
+      ip,
     });
   }
 

@@ -187,6 +187,7 @@ export async function buildApp(
     authorizer,
     anonymous: config.auth.anonymous,
     zotCatalogScope: zot,
+    proxyService: config.proxy?.service,
     // The store outlives reloads: a lockout survives one, under the limits now configured.
     throttle: stores.throttle,
     throttlePolicy: {

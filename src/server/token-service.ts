@@ -17,6 +17,7 @@ import type { RevocationStore } from '../state/revocation.js';
 import { MemoryThrottleStore, type ThrottlePolicy, type ThrottleStore } from '../state/throttle.js';
 import { fingerprintKey } from '../token/fingerprint-key.js';
 import type { KeyRing } from '../token/keyring.js';
+import { identityClaims } from '../token/proxy-identity.js';
 import { issueRefreshToken, refreshTokenSigner, verifyRefreshToken } from '../token/refresh.js';
 import { keyedDigest } from '../util/keyed-digest.js';
 
@@ -60,6 +61,8 @@ export interface TokenServiceOptions {
   onFailedLogin?: (kind: string) => void;
   /** Accept Zot's empty-name catalog scope `repository::pull` (token.compat: zot). */
   zotCatalogScope?: boolean;
+  /** The proxy's service: its tokens carry the caller's identity where the proxy needs it (token/proxy-identity.ts). */
+  proxyService?: string | undefined;
 }
 
 /** What a token request's login tells the authenticators besides the credentials. */
@@ -302,7 +305,8 @@ export class TokenService {
     for (const d of decisions) if (d.granted.length > 0) granted.push({ ...d.requested, actions: d.granted });
     const signer = this.#o.keyring.signer;
     const lifetime = tokenLifetime(decisions, signer.defaultLifetime);
-    const issued = signer.issue(identity.account, service, granted, Date.now(), lifetime);
+    const extra = service === this.#o.proxyService ? identityClaims(identity, granted) : undefined;
+    const issued = signer.issue(identity.account, service, granted, Date.now(), lifetime, extra);
     const response: TokenResponse = {
       token: issued.token,
       access_token: issued.token,

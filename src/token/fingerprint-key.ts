@@ -2,7 +2,7 @@ import { hkdfSync } from 'node:crypto';
 import type { SigningKey } from './keys.js';
 
 /** What a secret derived from a signing key keys; each purpose gets its own secret. */
-export type SecretPurpose = 'credential fingerprint' | 'throttle' | 'login cache';
+export type SecretPurpose = 'credential fingerprint' | 'throttle' | 'login cache' | 'catalog cursor';
 
 const derived = new WeakMap<SigningKey, Map<SecretPurpose, Buffer>>();
 

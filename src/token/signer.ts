@@ -20,6 +20,10 @@ export interface TokenClaims {
   iat: number;
   jti: string;
   access: AccessEntry[];
+  /** The caller's provider, labels and claims (proxy-identity.ts), for the proxy's policies. */
+  prv?: string;
+  lbl?: Readonly<Record<string, string>>;
+  clm?: Readonly<Record<string, unknown>>;
 }
 
 export interface IssuedToken {
@@ -95,6 +99,7 @@ export class TokenSigner {
     access: readonly Scope[],
     now = Date.now(),
     lifetime = this.#lifetime,
+    extra?: Pick<TokenClaims, 'prv' | 'lbl' | 'clm'>,
   ): IssuedToken {
     const iat = Math.floor(now / 1000);
     const claims: TokenClaims = {
@@ -106,6 +111,7 @@ export class TokenSigner {
       iat,
       jti: randomId(),
       access: accessEntries(access),
+      ...extra,
     };
     return {
       token: this.signClaims(claims),

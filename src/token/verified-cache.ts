@@ -15,7 +15,10 @@ export class VerifiedTokenCache {
   constructor(maxEntries = 10_000, maxBytes = 16 * 1024 * 1024) {
     this.#cache = new ExpiringCache(maxEntries, {
       maxBytes,
-      sizeOf: (k, v) => 2 * (k.length + v.sub.length + JSON.stringify(v.access).length) + 64,
+      sizeOf: (k, v) =>
+        2 * (k.length + v.sub.length + JSON.stringify(v.access).length) +
+        (v.identity ? 2 * JSON.stringify(v.identity).length : 0) +
+        64,
     });
   }
 

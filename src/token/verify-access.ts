@@ -1,6 +1,8 @@
 import { errors as joseErrors, jwtVerify } from 'jose';
 import { PurserError } from '../core/errors.js';
+import type { Identity } from '../core/identity.js';
 import type { KeyRing } from './keyring.js';
+import { identityFromClaims } from './proxy-identity.js';
 import type { AccessEntry } from './signer.js';
 
 export interface VerifiedAccessToken {
@@ -9,6 +11,8 @@ export interface VerifiedAccessToken {
   exp: number;
   /** The token's id, for the audit log ("" when absent). */
   jti: string;
+  /** The caller's identity, when the token carries it (proxy-identity.ts). */
+  identity?: Identity;
 }
 
 /**
@@ -45,11 +49,13 @@ export async function verifyAccessToken(
       },
     );
     const access = Array.isArray(payload.access) ? (payload.access as AccessEntry[]) : [];
+    const identity = identityFromClaims(payload);
     return {
       sub: typeof payload.sub === 'string' ? payload.sub : '',
       access,
       exp: payload.exp!,
       jti: typeof payload.jti === 'string' ? payload.jti : '',
+      ...(identity ? { identity } : {}),
     };
   } catch (e) {
     if (e instanceof PurserError) throw e;

@@ -7,6 +7,7 @@ import { parseDocument } from 'yaml';
 import { OidcProviders } from '../../../src/authn/oidc/authenticator.js';
 import type { OidcProvider } from '../../../src/authn/oidc/provider.js';
 import { compileRules } from '../../../src/authz/acl.js';
+import { compileTagRules } from '../../../src/authz/tag-policy.js';
 import { buildConfig } from '../../../src/config/load.js';
 import { compileCel } from '../../../src/expr/cel.js';
 
@@ -103,10 +104,12 @@ function validate(ex: Example): void {
     raw.replace(/\$\{file:[^}]*\}/g, 'example-file-content-as-long-as-a-webhook-secret'),
   );
   const config = buildConfig(data, ex.file, '/nonexistent');
-  compileRules(config.acl, ex.file, (source) => {
+  const condition = (source: string) => {
     compileCel(source, ['identity', 'claims', 'request'], 'bool');
     return { source, evaluate: () => false };
-  });
+  };
+  compileRules(config.acl, ex.file, condition);
+  compileTagRules(config.proxy?.tags ?? [], ex.file, condition);
   for (const p of config.providers) {
     compileCel(p.account, ['claims'], 'string');
     if (p.when) compileCel(p.when, ['claims'], 'bool');

@@ -2,6 +2,8 @@
 import { type Status, status } from './types.js';
 
 export interface FaultMatch {
+  /** The user whose token the call carried (KubeApi.addUser); any when absent. */
+  user?: string;
   /** HTTP method (GET, POST, PUT, PATCH, DELETE); any when absent. */
   method?: string;
   /** Resource key (`serviceaccounts`, `leases.coordination.k8s.io`); any when absent. */
@@ -15,6 +17,7 @@ export interface FaultMatch {
 }
 
 export interface CallInfo {
+  user: string;
   method: string;
   resource: string;
   subresource: string;
@@ -61,6 +64,7 @@ export class Faults {
   take(call: CallInfo): Fault | undefined {
     const i = this.#faults.findIndex(
       ({ match: m }) =>
+        (m.user === undefined || m.user === call.user) &&
         (m.method === undefined || m.method === call.method) &&
         (m.resource === undefined || m.resource === call.resource) &&
         (m.subresource === undefined || m.subresource === call.subresource) &&

@@ -4,7 +4,9 @@
  *
  *   const api = await KubeApi.start({ tls?: boolean, token?: string, mint?: TokenMinter });
  *   const kc = new KubeConfig(); kc.loadFromFile(api.writeKubeconfig(dir));   // or
- *   kc.loadFromOptions(api.kubeconfigOptions('default'));
+ *   kc.loadFromOptions(api.kubeconfigOptions({ namespace: 'default' }));
+ *   api.addUser('replica-a') → a second bearer token; writeKubeconfig(dir, { user: 'replica-a' })
+ *   points a client at the double as that user (faults and api.requests tell users apart).
  *   …
  *   await api.close();
  *
@@ -18,7 +20,7 @@
  *   generateName, 409 AlreadyExists), replace (PUT; 409 Conflict on a stale resourceVersion),
  *   patch (PATCH with application/json-patch+json, merge-patch+json, strategic-merge-patch+json),
  *   delete (owner-reference garbage collection of dependents). Every refusal is a Status object.
- *   Requests need `Authorization: Bearer <api.token>` (401 otherwise). Namespaces are not
+ *   Requests need `Authorization: Bearer <a user's token>` (401 otherwise; api.token is admin's). Namespaces are not
  *   required to exist.
  *   POST /api/v1/namespaces/NS/serviceaccounts/NAME/token: TokenRequest (404 unknown SA, 422
  *   below 600 s, bound Secret/Pod must exist with the uid given); every request is recorded in
@@ -38,7 +40,7 @@
  *   api.dropWatches(key?)                open watch connections are destroyed mid-stream
  *   api.endWatches(key?)                 open watches end cleanly (the server's watch timeout)
  *   api.faults.add(match, code, reason, message, {times?, asWatchEvent?})  any call: match on
- *     method, resource, subresource ('token'), watch, namespace, name
+ *     user, method, resource, subresource ('token'), watch, namespace, name
  *   api.openWatches(key?), api.watchesOpened(key), api.lists(key), api.requests (bounded log)
  */
 export { type Fault, type FaultMatch, Faults } from './faults.js';

@@ -34,6 +34,8 @@ export interface KubeApiOptions {
 }
 
 export interface RecordedRequest {
+  /** The user whose bearer token came with it ('' when none matched). */
+  user: string;
   method: string;
   path: string;
   query: Record<string, string>;
@@ -70,11 +72,14 @@ export class KubeApi {
   readonly #sockets = new Set<Socket>();
   readonly #watches = new Set<WatchStream>();
   readonly #watchesOpened = new Map<string, number>();
+  /** Bearer token → user name. */
+  readonly #users = new Map<string, string>();
 
   private constructor(server: Server, url: string, opts: KubeApiOptions, caPem: string | undefined) {
     this.#server = server;
     this.url = url;
     this.token = opts.token ?? 'kube-api-double-token';
+    this.#users.set(this.token, 'admin');
     this.mint = opts.mint ?? defaultMinter;
     this.caPem = caPem;
     server.on('connection', (s: Socket) => {
@@ -106,18 +111,34 @@ export class KubeApi {
 
   // ---- client configuration ----
 
-  get target(): KubeconfigTarget {
-    return { url: this.url, token: this.token, caPem: this.caPem };
+  /** Accepts another bearer token, recorded as `user` (for faults and records per client). */
+  addUser(user: string, token = `${user}-token`): string {
+    this.#users.set(token, user);
+    return token;
+  }
+
+  /** The token of `user` (`admin` by default), which must have been added. */
+  tokenOf(user = 'admin'): string {
+    for (const [t, u] of this.#users) if (u === user) return t;
+    throw new Error(`the kube-api double has no user ${user}`);
+  }
+
+  target(user = 'admin', namespace?: string): KubeconfigTarget {
+    return { url: this.url, token: this.tokenOf(user), caPem: this.caPem, namespace };
   }
 
   /** For `KubeConfig.loadFromOptions`. */
-  kubeconfigOptions(namespace?: string) {
-    return kubeconfigOptions({ ...this.target, namespace });
+  kubeconfigOptions(opts: { namespace?: string; user?: string } = {}) {
+    return kubeconfigOptions(this.target(opts.user, opts.namespace));
   }
 
-  /** Writes `dir/kubeconfig` (for `KubeConfig.loadFromFile` / `--kubeconfig`); returns its path. */
-  writeKubeconfig(dir: string, namespace?: string): string {
-    return writeKubeconfig(dir, { ...this.target, namespace });
+  /** Writes `dir/<file>` (for `KubeConfig.loadFromFile` / `--kubeconfig`); returns its path. */
+  writeKubeconfig(dir: string, opts: { namespace?: string; user?: string; file?: string } = {}): string {
+    return writeKubeconfig(
+      dir,
+      this.target(opts.user, opts.namespace),
+      opts.file ?? `kubeconfig-${opts.user ?? 'admin'}`,
+    );
   }
 
   // ---- faults and watch control ----
@@ -291,7 +312,10 @@ export class KubeApi {
     const method = req.method ?? 'GET';
     const contentType = req.headers['content-type']?.split(';')[0]?.trim();
     let body: unknown;
+    const auth = req.headers.authorization ?? '';
+    const user = auth.startsWith('Bearer ') ? (this.#users.get(auth.slice(7)) ?? '') : '';
     const rec: RecordedRequest = {
+      user,
       method,
       path: url.pathname,
       query,
@@ -306,8 +330,7 @@ export class KubeApi {
       this.#json(res, code, value);
     };
     try {
-      if (req.headers.authorization !== `Bearer ${this.token}`)
-        throw apiError(401, 'Unauthorized', 'Unauthorized');
+      if (!user) throw apiError(401, 'Unauthorized', 'Unauthorized');
       if (url.pathname === '/version')
         return answer(200, { major: '1', minor: '33', gitVersion: 'v1.33.0-purser-double' });
       if (url.pathname === '/healthz' || url.pathname === '/readyz') {
@@ -321,6 +344,7 @@ export class KubeApi {
       if (method !== 'GET' && method !== 'DELETE') body = await this.#body(req);
       rec.body = body;
       const call: CallInfo = {
+        user,
         method,
         resource: route.key,
         subresource: route.subresource,

@@ -27,10 +27,10 @@ test("the server's package.json does not depend on @kubernetes/client-node; @pur
   const root = pkg('package.json');
   for (const field of ['dependencies', 'optionalDependencies', 'peerDependencies', 'devDependencies'])
     assert.ok(
-      !(root[field] ?? {})['@kubernetes/client-node'],
+      !root[field]?.['@kubernetes/client-node'],
       `package.json ${field} names @kubernetes/client-node`,
     );
-  assert.ok(!(root.dependencies ?? {})['@purser/kube'], 'the server does not depend on the controller');
+  assert.ok(!root.dependencies?.['@purser/kube'], 'the server does not depend on the controller');
   assert.ok(root.workspaces.includes('kube'), 'kube/ is a workspace (npm ci installs and links it)');
   const kube = pkg('kube/package.json');
   assert.equal(kube.name, '@purser/kube');

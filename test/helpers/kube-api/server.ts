@@ -383,7 +383,10 @@ export class KubeApi {
           await serveTokenRequest(s, ns, name, body, {
             maxSeconds: this.maxTokenSeconds,
             mint: this.mint,
-            record: (r) => this.tokenRequests.push(r),
+            record: (r) => {
+              this.tokenRequests.push(r);
+              if (this.tokenRequests.length > REQUEST_LOG_LIMIT) this.tokenRequests.shift();
+            },
           }),
         );
       throw apiError(404, 'NotFound', 'the server could not find the requested resource');

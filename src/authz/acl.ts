@@ -22,14 +22,14 @@ export interface CompiledRule {
   /** Where the rule sits in the config, e.g. `acl[2]`. */
   where: string;
   comment: string | undefined;
-  match: Partial<Record<'account' | 'provider' | 'type' | 'name' | 'service', Pattern[]>>;
+  match: Partial<Record<(typeof MATCH_KEYS)[number], Pattern[]>>;
   when: Condition | undefined;
   actions: readonly string[];
   /** The lifetime of a token this rule grants something in; undefined: token.expiresIn. */
   expiresIn: number | undefined;
 }
 
-const MATCH_KEYS = ['account', 'provider', 'type', 'name', 'service'] as const;
+const MATCH_KEYS = ['account', 'provider', 'group', 'type', 'name', 'service'] as const;
 
 export type ConditionCompiler = (source: string, where: string) => Condition;
 
@@ -110,6 +110,12 @@ export class Acl implements Authorizer {
     for (const key of MATCH_KEYS) {
       const patterns = rule.match[key];
       if (!patterns) continue;
+      // A caller matches `group` when one of its groups matches one of the patterns.
+      if (key === 'group') {
+        const groups = req.identity.groups ?? [];
+        if (!groups.some((g) => patterns.some((p) => p.test(g, req.identity)))) return false;
+        continue;
+      }
       // The anonymous caller is matched only by `account: ""`, never by a glob like `*`
       // that an operator writes to mean "any user".
       if (key === 'account' && values.account === '') {

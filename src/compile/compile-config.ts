@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs';
+import { FilterParser } from 'ldapts';
+import { readGroupsFile } from '../authn/groups-file.js';
 import { readHtpasswd } from '../authn/htpasswd.js';
+import { fillFilter, placeholders } from '../authn/ldap/template.js';
 import { localKeySet } from '../authn/oidc/key-set.js';
 import type { StoredCredential } from '../authn/static-users.js';
 import { type CompiledRule, type ConditionCompiler, compileRules } from '../authz/acl.js';
-import type { Config, ProviderConfig } from '../config/load.js';
+import type { Config, LdapConfig, ProviderConfig } from '../config/load.js';
 import { ConfigError } from '../core/errors.js';
 import { CelCompileError, CelEvalError, type CelProgram, celClaims, compileCel } from '../expr/cel.js';
 import { loadSigningKey, type SigningKey } from '../token/keys.js';
@@ -30,6 +33,8 @@ export interface CompiledConfig {
    * content): a reload keeps a provider's fetched keys only when both are unchanged.
    */
   readonly providerFingerprints: readonly string[];
+  /** The content of `ldap.ca`, read once here. */
+  readonly ldapCa: string | undefined;
 }
 
 export interface CompileOptions {
@@ -61,6 +66,7 @@ export async function compileConfig(
     users.set(name, entry);
     if ('password' in entry) plaintextUsers.push(name);
   }
+  if (config.groupsFile) addGroupsFile(users, config.groupsFile);
 
   const providerFingerprints: string[] = [];
   for (const [i, p] of config.providers.entries()) {
@@ -83,21 +89,81 @@ export async function compileConfig(
     providerFingerprints.push(JSON.stringify([p, p.ca ? readCa(p.ca, `${where}.ca`, file) : null]));
   }
 
+  const ldapCa = config.ldap ? checkLdap(config.ldap, file) : undefined;
+
   if (
     !options.customAuthenticators &&
     users.size === 0 &&
     config.providers.length === 0 &&
+    !config.ldap &&
     !config.auth.anonymous
   ) {
     throw new ConfigError(
       file,
       'users',
-      'no way to authenticate: add users, htpasswd or providers, or enable auth.anonymous',
+      'no way to authenticate: add users, htpasswd, ldap or providers, or enable auth.anonymous',
     );
   }
 
   const rules = compileRules(config.acl, file, celConditions(file, options.logger ?? silentLogger));
-  return { kind: 'compiled', config, signingKeys, users, plaintextUsers, rules, providerFingerprints };
+  return {
+    kind: 'compiled',
+    config,
+    signingKeys,
+    users,
+    plaintextUsers,
+    rules,
+    providerFingerprints,
+    ldapCa,
+  };
+}
+
+/** Adds the groups file's groups to the static users it names (each must exist). */
+function addGroupsFile(users: Map<string, StoredCredential>, path: string): void {
+  for (const [user, groups] of readGroupsFile(path)) {
+    const entry = users.get(user);
+    if (!entry)
+      throw new ConfigError(path, '', `names ${JSON.stringify(user)}, who is not a static user (users, htpasswd)`);
+    users.set(user, { ...entry, groups: [...new Set([...(entry.groups ?? []), ...groups])] });
+  }
+}
+
+/** Refuses an `ldap:` block that could not work or would be unsafe; returns the CA's content. */
+function checkLdap(l: LdapConfig, file: string | undefined): string | undefined {
+  const no = (key: string, message: string): never => {
+    throw new ConfigError(file, `ldap.${key}`, message);
+  };
+  if (l.startTLS && l.url.startsWith('ldaps:'))
+    no('startTLS', 'ldaps:// is TLS already; StartTLS goes with ldap://');
+  if ((l.userDn === undefined) === (l.userSearch === undefined))
+    no('userDn', 'give userDn (bind mode) or userSearch (search then bind), one of them');
+  if (l.userDn !== undefined && !placeholders(l.userDn).has('username'))
+    no('userDn', 'must contain {username}');
+  if (l.userDn?.includes('{dn}')) no('userDn', '{dn} is not known before the bind; use {username}');
+  if (l.bindDn !== undefined && l.bindPassword === undefined)
+    no('bindPassword', 'bindDn needs bindPassword (an empty password would be an anonymous bind)');
+  if (l.bindPassword !== undefined && l.bindDn === undefined) no('bindDn', 'bindPassword goes with bindDn');
+  if (l.userSearch) {
+    checkFilter(l.userSearch.filter, 'userSearch.filter', no);
+    if (!placeholders(l.userSearch.filter).has('username')) no('userSearch.filter', 'must contain {username}');
+    if (l.userSearch.filter.includes('{dn}')) no('userSearch.filter', '{dn} is not known before the search');
+  }
+  const g = l.groups;
+  if (g && 'search' in g) {
+    checkFilter(g.search.filter, 'groups.search.filter', no);
+    if (placeholders(g.search.filter).size === 0) no('groups.search.filter', 'must contain {dn} or {username}');
+  }
+  return l.ca === undefined ? undefined : readCa(l.ca, 'ldap.ca', file);
+}
+
+/** A filter must parse with its placeholders filled (a typo would fail every login). */
+function checkFilter(filter: string, key: string, no: (key: string, message: string) => never): void {
+  if (!filter.startsWith('(') || !filter.endsWith(')')) no(key, 'an LDAP filter is written in parentheses, e.g. (uid={username})');
+  try {
+    FilterParser.parseString(fillFilter(filter, { username: 'u', dn: 'cn=g' }));
+  } catch (e) {
+    no(key, `not a valid LDAP filter (RFC 4515): ${(e as Error).message}`);
+  }
 }
 
 async function loadKeyFiles(config: Readonly<Config>): Promise<SigningKey[]> {
@@ -146,6 +212,7 @@ function celConditions(file: string | undefined, logger: Logger): ConditionCompi
               account: input.identity.account,
               provider: input.identity.provider,
               labels: input.identity.labels,
+              groups: input.identity.groups ?? [],
             },
             claims: celClaims(input.identity.claims),
             request: input.request,

@@ -132,4 +132,5 @@ export class Runtime {
  */
 export async function closeState(state: AppState): Promise<void> {
   await Promise.all(state.providers.list.filter((p) => !state.handedOver.has(p)).map((p) => p.close()));
+  await state.ldap?.close();
 }

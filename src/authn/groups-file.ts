@@ -11,7 +11,11 @@ export function readGroupsFile(file: string): Map<string, string[]> {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new ConfigError(file, '', `cannot read groups file: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw new ConfigError(
+      file,
+      '',
+      `cannot read groups file: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+    );
   }
   if (text.length > MAX_BYTES) throw new ConfigError(file, '', 'groups file over 4 MiB');
   return parseGroupsFile(text, file);
@@ -33,7 +37,10 @@ export function parseGroupsFile(text: string, file: string): Map<string, string[
     const group = line.slice(0, colon).trim();
     if (/\s/.test(group) || group.length > MAX_GROUP_NAME)
       throw new ConfigError(file, where, 'a group name is one word of at most 256 characters');
-    for (const user of line.slice(colon + 1).trim().split(/\s+/)) {
+    for (const user of line
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/)) {
       if (user === '') continue;
       const groups = byUser.get(user) ?? [];
       if (!groups.includes(group)) groups.push(group);

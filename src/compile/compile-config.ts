@@ -123,7 +123,11 @@ function addGroupsFile(users: Map<string, StoredCredential>, path: string): void
   for (const [user, groups] of readGroupsFile(path)) {
     const entry = users.get(user);
     if (!entry)
-      throw new ConfigError(path, '', `names ${JSON.stringify(user)}, who is not a static user (users, htpasswd)`);
+      throw new ConfigError(
+        path,
+        '',
+        `names ${JSON.stringify(user)}, who is not a static user (users, htpasswd)`,
+      );
     users.set(user, { ...entry, groups: [...new Set([...(entry.groups ?? []), ...groups])] });
   }
 }
@@ -145,20 +149,23 @@ function checkLdap(l: LdapConfig, file: string | undefined): string | undefined 
   if (l.bindPassword !== undefined && l.bindDn === undefined) no('bindDn', 'bindPassword goes with bindDn');
   if (l.userSearch) {
     checkFilter(l.userSearch.filter, 'userSearch.filter', no);
-    if (!placeholders(l.userSearch.filter).has('username')) no('userSearch.filter', 'must contain {username}');
+    if (!placeholders(l.userSearch.filter).has('username'))
+      no('userSearch.filter', 'must contain {username}');
     if (l.userSearch.filter.includes('{dn}')) no('userSearch.filter', '{dn} is not known before the search');
   }
   const g = l.groups;
   if (g && 'search' in g) {
     checkFilter(g.search.filter, 'groups.search.filter', no);
-    if (placeholders(g.search.filter).size === 0) no('groups.search.filter', 'must contain {dn} or {username}');
+    if (placeholders(g.search.filter).size === 0)
+      no('groups.search.filter', 'must contain {dn} or {username}');
   }
   return l.ca === undefined ? undefined : readCa(l.ca, 'ldap.ca', file);
 }
 
 /** A filter must parse with its placeholders filled (a typo would fail every login). */
 function checkFilter(filter: string, key: string, no: (key: string, message: string) => never): void {
-  if (!filter.startsWith('(') || !filter.endsWith(')')) no(key, 'an LDAP filter is written in parentheses, e.g. (uid={username})');
+  if (!filter.startsWith('(') || !filter.endsWith(')'))
+    no(key, 'an LDAP filter is written in parentheses, e.g. (uid={username})');
   try {
     FilterParser.parseString(fillFilter(filter, { username: 'u', dn: 'cn=g' }));
   } catch (e) {

@@ -8,7 +8,13 @@ import { Secret } from '../core/secret.js';
 import { looksLikeKeyMaterial, shown } from '../util/redact.js';
 import { issuerUrlProblem } from '../util/url-policy.js';
 import { PRESETS } from './presets.js';
-import { type ConfigData, type ConfigInput, configSchema, type LdapData, type ProviderData } from './schema.js';
+import {
+  type ConfigData,
+  type ConfigInput,
+  configSchema,
+  type LdapData,
+  type ProviderData,
+} from './schema.js';
 
 /** A provider after presets are applied and paths resolved. */
 export interface ProviderConfig

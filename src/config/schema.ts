@@ -102,7 +102,9 @@ const userEntry = z.union([
       .max(256)
       .default([])
       .describe("The user's groups: identity.groups in CEL, `match: { group }` in rules."),
-    labels: labelMap.default({}).describe("The user's labels: identity.labels in CEL, ${labels.NAME} in patterns."),
+    labels: labelMap
+      .default({})
+      .describe("The user's labels: identity.labels in CEL, ${labels.NAME} in patterns."),
   }),
 ]);
 
@@ -144,7 +146,7 @@ const ldap = z
       .min(1)
       .optional()
       .describe(
-        'Bind mode: the user\'s DN, {username} replaced (DN-escaped), e.g. uid={username},ou=people,dc=example,dc=org.',
+        "Bind mode: the user's DN, {username} replaced (DN-escaped), e.g. uid={username},ou=people,dc=example,dc=org.",
       ),
     userSearch: ldapSearch
       .optional()
@@ -159,7 +161,11 @@ const ldap = z
             .min(1)
             .default('memberOf')
             .describe("The user's attribute listing its groups' DNs (memberOf)."),
-          nameAttribute: z.string().min(1).default('cn').describe("The group entry's attribute that names it."),
+          nameAttribute: z
+            .string()
+            .min(1)
+            .default('cn')
+            .describe("The group entry's attribute that names it."),
           nestedDepth: z
             .number()
             .int()
@@ -172,7 +178,11 @@ const ldap = z
           search: ldapSearch.describe(
             'A group search; {dn} (the user or, for nesting, a group DN) and {username} are replaced in the filter.',
           ),
-          nameAttribute: z.string().min(1).default('cn').describe("The group entry's attribute that names it."),
+          nameAttribute: z
+            .string()
+            .min(1)
+            .default('cn')
+            .describe("The group entry's attribute that names it."),
           nestedDepth: z
             .number()
             .int()

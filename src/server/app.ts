@@ -139,19 +139,15 @@ export async function buildApp(
   // LDAP last: a username no static user or provider claims may be a directory user; a JWT
   // password is an OIDC login, never sent to the directory.
   const ldap = config.ldap
-    ? new LdapAuthenticator(
-        { ...config.ldap, ca: compiled.ldapCa },
-        config.auth.cacheSeconds,
-        {
-          loginCache: stores.loginCache,
-          loginCacheSecret: derivedSecret(keyring.signer.key, 'login cache'),
-          onLoginCache: (result) => metrics?.loginCache.inc({ result }),
-          logger,
-        },
-      )
+    ? new LdapAuthenticator({ ...config.ldap, ca: compiled.ldapCa }, config.auth.cacheSeconds, {
+        loginCache: stores.loginCache,
+        loginCacheSecret: derivedSecret(keyring.signer.key, 'login cache'),
+        onLoginCache: (result) => metrics?.loginCache.inc({ result }),
+        logger,
+      })
     : undefined;
   if (ldap) own.push(ldap);
-  if (config.ldap && config.ldap.url.startsWith('ldap:') && !config.ldap.startTLS) {
+  if (config.ldap?.url.startsWith('ldap:') && !config.ldap.startTLS) {
     logger.warn('ldap: passwords go to the directory in clear; use ldaps:// or startTLS: true', {
       url: config.ldap.url,
     });

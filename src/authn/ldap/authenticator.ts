@@ -209,7 +209,8 @@ export class LdapAuthenticator implements Authenticator {
 
     if ('attribute' in g) {
       const own =
-        entry ?? (await search(dn, { scope: 'base', filter: '(objectClass=*)', attributes: [g.attribute] }))[0];
+        entry ??
+        (await search(dn, { scope: 'base', filter: '(objectClass=*)', attributes: [g.attribute] }))[0];
       let level = own ? values(own, g.attribute) : [];
       for (let depth = 0; level.length > 0 && depth <= g.nestedDepth; depth++) {
         const fresh = level.filter((d) => !seen.has(key(d))).slice(0, max - seen.size);

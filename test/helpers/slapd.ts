@@ -27,6 +27,8 @@ export const LDAP_USERS = {
   carol: 'carol-ldap-pw',
   /** In `pushers`, but locked (ppolicy pwdAccountLockedTime). */
   dave: 'dave-ldap-pw',
+  /** In `readers`; left to the outage tests (no login of hers is cached before). */
+  erin: 'erin-ldap-pw',
 } as const;
 
 export interface Slapd {
@@ -140,7 +142,7 @@ function dataLdif(): string {
     // seniors first: adding pushers with seniors as a member gives seniors its memberOf.
     group('seniors', [u('carol')]),
     group('pushers', [u('alice'), u('dave'), `cn=seniors,${GROUPS}`]),
-    group('readers', [u('bob')]),
+    group('readers', [u('bob'), u('erin')]),
   ].join('\n');
 }
 

@@ -87,12 +87,14 @@ export class Directory {
       url: this.#o.url,
       connectTimeout: this.#o.connectTimeoutMs,
       timeout: this.#o.timeoutMs,
-      tlsOptions: this.#tls,
+      // ldapts makes any connection given tlsOptions a TLS one, ldap:// included: give them
+      // for ldaps:// only, and to startTLS a copy (it stores the socket in the object).
+      ...(this.#o.url.startsWith('ldaps:') ? { tlsOptions: { ...this.#tls } } : {}),
       strictDN: false,
     });
     if (this.#o.startTLS) {
       try {
-        await client.startTLS(this.#tls);
+        await client.startTLS({ ...this.#tls });
       } catch (e) {
         await quietly(client);
         throw directoryUnavailable('StartTLS', e);

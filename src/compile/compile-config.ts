@@ -166,6 +166,14 @@ function checkLdap(l: LdapConfig, file: string | undefined): string | undefined 
 function checkFilter(filter: string, key: string, no: (key: string, message: string) => never): void {
   if (!filter.startsWith('(') || !filter.endsWith(')'))
     no(key, 'an LDAP filter is written in parentheses, e.g. (uid={username})');
+  // ldapts' parser accepts a filter missing its last `)`: count them (in RFC 4515 a literal
+  // parenthesis in a value is escaped, \28 / \29, so every one here is syntax).
+  let depth = 0;
+  for (const c of filter) {
+    depth += c === '(' ? 1 : c === ')' ? -1 : 0;
+    if (depth < 0) break;
+  }
+  if (depth !== 0) no(key, 'not a valid LDAP filter (RFC 4515): unbalanced parentheses');
   try {
     FilterParser.parseString(fillFilter(filter, { username: 'u', dn: 'cn=g' }));
   } catch (e) {

@@ -32,7 +32,11 @@ after(() => {
   t.cleanup();
 });
 
-const who = (groups: string[] | undefined, labels: Record<string, string> = {}, provider = 'ldap'): Identity => ({
+const who = (
+  groups: string[] | undefined,
+  labels: Record<string, string> = {},
+  provider = 'ldap',
+): Identity => ({
   account: 'u',
   provider,
   labels,
@@ -41,7 +45,12 @@ const who = (groups: string[] | undefined, labels: Record<string, string> = {}, 
 });
 
 function granted(identity: Identity, scope: string): string[] {
-  const [d] = acl.authorize({ identity, service: 'registry.test', scopes: [parseScope(scope)], ip: '127.0.0.1' });
+  const [d] = acl.authorize({
+    identity,
+    service: 'registry.test',
+    scopes: [parseScope(scope)],
+    ip: '127.0.0.1',
+  });
   return d!.granted;
 }
 

@@ -308,7 +308,7 @@ const provider = z.strictObject({
     .string()
     .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lowercase letters, digits, ".", "_" and "-"')
     .describe(
-      'Names the provider in rules and logs; a Basic username equal to it selects the provider. `static` and `anonymous` are reserved.',
+      'Names the provider in rules and logs; a Basic username equal to it selects the provider. `static`, `ldap` and `anonymous` are reserved.',
     ),
   preset: z
     .enum(['github-actions', 'gitlab', 'kubernetes'])

@@ -2,6 +2,7 @@
 // own database, memberof and ppolicy overlays and a test CA), through a real Purser, and
 // skopeo pushing through it to the real registry.
 import assert from 'node:assert/strict';
+import { connect, createServer, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { assertFails, assertOk, NO_ACCESS } from '../helpers/assert.js';
 import { decodeJwt, tokenRequest } from '../helpers/issuer.js';
@@ -192,6 +193,33 @@ describe('LDAP through Purser against a real slapd', { timeout: TIMEOUT }, () =>
       assert.equal((await granted(p.url, user('dave'))).status, 401, 'locked');
       // In bind mode the username goes into a DN: `,` must not add an RDN.
       assert.equal((await granted(p.url, { username: 'alice,ou=people', password: 'x' })).status, 401);
+    }),
+  );
+
+  test(
+    'the service account keeps one connection: N logins open N + 1 connections, not 2N',
+    withLogs(logs, async () => {
+      // A TCP forwarder in front of slapd that counts the connections Purser opens.
+      let opened = 0;
+      const port = Number(new URL(slapd.url).port);
+      const fwd: Server = createServer((c) => {
+        opened++;
+        const up = connect(port, '127.0.0.1');
+        c.pipe(up).pipe(c);
+        c.on('error', () => up.destroy());
+        up.on('error', () => c.destroy());
+      });
+      await new Promise<void>((r) => fwd.listen(0, '127.0.0.1', r));
+      try {
+        const addr = fwd.address() as { port: number };
+        const p = await purserWith(searchConfig({ url: `ldap://127.0.0.1:${addr.port}` }), {
+          auth: { cacheSeconds: 0 },
+        });
+        for (let i = 0; i < 4; i++) assert.deepEqual((await granted(p.url, user('bob'))).actions, ['pull']);
+        assert.equal(opened, 5, 'one service connection, one per user bind');
+      } finally {
+        fwd.close();
+      }
     }),
   );
 

@@ -14,7 +14,11 @@ import { BCRYPT_RE } from './htpasswd.js';
 import { LoginCache, type LoginCacheState } from './login-cache.js';
 import { type BcryptVerifier, PasswordChecks } from './password-checks.js';
 
-export type StoredCredential = { hash: string } | { password: Secret };
+/** A static user's credential, with the groups and labels its identity carries. */
+export type StoredCredential = ({ hash: string } | { password: Secret }) & {
+  groups?: readonly string[];
+  labels?: Readonly<Record<string, string>>;
+};
 
 export interface StaticUsersOptions {
   /** Replaces the bcrypt verification (tests count calls with it). */
@@ -45,12 +49,16 @@ function typicalCost(users: ReadonlyMap<string, StoredCredential>): number {
   return best;
 }
 
-const staticIdentity = (account: string): Identity => ({
-  account,
-  provider: STATIC_PROVIDER,
-  labels: {},
-  claims: {},
-});
+/** The identity of a static user, its groups and labels as configured now. */
+function staticIdentity(account: string, stored: StoredCredential): Identity {
+  return {
+    account,
+    provider: STATIC_PROVIDER,
+    labels: stored.labels ?? {},
+    claims: {},
+    ...(stored.groups?.length ? { groups: stored.groups } : {}),
+  };
+}
 
 /** Static accounts: bcrypt hashes (inline or htpasswd) and plaintext passwords. */
 export class StaticUsers implements Authenticator {
@@ -123,13 +131,14 @@ export class StaticUsers implements Authenticator {
         reason: 'refresh tokens are disabled (token.refreshTokenLifetime: 0): log in again',
       };
     }
-    if (!this.#users.has(saved.account)) {
+    const stored = this.#users.get(saved.account);
+    if (!stored) {
       return {
         outcome: 'rejected',
         reason: 'refresh token no longer valid (the account was removed): log in again',
       };
     }
-    return { outcome: 'authenticated', identity: staticIdentity(saved.account) };
+    return { outcome: 'authenticated', identity: staticIdentity(saved.account, stored) };
   }
 
   /**
@@ -151,7 +160,7 @@ export class StaticUsers implements Authenticator {
       if (!ok) await this.#checks.imitate();
     }
     if (!ok) return { outcome: 'rejected', reason: 'invalid username or password' };
-    return { outcome: 'authenticated', identity: staticIdentity(credentials.username) };
+    return { outcome: 'authenticated', identity: staticIdentity(credentials.username, stored) };
   }
 
   /**

@@ -23,14 +23,14 @@ export interface CompiledRule {
   /** Where the rule sits in the config, e.g. `acl[2]`. */
   where: string;
   comment: string | undefined;
-  match: Partial<Record<'account' | 'provider' | 'type' | 'name' | 'service', Pattern[]>>;
+  match: Partial<Record<(typeof MATCH_KEYS)[number], Pattern[]>>;
   when: Condition | undefined;
   actions: readonly string[];
   /** The lifetime of a token this rule grants something in; undefined: token.expiresIn. */
   expiresIn: number | undefined;
 }
 
-const MATCH_KEYS = ['account', 'provider', 'type', 'name', 'service'] as const;
+const MATCH_KEYS = ['account', 'provider', 'group', 'type', 'name', 'service'] as const;
 
 export type ConditionCompiler = (source: string, where: string) => Condition;
 
@@ -59,13 +59,20 @@ export function compileMatch(m: MatchData, where: string, file: string | undefin
 }
 
 /** What a rule's `match` is tested against. */
-export type MatchValues = Record<(typeof MATCH_KEYS)[number], string>;
+/** The request's values for the keys matched against one value (`group` is matched against the identity's list). */
+export type MatchValues = Record<Exclude<(typeof MATCH_KEYS)[number], 'group'>, string>;
 
 /** True when every key of `match` holds for `values` (the ACL's first-match test). */
 export function matchesRule(match: CompiledMatch, values: MatchValues, identity: Identity): boolean {
   for (const key of MATCH_KEYS) {
     const patterns = match[key];
     if (!patterns) continue;
+    // A caller matches `group` when one of its groups matches one of the patterns.
+    if (key === 'group') {
+      const groups = identity.groups ?? [];
+      if (!groups.some((g) => patterns.some((p) => p.test(g, identity)))) return false;
+      continue;
+    }
     // The anonymous caller is matched only by `account: ""`, never by a glob like `*`
     // that an operator writes to mean "any user".
     if (key === 'account' && values.account === '') {

@@ -119,7 +119,12 @@ export async function checkCommand(args: string[], io: CommandIo): Promise<numbe
     io.stdout(
       `${JSON.stringify(
         {
-          identity: { account: identity.account, provider: identity.provider, labels: identity.labels },
+          identity: {
+            account: identity.account,
+            provider: identity.provider,
+            labels: identity.labels,
+            groups: identity.groups ?? [],
+          },
           verification: trace,
           service,
           decisions: decisions.map((d) => ({
@@ -139,6 +144,7 @@ export async function checkCommand(args: string[], io: CommandIo): Promise<numbe
   let out = trace.length ? `verification:\n${trace.map((t) => `  ${t}\n`).join('')}` : '';
   out += `caller:   ${identity.account === '' ? '(anonymous)' : identity.account} [${identity.provider}] — ${how}\n`;
   if (Object.keys(identity.labels).length) out += `labels:   ${JSON.stringify(identity.labels)}\n`;
+  if (identity.groups?.length) out += `groups:   ${JSON.stringify(identity.groups)}\n`;
   out += `service:  ${service}\n`;
   if (scopes.length === 0)
     out += 'scopes:   none requested (a login check): the token would carry no access\n';

@@ -72,13 +72,21 @@ export async function evaluateCases(
       let identity: Identity = ANONYMOUS;
       let refused: string | undefined;
       if (d.user !== undefined) {
-        if (!compiled.users.has(d.user))
+        const stored = compiled.users.get(d.user);
+        if (!stored)
           throw new ConfigError(
             casesFile,
             `${c.where}.user`,
             `no user ${JSON.stringify(d.user)} in ${config.file ?? 'the configuration'}`,
           );
-        identity = { account: d.user, provider: STATIC_PROVIDER, labels: { ...d.labels }, claims: {} };
+        // The user's configured groups and labels, as a login gives them; a case's labels add to them.
+        identity = {
+          account: d.user,
+          provider: STATIC_PROVIDER,
+          labels: { ...stored.labels, ...d.labels },
+          claims: {},
+          ...(stored.groups?.length ? { groups: stored.groups } : {}),
+        };
       } else if (d.provider !== undefined) {
         const provider = providers.get(d.provider);
         if (!provider)

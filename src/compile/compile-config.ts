@@ -1,11 +1,14 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { FilterParser } from 'ldapts';
+import { readGroupsFile } from '../authn/groups-file.js';
 import { readHtpasswd } from '../authn/htpasswd.js';
+import { fillFilter, placeholders } from '../authn/ldap/template.js';
 import { localKeySet } from '../authn/oidc/key-set.js';
 import type { StoredCredential } from '../authn/static-users.js';
 import { type CompiledRule, type ConditionCompiler, compileRules } from '../authz/acl.js';
 import { compileTagRules, type TagRule } from '../authz/tag-policy.js';
-import type { Config, ProviderConfig } from '../config/load.js';
+import type { Config, LdapConfig, ProviderConfig } from '../config/load.js';
 import { ConfigError } from '../core/errors.js';
 import { CelCompileError, CelEvalError, type CelProgram, celClaims, compileCel } from '../expr/cel.js';
 import { loadSigningKey, type SigningKey } from '../token/keys.js';
@@ -37,6 +40,8 @@ export interface CompiledConfig {
   readonly providerFingerprints: readonly string[];
   /** Each configured webhook's CA bundle (PEM), read here so an unreadable one is a load-time refusal. */
   readonly webhookCas: Readonly<{ authn?: string; authz?: string }>;
+  /** The content of `ldap.ca`, read once here. */
+  readonly ldapCa: string | undefined;
 }
 
 export interface CompileOptions {
@@ -68,6 +73,7 @@ export async function compileConfig(
     users.set(name, entry);
     if ('password' in entry) plaintextUsers.push(name);
   }
+  if (config.groupsFile) addGroupsFile(users, config.groupsFile);
 
   const providerFingerprints: string[] = [];
   for (const [i, p] of config.providers.entries()) {
@@ -97,18 +103,20 @@ export async function compileConfig(
     checkWebhookUrl(w.url, `webhooks.${hook}.url`, file);
     if (w.ca) webhookCas[hook] = readCaBundle(w.ca, `webhooks.${hook}.ca`, file);
   }
+  const ldapCa = config.ldap ? checkLdap(config.ldap, file) : undefined;
 
   if (
     !options.customAuthenticators &&
     users.size === 0 &&
     config.providers.length === 0 &&
     !config.webhooks.authn &&
+    !config.ldap &&
     !config.auth.anonymous
   ) {
     throw new ConfigError(
       file,
       'users',
-      'no way to authenticate: add users, htpasswd, providers or webhooks.authn, or enable auth.anonymous',
+      'no way to authenticate: add users, htpasswd, ldap, providers or webhooks.authn, or enable auth.anonymous',
     );
   }
 
@@ -125,7 +133,71 @@ export async function compileConfig(
     tagRules,
     providerFingerprints,
     webhookCas,
+    ldapCa,
   };
+}
+
+/** Adds the groups file's groups to the static users it names (each must exist). */
+function addGroupsFile(users: Map<string, StoredCredential>, path: string): void {
+  for (const [user, groups] of readGroupsFile(path)) {
+    const entry = users.get(user);
+    if (!entry)
+      throw new ConfigError(
+        path,
+        '',
+        `names ${JSON.stringify(user)}, who is not a static user (users, htpasswd)`,
+      );
+    users.set(user, { ...entry, groups: [...new Set([...(entry.groups ?? []), ...groups])] });
+  }
+}
+
+/** Refuses an `ldap:` block that could not work or would be unsafe; returns the CA's content. */
+function checkLdap(l: LdapConfig, file: string | undefined): string | undefined {
+  const no = (key: string, message: string): never => {
+    throw new ConfigError(file, `ldap.${key}`, message);
+  };
+  if (l.startTLS && l.url.startsWith('ldaps:'))
+    no('startTLS', 'ldaps:// is TLS already; StartTLS goes with ldap://');
+  if ((l.userDn === undefined) === (l.userSearch === undefined))
+    no('userDn', 'give userDn (bind mode) or userSearch (search then bind), one of them');
+  if (l.userDn !== undefined && !placeholders(l.userDn).has('username'))
+    no('userDn', 'must contain {username}');
+  if (l.userDn?.includes('{dn}')) no('userDn', '{dn} is not known before the bind; use {username}');
+  if (l.bindDn !== undefined && l.bindPassword === undefined)
+    no('bindPassword', 'bindDn needs bindPassword (an empty password would be an anonymous bind)');
+  if (l.bindPassword !== undefined && l.bindDn === undefined) no('bindDn', 'bindPassword goes with bindDn');
+  if (l.userSearch) {
+    checkFilter(l.userSearch.filter, 'userSearch.filter', no);
+    if (!placeholders(l.userSearch.filter).has('username'))
+      no('userSearch.filter', 'must contain {username}');
+    if (l.userSearch.filter.includes('{dn}')) no('userSearch.filter', '{dn} is not known before the search');
+  }
+  const g = l.groups;
+  if (g && 'search' in g) {
+    checkFilter(g.search.filter, 'groups.search.filter', no);
+    if (placeholders(g.search.filter).size === 0)
+      no('groups.search.filter', 'must contain {dn} or {username}');
+  }
+  return l.ca === undefined ? undefined : readCaBundle(l.ca, 'ldap.ca', file);
+}
+
+/** A filter must parse with its placeholders filled (a typo would fail every login). */
+function checkFilter(filter: string, key: string, no: (key: string, message: string) => never): void {
+  if (!filter.startsWith('(') || !filter.endsWith(')'))
+    no(key, 'an LDAP filter is written in parentheses, e.g. (uid={username})');
+  // ldapts' parser accepts a filter missing its last `)`: count them (in RFC 4515 a literal
+  // parenthesis in a value is escaped, \28 / \29, so every one here is syntax).
+  let depth = 0;
+  for (const c of filter) {
+    depth += c === '(' ? 1 : c === ')' ? -1 : 0;
+    if (depth < 0) break;
+  }
+  if (depth !== 0) no(key, 'not a valid LDAP filter (RFC 4515): unbalanced parentheses');
+  try {
+    FilterParser.parseString(fillFilter(filter, { username: 'u', dn: 'cn=g' }));
+  } catch (e) {
+    no(key, `not a valid LDAP filter (RFC 4515): ${(e as Error).message}`);
+  }
 }
 
 async function loadKeyFiles(config: Readonly<Config>): Promise<SigningKey[]> {
@@ -208,6 +280,7 @@ function celConditions(file: string | undefined, logger: Logger): ConditionCompi
               account: input.identity.account,
               provider: input.identity.provider,
               labels: input.identity.labels,
+              groups: input.identity.groups ?? [],
             },
             claims: celClaims(input.identity.claims),
             request: input.request,

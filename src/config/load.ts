@@ -12,6 +12,7 @@ import {
   type ConfigData,
   type ConfigInput,
   configSchema,
+  type LdapData,
   type ProviderData,
   type WebhooksData,
 } from './schema.js';
@@ -43,7 +44,20 @@ export interface WebhooksConfig {
   authz: WebhookConfig<'authz'> | undefined;
 }
 
-export interface Config extends Omit<ConfigData, 'users' | 'token' | 'providers' | 'proxy' | 'webhooks'> {
+/** A static user: a credential, and the groups and labels policies see. */
+export type UserConfig = ({ hash: string } | { password: Secret }) & {
+  groups: string[];
+  labels: Record<string, string>;
+};
+
+/** The `ldap:` block with its CA path resolved and the service password wrapped. */
+export interface LdapConfig extends Omit<LdapData, 'bindPassword'> {
+  bindPassword: Secret | undefined;
+}
+
+export interface Config
+  extends Omit<ConfigData, 'users' | 'token' | 'providers' | 'proxy' | 'webhooks' | 'ldap'> {
+  ldap: LdapConfig | undefined;
   providers: ProviderConfig[];
   webhooks: WebhooksConfig;
   proxy: ProxyConfig | undefined;
@@ -54,8 +68,10 @@ export interface Config extends Omit<ConfigData, 'users' | 'token' | 'providers'
     services: string[];
     keys: { key: string; certificate: string | undefined }[];
   };
-  users: Record<string, { hash: string } | { password: Secret }>;
+  users: Record<string, UserConfig>;
 }
+
+const BCRYPT_HASH_RE = /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/;
 
 const REF_RE = /\$\{(env|file):([^}]*)\}/g;
 
@@ -149,6 +165,8 @@ function refuseKeyMaterialAsPaths(d: ConfigData, file: string | undefined, fromF
     ['tls.cert', d.tls?.cert],
     ['tls.key', d.tls?.key],
     ['htpasswd', d.htpasswd],
+    ['groupsFile', d.groupsFile],
+    ['ldap.ca', d.ldap?.ca],
     ['proxy.tls.cert', d.proxy?.tls?.cert],
     ['proxy.tls.key', d.proxy?.tls?.key],
     ['proxy.upstreamCa', d.proxy?.upstreamCa],
@@ -230,18 +248,25 @@ export function buildConfig(
   }
   const users: Config['users'] = {};
   for (const [name, entry] of Object.entries(d.users)) {
-    if (typeof entry === 'string') {
-      if (!/^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/.test(entry)) {
-        throw new ConfigError(
-          file,
-          `users.${name}`,
-          'not a bcrypt hash ($2a$, $2b$ or $2y$); use { password: … } for a plaintext password or `purser hash` to make one',
-        );
-      }
-      users[name] = { hash: entry };
-    } else {
-      users[name] = { password: new Secret(entry.password) };
+    const where = typeof entry === 'string' ? `users.${name}` : `users.${name}.hash`;
+    const hash = typeof entry === 'string' ? entry : entry.hash;
+    if (typeof entry === 'object' && (hash === undefined) === (entry.password === undefined))
+      throw new ConfigError(file, `users.${name}`, 'give hash or password (one of them)');
+    if (hash !== undefined && !BCRYPT_HASH_RE.test(hash)) {
+      throw new ConfigError(
+        file,
+        where,
+        'not a bcrypt hash ($2a$, $2b$ or $2y$); use { password: … } for a plaintext password or `purser hash` to make one',
+      );
     }
+    const profile =
+      typeof entry === 'string'
+        ? { groups: [], labels: {} }
+        : { groups: [...new Set(entry.groups)], labels: { ...entry.labels } };
+    users[name] =
+      hash !== undefined
+        ? { hash, ...profile }
+        : { password: new Secret((entry as { password: string }).password), ...profile };
   }
   const providers = d.providers.map((p, i) => resolveProvider(p, `providers[${i}]`, file, baseDir));
   const names = new Set<string>();
@@ -274,6 +299,14 @@ export function buildConfig(
     baseDir,
     tls: d.tls ? { cert: abs(baseDir, d.tls.cert), key: abs(baseDir, d.tls.key) } : undefined,
     htpasswd: d.htpasswd === undefined ? undefined : abs(baseDir, d.htpasswd),
+    groupsFile: d.groupsFile === undefined ? undefined : abs(baseDir, d.groupsFile),
+    ldap: d.ldap
+      ? {
+          ...d.ldap,
+          ca: d.ldap.ca === undefined ? undefined : abs(baseDir, d.ldap.ca),
+          bindPassword: d.ldap.bindPassword === undefined ? undefined : new Secret(d.ldap.bindPassword),
+        }
+      : undefined,
     audit: d.audit && 'file' in d.audit ? { file: abs(baseDir, d.audit.file) } : d.audit,
     token: { ...tokenRest, services: Array.isArray(service) ? service : [service], keys },
     users,

@@ -78,12 +78,141 @@ const token = z
   })
   .describe('The tokens Purser issues.');
 
+const groupName = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[^\s:]+$/, 'group names may not contain ":" or whitespace');
+const labelMap = z.record(
+  z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'label names are letters, digits and "_"'),
+  z.string().max(1024),
+);
+
 const userEntry = z.union([
   z.string().describe('A bcrypt hash ($2a$, $2b$ or $2y$), as printed by `purser hash`.'),
   z.strictObject({
-    password: z.string().min(1).describe('A plaintext password (warned at start-up; prefer a bcrypt hash).'),
+    hash: z.string().optional().describe('A bcrypt hash, as printed by `purser hash`.'),
+    password: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('A plaintext password (warned at start-up; prefer a bcrypt hash). Give hash or password.'),
+    groups: z
+      .array(groupName)
+      .max(256)
+      .default([])
+      .describe("The user's groups: identity.groups in CEL, `match: { group }` in rules."),
+    labels: labelMap
+      .default({})
+      .describe("The user's labels: identity.labels in CEL, ${labels.NAME} in patterns."),
   }),
 ]);
+
+const ldapSearch = z.strictObject({
+  base: z.string().min(1).describe('The search base DN.'),
+  filter: z.string().min(1).describe('An RFC 4515 filter; placeholders are escaped before they go in.'),
+});
+
+const ldap = z
+  .strictObject({
+    url: z
+      .string()
+      .regex(/^ldaps?:\/\/[^/?#]+\/?$/, 'expected ldap://host[:port] or ldaps://host[:port]')
+      .describe('The directory, ldap://host[:port] or ldaps://host[:port].'),
+    startTLS: z
+      .boolean()
+      .default(false)
+      .describe('Upgrade an ldap:// connection with StartTLS before anything is sent.'),
+    ca: z
+      .string()
+      .optional()
+      .describe("PEM CA bundle file the server's certificate is verified with (default: the system's)."),
+    servername: z
+      .string()
+      .optional()
+      .describe('The name to verify the certificate against; default the URL host.'),
+    bindDn: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('The service account that searches (for userSearch or a group search).'),
+    bindPassword: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("The service account's password; write ${file:PATH} to keep it out of the config."),
+    userDn: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "Bind mode: the user's DN, {username} replaced (DN-escaped), e.g. uid={username},ou=people,dc=example,dc=org.",
+      ),
+    userSearch: ldapSearch
+      .optional()
+      .describe(
+        'Search-then-bind mode: the service account looks the user up ({username} in the filter), then Purser binds as the entry found; exactly one entry must match.',
+      ),
+    groups: z
+      .union([
+        z.strictObject({
+          attribute: z
+            .string()
+            .min(1)
+            .default('memberOf')
+            .describe("The user's attribute listing its groups' DNs (memberOf)."),
+          nameAttribute: z
+            .string()
+            .min(1)
+            .default('cn')
+            .describe("The group entry's attribute that names it."),
+          nestedDepth: z
+            .number()
+            .int()
+            .min(0)
+            .max(10)
+            .default(3)
+            .describe("Levels of groups' own memberOf followed (0: direct groups only)."),
+        }),
+        z.strictObject({
+          search: ldapSearch.describe(
+            'A group search; {dn} (the user or, for nesting, a group DN) and {username} are replaced in the filter.',
+          ),
+          nameAttribute: z
+            .string()
+            .min(1)
+            .default('cn')
+            .describe("The group entry's attribute that names it."),
+          nestedDepth: z
+            .number()
+            .int()
+            .min(0)
+            .max(10)
+            .default(3)
+            .describe('Levels of the search repeated with {dn} a group found (0: direct groups only).'),
+        }),
+      ])
+      .optional()
+      .describe("Where a user's groups come from; without it LDAP users have no groups."),
+    maxGroups: z.number().int().min(1).max(1000).default(200).describe('Groups kept per user, at most.'),
+    connectTimeoutMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(60_000)
+      .default(5000)
+      .describe('Connecting (TLS included) may take this long, milliseconds.'),
+    timeoutMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(60_000)
+      .default(5000)
+      .describe('Each LDAP operation (bind, search) may take this long, milliseconds.'),
+  })
+  .describe(
+    'Authenticate Basic credentials against an LDAP directory (bind, or search then bind). The directory being unreachable is a 503, not a failed login.',
+  );
 
 const auth = z
   .strictObject({
@@ -121,7 +250,14 @@ const auth = z
 const match = z
   .strictObject({
     account: globOrList.optional().describe('The account ("" is the anonymous caller).'),
-    provider: globOrList.optional().describe('The identity kind: "static", "anonymous", or a provider name.'),
+    provider: globOrList
+      .optional()
+      .describe('The identity kind: "static", "ldap", "anonymous", or a provider name.'),
+    group: globOrList
+      .optional()
+      .describe(
+        "One of the caller's groups (LDAP groups, a static user's groups); a caller without groups never matches.",
+      ),
     type: globOrList.optional().describe('The resource type: repository, registry, …'),
     name: globOrList.optional().describe('The resource name, e.g. team/app.'),
     service: globOrList.optional().describe('The requested service.'),
@@ -172,7 +308,7 @@ const provider = z.strictObject({
     .string()
     .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lowercase letters, digits, ".", "_" and "-"')
     .describe(
-      'Names the provider in rules and logs; a Basic username equal to it selects the provider. `static` and `anonymous` are reserved.',
+      'Names the provider in rules and logs; a Basic username equal to it selects the provider. `static`, `ldap` and `anonymous` are reserved.',
     ),
   preset: z
     .enum(['github-actions', 'gitlab', 'kubernetes'])
@@ -564,11 +700,20 @@ export const configSchema = z
         userEntry,
       )
       .default({})
-      .describe('Static accounts: a bcrypt hash, or { password: plaintext }.'),
+      .describe(
+        'Static accounts: a bcrypt hash, or { hash | password, groups?, labels? } (password is plaintext).',
+      ),
     htpasswd: z
       .string()
       .optional()
       .describe('An htpasswd file with bcrypt entries (htpasswd -B); other schemes are refused.'),
+    groupsFile: z
+      .string()
+      .optional()
+      .describe(
+        'Groups of static users (htpasswd and users:), Apache AuthGroupFile format: lines `group: user1 user2`.',
+      ),
+    ldap: ldap.optional(),
     providers: z
       .array(provider)
       .default([])
@@ -596,6 +741,7 @@ export type ConfigData = z.output<typeof configSchema>;
 export type RuleData = z.output<typeof rule>;
 export type MatchData = z.output<typeof match>;
 export type ProviderData = z.output<typeof provider>;
+export type LdapData = z.output<typeof ldap>;
 export type ProxyData = z.output<typeof proxy>;
 export type TagRuleData = z.output<typeof tagRule>;
 export type RedisData = z.output<typeof redis>;

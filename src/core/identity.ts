@@ -4,12 +4,16 @@ export interface Identity {
   account: string;
   /** "static", "anonymous", or the name of the OIDC provider that vouched for it. */
   provider: string;
-  /** Extra attributes for policies (from a provider's `labels`). */
+  /** Extra attributes for policies (from a provider's `labels`, a static user's `labels`). */
   labels: Readonly<Record<string, string>>;
+  /**
+   * The groups the caller belongs to (LDAP groups, a static user's `groups`, the
+   * authentication webhook's answer), for `match: { group }` and CEL's `identity.groups`;
+   * absent means none.
+   */
+  groups?: readonly string[];
   /** The verified JWT's claims; empty for identities that are not JWTs. */
   claims: Readonly<Record<string, unknown>>;
-  /** Groups the identity belongs to, when its authenticator knows them (the authentication webhook). */
-  groups?: readonly string[];
 }
 
 /** The provider of static users (config `users`, `htpasswd`). */
@@ -17,6 +21,8 @@ export const STATIC_PROVIDER = 'static';
 
 /** The provider of identities the authentication webhook vouched for (`webhooks.authn`). */
 export const WEBHOOK_PROVIDER = 'webhook';
+/** The provider of identities the LDAP directory (config `ldap`) vouched for. */
+export const LDAP_PROVIDER = 'ldap';
 
 export const ANONYMOUS: Identity = Object.freeze({
   account: '',
@@ -32,6 +38,7 @@ export const ANONYMOUS: Identity = Object.freeze({
  */
 export const RESERVED_PROVIDER_NAMES: ReadonlySet<string> = new Set([
   STATIC_PROVIDER,
+  LDAP_PROVIDER,
   ANONYMOUS.provider,
   WEBHOOK_PROVIDER,
 ]);

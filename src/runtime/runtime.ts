@@ -135,4 +135,5 @@ export async function closeState(state: AppState): Promise<void> {
     ...state.providers.list.filter((p) => !state.handedOver.has(p)).map((p) => p.close()),
     ...state.webhooks.map((w) => w.close()),
   ]);
+  await state.ldap?.close();
 }

@@ -1,4 +1,5 @@
 import type { Authenticator } from '../authn/authenticator.js';
+import { LdapAuthenticator } from '../authn/ldap/authenticator.js';
 import { OidcAuthenticator, OidcProviders } from '../authn/oidc/authenticator.js';
 import { OidcProvider } from '../authn/oidc/provider.js';
 import { StaticUsers } from '../authn/static-users.js';
@@ -25,6 +26,8 @@ export interface AppState {
   config: Readonly<Config>;
   keyring: KeyRing;
   staticUsers: StaticUsers;
+  /** The `ldap:` authenticator, closed with the state. */
+  ldap: LdapAuthenticator | undefined;
   acl: Acl;
   /** What decides access: the ACL chained with the library user's own authorizer, clamped. */
   authorizer: DecidingAuthorizer;
@@ -133,12 +136,28 @@ export async function buildApp(
   }
   // Order (documented in docs/authentication.md): a username naming a provider, then static
   // users, then a JWT matched to a provider by its issuer.
-  // The authentication webhook comes last: it never sees a static user's password or a
-  // provider's JWT.
+  // Then the LDAP directory, and the authentication webhook last: it never sees a static
+  // user's password, a provider's JWT or a directory user's password.
   const own: Authenticator[] = [];
   if (providerList.length) own.push(new OidcAuthenticator(providers, 'by-name'));
   own.push(staticUsers);
   if (providerList.length) own.push(new OidcAuthenticator(providers, 'by-issuer'));
+  // LDAP last: a username no static user or provider claims may be a directory user; a JWT
+  // password is an OIDC login, never sent to the directory.
+  const ldap = config.ldap
+    ? new LdapAuthenticator({ ...config.ldap, ca: compiled.ldapCa }, config.auth.cacheSeconds, {
+        loginCache: stores.loginCache,
+        loginCacheSecret: derivedSecret(keyring.signer.key, 'login cache'),
+        onLoginCache: (result) => metrics?.loginCache.inc({ result }),
+        logger,
+      })
+    : undefined;
+  if (ldap) own.push(ldap);
+  if (config.ldap?.url.startsWith('ldap:') && !config.ldap.startTLS) {
+    logger.warn('ldap: passwords go to the directory in clear; use ldaps:// or startTLS: true', {
+      url: config.ldap.url,
+    });
+  }
   const webhooks: (WebhookAuthenticator | WebhookAuthorizer)[] = [];
   const observe = (hook: string) => (outcome: string, seconds: number) => {
     metrics?.webhookCalls.inc({ hook, outcome });
@@ -226,6 +245,7 @@ export async function buildApp(
     webhooks,
     keyring,
     staticUsers,
+    ldap,
     acl,
     authorizer,
     stores,

@@ -11,6 +11,9 @@ export interface TestCa {
   /** The server's certificate and key (PEM), for 127.0.0.1, ::1 and localhost. */
   certPem: string;
   keyPem: string;
+  /** The same server certificate and key as files (for servers configured by path, e.g. slapd). */
+  certFile: string;
+  keyFile: string;
 }
 
 const openssl = (dir: string, ...args: string[]) =>
@@ -76,5 +79,7 @@ export function makeTestCa(dir: string, name = 'purser-test-ca'): TestCa {
     caFile: join(dir, `${name}.crt`),
     certPem: read(`${name}-server.crt`),
     keyPem: read(`${name}-server.key`),
+    certFile: join(dir, `${name}-server.crt`),
+    keyFile: join(dir, `${name}-server.key`),
   };
 }

@@ -31,6 +31,30 @@ describe('StaticUsers', () => {
     assert.equal((await su.authenticate(creds('bob', 'builder'), ctx)).outcome, 'authenticated');
   });
 
+  test("a user's groups and labels are its identity's, at login and at a refresh", async () => {
+    const withGroups = new StaticUsers(
+      new Map<string, StoredCredential>([
+        ['gina', { password: new Secret('pw'), groups: ['admins', 'dev'], labels: { team: 'platform' } }],
+      ]),
+      60,
+      { refreshLifetime: 600 },
+    );
+    const expected = {
+      account: 'gina',
+      provider: 'static',
+      labels: { team: 'platform' },
+      claims: {},
+      groups: ['admins', 'dev'],
+    };
+    assert.deepEqual(await withGroups.authenticate(creds('gina', 'pw'), ctx), {
+      outcome: 'authenticated',
+      identity: expected,
+    });
+    // A refresh recomputes the identity from the configuration, not from the token.
+    const saved = { account: 'gina', provider: 'static', labels: {}, claims: {} };
+    assert.deepEqual(withGroups.restore(saved), { outcome: 'authenticated', identity: expected });
+  });
+
   test('wrong password: rejected with a reason that does not include the password', async () => {
     for (const [u, p] of [
       ['alice', 'wonderlan'],

@@ -163,6 +163,40 @@ FAIL  anonymous wrongly expected nothing (cases[2], caller (anonymous))
     });
   }
 
+  test("a static user's configured groups and labels are its identity's, as a login gives them", async () => {
+    const cfg = writeFile(
+      keys.dir,
+      'groups.yaml',
+      `token: { issuer: purser, service: registry.test, key: token.key }
+users:
+  gina: { password: pw, groups: [admins], labels: { team: platform } }
+  hal: { password: pw }
+acl:
+  - match: { group: admins, name: "ops/**" }
+    actions: [pull, push]
+  - match: { name: "admin/**" }
+    when: "'admins' in identity.groups && identity.labels.team == 'platform'"
+    actions: ["*"]
+`,
+    );
+    const f = writeFile(
+      keys.dir,
+      'groups-cases.yaml',
+      `cases:
+  - name: gina pushes ops by group
+    user: gina
+    scopes: ["repository:ops/app:pull,push", "repository:admin/x:delete"]
+    expect: { "repository:ops/app": [pull, push], "repository:admin/x": [delete] }
+  - name: hal has no groups
+    user: hal
+    scopes: ["repository:ops/app:pull,push", "repository:admin/x:delete"]
+    expect: { "repository:ops/app": [], "repository:admin/x": [] }
+`,
+    );
+    const r = await inproc(['test', '--config', cfg, f]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+  });
+
   test('token.compat: zot is evaluated as serve does: the catalog scope, * expanded; refused without it', async () => {
     const zotConfig = writeFile(
       keys.dir,

@@ -210,7 +210,7 @@ describe('loadConfigFile', () => {
       `${MIN}users:\n  alice: "${h}"\n  al2: "${h.replace('$2b$', '$2y$')}"\n  al3: "${HASH}"\n`,
     );
     const c = loadConfigFile(g);
-    assert.deepEqual(c.users.alice, { hash: h });
+    assert.deepEqual(c.users.alice, { hash: h, groups: [], labels: {} });
     for (const bad of ['$apr1$abc$def', '{SHA}abc=', '$2b$10$short', `${h}x`]) {
       const b = file(`${MIN}users:\n  zed: "${bad}"\n`);
       configError(() => loadConfigFile(b), b, 'users.zed');

@@ -8,7 +8,14 @@ import { Secret } from '../core/secret.js';
 import { looksLikeKeyMaterial, shown } from '../util/redact.js';
 import { issuerUrlProblem } from '../util/url-policy.js';
 import { PRESETS } from './presets.js';
-import { type ConfigData, type ConfigInput, configSchema, type ProviderData } from './schema.js';
+import {
+  type ConfigData,
+  type ConfigInput,
+  configSchema,
+  type KubernetesData,
+  kubernetesSchema,
+  type ProviderData,
+} from './schema.js';
 
 /** A provider after presets are applied and paths resolved. */
 export interface ProviderConfig
@@ -352,18 +359,49 @@ function resolveProvider(
 /** Reads, parses and validates a YAML configuration file. */
 export function loadConfigFile(file: string): Readonly<Config> {
   const path = resolve(file);
+  return buildConfig(readConfigDocument(path), path, dirname(path));
+}
+
+/**
+ * The file's `kubernetes:` section alone, validated: it says where the rest of the
+ * configuration comes from, so it is read before the rest (which may be incomplete without
+ * the Secrets) is validated.
+ */
+export function readKubernetesSection(file: string): KubernetesData | undefined {
+  const path = resolve(file);
+  const doc = readConfigDocument(path);
+  if (doc.kubernetes === undefined) return undefined;
+  const expanded = expandRefs(doc.kubernetes, 'kubernetes', path, dirname(path), new Set());
+  const parsed = kubernetesSchema.safeParse(expanded);
+  if (!parsed.success) {
+    const { path: key, message } = describeIssue(parsed.error.issues[0]!, ['kubernetes']);
+    throw new ConfigError(path, key, message);
+  }
+  return parsed.data;
+}
+
+/** Reads a YAML configuration file into its document (a mapping), not yet validated. */
+export function readConfigDocument(path: string): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
     throw new ConfigError(path, '', `cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
+  return parseConfigYaml(text, path);
+}
+
+/**
+ * Parses configuration YAML (a file's, or a Secret's `config` key) into a mapping; `source`
+ * names it in errors. Duplicate keys and `<<` merges are refused, aliases bounded.
+ */
+export function parseConfigYaml(text: string, source: string): Record<string, unknown> {
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true, merge: false });
   if (doc.errors.length > 0) {
     const err = doc.errors[0]!;
     const pos = err.linePos?.[0];
     throw new ConfigError(
-      path,
+      source,
       pos ? `line ${pos.line}, column ${pos.col}` : '',
       `YAML: ${err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
     );
@@ -372,12 +410,12 @@ export function loadConfigFile(file: string): Readonly<Config> {
   try {
     data = doc.toJS({ maxAliasCount: 100 });
   } catch (e) {
-    throw new ConfigError(path, '', `YAML: ${(e as Error).message}`);
+    throw new ConfigError(source, '', `YAML: ${(e as Error).message}`);
   }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-    throw new ConfigError(path, '', 'expected a YAML mapping at the top level');
+    throw new ConfigError(source, '', 'expected a YAML mapping at the top level');
   }
-  return buildConfig(data, path, dirname(path));
+  return data as Record<string, unknown>;
 }
 
 export type { ConfigInput };

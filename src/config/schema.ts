@@ -423,6 +423,32 @@ const audit = z
     'Audit log: one JSON object per access decision (token endpoint and proxy), whatever log.level says. Schema in docs/operations.md. Read at start: a change needs a restart.',
   );
 
+/** Kubernetes label selector syntax (equality and set-based), as the API server parses it. */
+const labelSelector = z
+  .string()
+  .min(1)
+  .max(1024)
+  .regex(/^[A-Za-z0-9._/\-=!,()\s]+$/, 'a Kubernetes label selector, e.g. purser-config=true');
+
+export const kubernetesSchema = z
+  .strictObject({
+    configSecrets: z
+      .strictObject({
+        namespace: z
+          .string()
+          .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a Kubernetes namespace name (RFC 1123 label)')
+          .describe('The namespace whose Secrets are watched.'),
+        labelSelector: labelSelector
+          .default('purser-config=true')
+          .describe('Only Secrets matching this label selector are read.'),
+      })
+      .optional()
+      .describe(
+        "Merge the YAML in the `config` key of matching Secrets over this file, in Secret-name order (maps merge, lists and scalars replace), and reload when one is added, changed or deleted. An invalid Secret keeps the last good configuration. Credentials: in-cluster, or KUBECONFIG. Needs the @purser/kube package. Read from the file only: a Secret cannot set `kubernetes`, and changing it takes a restart.",
+      ),
+  })
+  .describe('Kubernetes integration.');
+
 export const configSchema = z
   .strictObject({
     listen: hostPort
@@ -465,6 +491,7 @@ export const configSchema = z
     redis: redis.optional(),
     log,
     audit: audit.optional(),
+    kubernetes: kubernetesSchema.optional(),
   })
   .describe('Purser configuration file.');
 
@@ -477,3 +504,4 @@ export type MatchData = z.output<typeof match>;
 export type ProviderData = z.output<typeof provider>;
 export type ProxyData = z.output<typeof proxy>;
 export type RedisData = z.output<typeof redis>;
+export type KubernetesData = z.output<typeof kubernetesSchema>;

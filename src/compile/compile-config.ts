@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { readHtpasswd } from '../authn/htpasswd.js';
 import { localKeySet } from '../authn/oidc/key-set.js';
 import type { StoredCredential } from '../authn/static-users.js';
@@ -8,6 +7,7 @@ import { ConfigError } from '../core/errors.js';
 import { CelCompileError, CelEvalError, type CelProgram, celClaims, compileCel } from '../expr/cel.js';
 import { loadSigningKey, type SigningKey } from '../token/keys.js';
 import { type Logger, silentLogger } from '../util/log.js';
+import { pemValueLabel, readPemValue } from '../util/pem-value.js';
 
 /**
  * A configuration checked whole, with what can be derived from it without the network:
@@ -106,9 +106,13 @@ async function loadKeyFiles(config: Readonly<Config>): Promise<SigningKey[]> {
 
 function readCa(path: string, where: string, file: string | undefined): string {
   try {
-    return readFileSync(path, 'utf8');
+    return readPemValue(path);
   } catch (e) {
-    throw new ConfigError(file, where, `cannot read ${path}: ${(e as NodeJS.ErrnoException).code}`);
+    throw new ConfigError(
+      file,
+      where,
+      `cannot read ${pemValueLabel(path)}: ${(e as NodeJS.ErrnoException).code}`,
+    );
   }
 }
 

@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
 import { RESERVED_PROVIDER_NAMES } from '../core/identity.js';
 import { Secret } from '../core/secret.js';
+import { isInlinePem } from '../util/pem-value.js';
 import { looksLikeKeyMaterial, shown } from '../util/redact.js';
 import { issuerUrlProblem } from '../util/url-policy.js';
 import { PRESETS } from './presets.js';
@@ -125,12 +126,14 @@ export function describeIssue(
 }
 
 /**
- * Every key that names a file. `key: ${file:token.key}` puts the private key itself where
- * its path belongs (PEM, or a bare base64 line): refused here, without the value, before a
- * "cannot read <value>" could print it. A path from `${env:…}` is fine unless it is PEM.
+ * Every key that names a file. Those that take a PEM file also take the PEM itself
+ * (util/pem-value.ts), from the file, `${env:…}` or `${file:…}` alike. Anything else that is
+ * key material where a path belongs (a bare base64 line, PEM in `htpasswd`, a `${file:…}`
+ * that is not PEM) is refused here, without the value, before a "cannot read <value>"
+ * could print it.
  */
 function refuseKeyMaterialAsPaths(d: ConfigData, file: string | undefined, fromFile: Set<string>): void {
-  const paths: [string, string | undefined][] = [
+  const pems: [string, string | undefined][] = [
     ['token.key', d.token.key],
     ['token.certificate', d.token.certificate],
     ...(d.token.keys ?? []).flatMap((k, i): [string, string | undefined][] => [
@@ -139,7 +142,6 @@ function refuseKeyMaterialAsPaths(d: ConfigData, file: string | undefined, fromF
     ]),
     ['tls.cert', d.tls?.cert],
     ['tls.key', d.tls?.key],
-    ['htpasswd', d.htpasswd],
     ['proxy.tls.cert', d.proxy?.tls?.cert],
     ['proxy.tls.key', d.proxy?.tls?.key],
     ['proxy.upstreamCa', d.proxy?.upstreamCa],
@@ -147,6 +149,13 @@ function refuseKeyMaterialAsPaths(d: ConfigData, file: string | undefined, fromF
       [`providers[${i}].keys`, p.keys],
       [`providers[${i}].ca`, p.ca],
     ]),
+    ['redis.tls.ca', d.redis?.tls?.ca],
+    ['redis.tls.cert', d.redis?.tls?.cert],
+    ['redis.tls.key', d.redis?.tls?.key],
+  ];
+  const paths: [string, string | undefined][] = [
+    ...pems.filter(([, v]) => v === undefined || !isInlinePem(v)),
+    ['htpasswd', d.htpasswd],
   ];
   for (const [path, v] of paths) {
     if (v === undefined) continue;
@@ -165,8 +174,9 @@ function refuseKeyMaterialAsPaths(d: ConfigData, file: string | undefined, fromF
   }
 }
 
+/** A path resolved against the config's directory; inline PEM stays as it is. */
 function abs(baseDir: string, p: string): string {
-  return isAbsolute(p) ? p : resolve(baseDir, p);
+  return isAbsolute(p) || isInlinePem(p) ? p : resolve(baseDir, p);
 }
 
 /**

@@ -75,7 +75,11 @@ export function loadLayeredConfig(file: string, overlays: readonly ConfigOverlay
  * the file and the overlays before it no longer validates and compiles. `e` itself when the
  * file alone is refused, an overlay is already named, or no overlay is to blame.
  */
-export async function blameOverlay(e: unknown, file: string, overlays: readonly ConfigOverlay[]): Promise<unknown> {
+export async function blameOverlay(
+  e: unknown,
+  file: string,
+  overlays: readonly ConfigOverlay[],
+): Promise<unknown> {
   if (!(e instanceof ConfigError || (e instanceof PurserError && e.code === 'INVALID_KEY'))) return e;
   if (overlays.length === 0 || overlays.length > MAX_OVERLAYS || overlayAtFault(e, overlays)) return e;
   const path = resolve(file);

@@ -158,7 +158,9 @@ describe('loadLayeredConfig and blameOverlay', () => {
   });
 
   test('a refusal of the file itself stays the file’s', async () => {
-    const f = withFile('token: { issuer: i, service: s, key: missing.key }\nacl: [{ match: {}, actions: [pull] }]\n');
+    const f = withFile(
+      'token: { issuer: i, service: s, key: missing.key }\nacl: [{ match: {}, actions: [pull] }]\n',
+    );
     const layers = [secret('a-ok', `users: { bob: "${hash}" }\n`)];
     let caught: unknown;
     try {
@@ -179,7 +181,11 @@ describe('loadLayeredConfig and blameOverlay', () => {
 
 test('without @purser/kube, kubernetes.configSecrets is a startup error naming the key and the package', async () => {
   await assert.rejects(
-    loadConfigSecretsSource('/etc/purser.yml', { namespace: 'n', labelSelector: 'a=b' }, '@purser/kube-absent/x'),
+    loadConfigSecretsSource(
+      '/etc/purser.yml',
+      { namespace: 'n', labelSelector: 'a=b' },
+      '@purser/kube-absent/x',
+    ),
     (e: unknown) =>
       e instanceof ConfigError &&
       e.path === 'kubernetes.configSecrets' &&

@@ -3,6 +3,7 @@ import { checkCommand } from './check.js';
 import { doctorCommand } from './doctor.js';
 import { hashCommand } from './hash.js';
 import { keysCommand } from './keys.js';
+import { kubeControllerCommand } from './kube-controller.js';
 import { revokeCommand } from './revoke.js';
 import { serveCommand } from './serve.js';
 import { testCommand } from './test.js';
@@ -21,6 +22,7 @@ Commands:
   test --config FILE CASES  check policy cases (expected access per scope) against a config
   doctor --config FILE      print the matching registry configuration and key ids, warn about mismatches
   revoke --config FILE      revoke refresh tokens (--jti, --account, --provider) in the shared Redis store
+  kube-controller           the Kubernetes pull-secret controller (package @purser/kube)
 
 Run 'purser <command> --help' for a command's options.
 Exit codes: 0 success, 2 bad usage or invalid configuration, 1 other failure.
@@ -34,6 +36,7 @@ const COMMANDS: Record<string, (args: string[], io: CommandIo) => Promise<number
   test: testCommand,
   doctor: doctorCommand,
   revoke: revokeCommand,
+  'kube-controller': kubeControllerCommand,
 };
 
 export async function main(argv: string[], io: CommandIo = processIo): Promise<number> {

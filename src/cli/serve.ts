@@ -110,10 +110,9 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
     }
     try {
       config = loadLayeredConfig(file, overlays);
-    } catch (e) {
+    } catch (caught) {
       await overlaySource?.close();
-      if (overlayAtFault(e, overlays)) metrics.configSourceErrors.inc({ source: 'secret' });
-      throw e;
+      throw await blameOverlay(caught, file, overlays);
     }
   } else {
     const d = await embeddedDefault();

@@ -71,9 +71,10 @@ export function loadLayeredConfig(file: string, overlays: readonly ConfigOverlay
 
 /**
  * A refusal of the merged configuration (by buildConfig, or by compileConfig inside
- * buildApp) restated as the overlay's that makes it invalid: the first one whose merge over
- * the file and the overlays before it no longer validates and compiles. `e` itself when the
- * file alone is refused, an overlay is already named, or no overlay is to blame.
+ * buildApp) restated as the overlay's that causes it: the one overlay without which the
+ * merge validates and compiles. Leaving one out rather than adding them one by one, because
+ * the file alone may be incomplete (its signing key in a Secret). `e` itself when an overlay
+ * is already named, or when no single overlay is to blame (the file, or several at once).
  */
 export async function blameOverlay(
   e: unknown,
@@ -83,21 +84,22 @@ export async function blameOverlay(
   if (!(e instanceof ConfigError || (e instanceof PurserError && e.code === 'INVALID_KEY'))) return e;
   if (overlays.length === 0 || overlays.length > MAX_OVERLAYS || overlayAtFault(e, overlays)) return e;
   const path = resolve(file);
-  let check: (n: number) => Promise<unknown>;
+  let base: Record<string, unknown>;
+  let parsed: Record<string, unknown>[];
   try {
-    const base = readConfigDocument(path);
-    const parsed = overlays.map(parseOverlay);
-    check = (n) => compileConfig(buildConfig(mergeConfigs(base, parsed.slice(0, n)), path, dirname(path)));
-    await check(0);
+    base = readConfigDocument(path);
+    parsed = overlays.map(parseOverlay);
   } catch {
     return e;
   }
-  for (let n = 1; n <= overlays.length; n++) {
+  for (let i = 0; i < parsed.length; i++) {
+    const without = parsed.filter((_, j) => j !== i);
     try {
-      await check(n);
-    } catch (err) {
-      return restate(err, overlays[n - 1]!);
+      await compileConfig(buildConfig(mergeConfigs(base, without), path, dirname(path)));
+    } catch {
+      continue;
     }
+    return restate(e, overlays[i]!);
   }
   return e;
 }

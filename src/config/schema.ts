@@ -468,7 +468,7 @@ export const kubernetesSchema = z
       })
       .optional()
       .describe(
-        'Merge the YAML in the `config` key of matching Secrets over this file, in Secret-name order (maps merge, lists and scalars replace), and reload when one is added, changed or deleted. An invalid Secret keeps the last good configuration. Credentials: in-cluster, or KUBECONFIG. Needs the @purser/kube package. Read from the file only: a Secret cannot set `kubernetes`, and changing it takes a restart.',
+        'Merge the YAML in the `config` key of matching Secrets over this file, in Secret-name order (maps merge, lists and scalars replace, null removes a key), and reload when one is added, changed or deleted. An invalid Secret keeps the last good configuration. Credentials: in-cluster, or KUBECONFIG. Needs the @purser/kube package. Read from the file only: a Secret cannot set `kubernetes`, and changing it takes a restart.',
       ),
   })
   .describe('Kubernetes integration.');

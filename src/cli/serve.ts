@@ -85,7 +85,12 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
   // Secrets merged over the file (kubernetes.configSecrets): the latest complete list.
   let overlays: readonly ConfigOverlay[] = [];
   let overlaySource: ConfigOverlaySource | undefined;
-  let onOverlays: (list: readonly ConfigOverlay[]) => void = () => {};
+  // A change while starting is kept and reloaded once reloads can run.
+  let missedOverlays = false;
+  let onOverlays: (list: readonly ConfigOverlay[]) => void = (list) => {
+    overlays = list;
+    missedOverlays = true;
+  };
   const metrics = new Metrics();
   // Until the file's log: settings are known (the Secrets are read before the rest is valid).
   let logger = createLogger({});
@@ -298,6 +303,7 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
   };
   const onHup = () => reload('SIGHUP');
   process.on('SIGHUP', onHup);
+  if (missedOverlays) reload('Secret change');
 
   const signal = await stopRequested;
   logger.info('shutting down', { signal });

@@ -95,7 +95,11 @@ describe('serve: configuration from Kubernetes Secrets', () => {
     const before = reloads();
     putSecret('b-users', 'users: { carol: { password: carol-pw } }\n');
     await waitFor(() => reloads() > before, 'the reload', 10_000);
-    assert.match(lines(/"msg":"configuration reloaded"/).at(-1)!, /"trigger":"Secret change"/);
+    const reloaded = lines(/"msg":"configuration reloaded"/);
+    assert.match(reloaded.at(-1)!, /"trigger":"Secret change"/);
+    // One change, one new generation (the runtime's counter: 1 at start).
+    assert.equal(reloaded.length, before + 1);
+    assert.match(reloaded.at(-1)!, new RegExp(`"generation":${before + 2}\\b`));
     assert.equal(await tokenStatus('carol', 'carol-pw'), 200);
     assert.equal(await tokenStatus('bob', 'bob-pw'), 401);
   });

@@ -45,8 +45,9 @@ its tokens from this Purser. The registry stops with Purser.
 Reload: SIGHUP, or a change to the configuration file or a file it names (htpasswd,
 signing keys, providers' keys and ca), reloads it; an invalid one is logged with the key
 at fault and the old one keeps serving. With kubernetes.configSecrets in the file, the
-matching Secrets' config keys are merged over it and any change to them reloads too; an
-invalid Secret is logged with its name and the key at fault, and the old config keeps serving. SIGTERM/SIGINT stop after requests in flight finish.
+matching Secrets' config keys are merged over it and a change to them reloads too; an
+invalid Secret is logged with its name and the key at fault, and the old one keeps serving.
+SIGTERM/SIGINT stop after requests in flight finish.
 
 Options:
   --config FILE        YAML configuration file (see docs/configuration.md)

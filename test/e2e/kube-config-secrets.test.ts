@@ -77,7 +77,8 @@ describe('serve: configuration from Kubernetes Secrets', () => {
         acl: [{ match: { account: '?*' }, actions: ['pull'] }],
         kubernetes: { configSecrets: { namespace: NS, labelSelector: 'purser-config=true' } },
       },
-      { dir, env: { KUBECONFIG: api.writeKubeconfig(dir) } },
+      // client-node is loaded at start-up: slow on a loaded machine.
+      { dir, env: { KUBECONFIG: api.writeKubeconfig(dir) }, startTimeoutMs: 60_000 },
     );
   });
   after(async () => {
@@ -160,7 +161,7 @@ describe('serve: configuration from Kubernetes Secrets', () => {
     );
     const r = await run(process.execPath, [purserBin, 'serve', '--config', path], {
       env: { ...process.env, KUBECONFIG: join(dir, 'kubeconfig-admin') },
-      timeout: 30_000,
+      timeout: 60_000,
     });
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /secret other\/bad: users\.eve: not a bcrypt hash/);

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { compileConfig } from '../compile/compile-config.js';
 import { loadConfigFile } from '../config/load.js';
 import { KeyRing } from '../token/keyring.js';
+import { pemValueLabel, readPemBytes } from '../util/pem-value.js';
 import { checkRegistry, type Finding } from './doctor-registry.js';
 import { kubeletSetup } from './kubelet-setup.js';
 import { registrySnippets } from './registry-config.js';
@@ -84,7 +85,7 @@ export async function doctorCommand(args: string[], io: CommandIo): Promise<numb
   let out = `Purser configuration ${config.file}\n\nSigning keys (the first signs; all are published at /.well-known/jwks.json):\n`;
   ring.keys.forEach((k, i) => {
     const where = config.token.keys[i]!;
-    out += `  [${i}] ${where.key} (${k.alg})\n      libtrust kid:        ${k.libtrustKid}\n      RFC 7638 thumbprint: ${k.thumbprint}\n`;
+    out += `  [${i}] ${pemValueLabel(where.key)} (${k.alg})\n      libtrust kid:        ${k.libtrustKid}\n      RFC 7638 thumbprint: ${k.thumbprint}\n`;
     if (k.jwk.kty === 'EC') {
       const x = Buffer.from(k.jwk.x!, 'base64url');
       const y = Buffer.from(k.jwk.y!, 'base64url');
@@ -95,12 +96,13 @@ export async function doctorCommand(args: string[], io: CommandIo): Promise<numb
       }
     }
     if (where.certificate) {
-      const cert = new X509Certificate(readFileSync(where.certificate));
-      out += `      x5c: ${where.certificate} (subject ${cert.subject.replace(/\n/g, ', ')}, valid until ${cert.validTo})\n`;
+      const cert = new X509Certificate(readPemBytes(where.certificate));
+      const certName = pemValueLabel(where.certificate);
+      out += `      x5c: ${certName} (subject ${cert.subject.replace(/\n/g, ', ')}, valid until ${cert.validTo})\n`;
       const left = (new Date(cert.validTo).getTime() - Date.now()) / 86_400_000;
-      if (left < 0) warnings.push(`key [${i}]: certificate ${where.certificate} expired on ${cert.validTo}`);
+      if (left < 0) warnings.push(`key [${i}]: certificate ${certName} expired on ${cert.validTo}`);
       else if (left < 30)
-        warnings.push(`key [${i}]: certificate ${where.certificate} expires in ${Math.floor(left)} days`);
+        warnings.push(`key [${i}]: certificate ${certName} expires in ${Math.floor(left)} days`);
     } else {
       out += `      x5c: none (no certificate configured)\n`;
       warnings.push(

@@ -1,4 +1,5 @@
 import type { Config } from '../config/load.js';
+import { isInlinePem } from '../util/pem-value.js';
 
 /** Registry-side snippets that match a Purser configuration (used by `doctor` and the dev default). */
 export function registrySnippets(
@@ -6,7 +7,14 @@ export function registrySnippets(
   realm: string,
 ): { distribution2: string; distribution3: string; zot: string } {
   const service = config.token.services[0]!;
-  const certs = config.token.keys.map((k) => k.certificate).filter((c): c is string => c !== undefined);
+  // An inline certificate has no path to give the registry: it needs one written out.
+  const certs = config.token.keys
+    .map((k, i) =>
+      k.certificate !== undefined && isInlinePem(k.certificate)
+        ? `<a file holding the inline certificate of token key ${i}>`
+        : k.certificate,
+    )
+    .filter((c): c is string => c !== undefined);
   // During a key rotation the registry must trust every published key: one bundle of all certificates.
   const cert =
     certs.length > 1

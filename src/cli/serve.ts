@@ -1,7 +1,15 @@
 import { openAuditLog } from '../audit/audit-log.js';
-import { type Config, loadConfigFile } from '../config/load.js';
+import { type Config, readKubernetesSection } from '../config/load.js';
 import { ConfigError, type PurserError } from '../core/errors.js';
 import { RegistryProxy } from '../proxy/server.js';
+import {
+  blameOverlay,
+  type ConfigOverlay,
+  type ConfigOverlaySource,
+  loadConfigSecretsSource,
+  loadLayeredConfig,
+  overlayAtFault,
+} from '../runtime/config-overlays.js';
 import { FileWatch, referencedFiles } from '../runtime/file-watch.js';
 import { closeState, Runtime } from '../runtime/runtime.js';
 import { buildApp } from '../server/app.js';
@@ -36,7 +44,10 @@ its tokens from this Purser. The registry stops with Purser.
 
 Reload: SIGHUP, or a change to the configuration file or a file it names (htpasswd,
 signing keys, providers' keys and ca), reloads it; an invalid one is logged with the key
-at fault and the old one keeps serving. SIGTERM/SIGINT stop after requests in flight finish.
+at fault and the old one keeps serving. With kubernetes.configSecrets in the file, the
+matching Secrets' config keys are merged over it and a change to them reloads too; an
+invalid Secret is logged with its name and the key at fault, and the old one keeps serving.
+SIGTERM/SIGINT stop after requests in flight finish.
 
 Options:
   --config FILE        YAML configuration file (see docs/configuration.md)
@@ -72,14 +83,49 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
       : findRegistryBin();
   let config: Readonly<Config>;
   let dev: { password: string } | undefined;
-  if (file) config = loadConfigFile(file);
-  else {
+  // Secrets merged over the file (kubernetes.configSecrets): the latest complete list.
+  let overlays: readonly ConfigOverlay[] = [];
+  let overlaySource: ConfigOverlaySource | undefined;
+  // A change while starting is kept and reloaded once reloads can run.
+  let missedOverlays = false;
+  let onOverlays: (list: readonly ConfigOverlay[]) => void = (list) => {
+    overlays = list;
+    missedOverlays = true;
+  };
+  const metrics = new Metrics();
+  // Until the file's log: settings are known (the Secrets are read before the rest is valid).
+  let logger = createLogger({});
+  if (file) {
+    const kube = readKubernetesSection(file);
+    if (kube?.configSecrets) {
+      const { namespace, labelSelector } = kube.configSecrets;
+      overlaySource = await loadConfigSecretsSource(file, {
+        namespace,
+        labelSelector,
+        onWatchError: (error, retryInMs) => {
+          metrics.configSourceWatchRestarts.inc({ source: 'secret' });
+          logger.warn('watching the config Secrets failed; restarting the watch', {
+            namespace,
+            labelSelector,
+            error,
+            retryInMs,
+          });
+        },
+      });
+      overlays = await overlaySource.start((list) => onOverlays(list));
+    }
+    try {
+      config = loadLayeredConfig(file, overlays);
+    } catch (caught) {
+      await overlaySource?.close();
+      throw await blameOverlay(caught, file, overlays);
+    }
+  } else {
     const d = await embeddedDefault();
     config = d.config;
     dev = d;
   }
-  const logger = createLogger({ level: config.log.level, format: config.log.format });
-  const metrics = new Metrics();
+  logger = createLogger({ level: config.log.level, format: config.log.format });
   // Shared stores are built once: reloads keep them (a changed redis: takes a restart).
   const shared = config.redis ? redisStores(config.redis, config.baseDir, logger) : undefined;
   if (shared && !(await redisReady(shared.client, 3_000)))
@@ -87,7 +133,14 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
       rateLimits: config.redis!.onError.rateLimits,
       revocation: config.redis!.onError.revocation,
     });
-  const state = await buildApp(config, logger, metrics, shared ? { stores: shared.stores } : {});
+  let state: Awaited<ReturnType<typeof buildApp>>;
+  try {
+    state = await buildApp(config, logger, metrics, shared ? { stores: shared.stores } : {});
+  } catch (e) {
+    await overlaySource?.close();
+    await shared?.close();
+    throw file ? await blameOverlay(e, file, overlays) : e;
+  }
   const audit = openAuditLog(config.audit, { onDrop: () => metrics.auditDropped.inc() });
   let runtime: Runtime | undefined;
   const server = new TokenHttpServer(state, logger, metrics, { enter: () => runtime!.enter(), audit });
@@ -205,15 +258,22 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
       }
     });
   };
+  onOverlays = (list) => {
+    overlays = list;
+    reload('Secret change');
+  };
   const watch = new FileWatch(() => reload('file change'), {
     onError: (dir, err) =>
       logger.warn('cannot watch for changes; SIGHUP still reloads', { dir, error: err.message }),
   });
   if (file) watch.set(referencedFiles(config));
   const reloadOnce = async (path: string, trigger: string): Promise<void> => {
+    const layers = overlays;
     try {
-      const next = loadConfigFile(path);
+      const next = loadLayeredConfig(path, layers);
       const current = rt.state.config;
+      if (JSON.stringify(next.kubernetes) !== JSON.stringify(current.kubernetes))
+        logger.warn('kubernetes settings changed; restart to apply them');
       if (next.listen !== current.listen)
         logger.warn('listen changed; restart to apply it', { listen: next.listen });
       if (JSON.stringify(next.limits) !== JSON.stringify(current.limits))
@@ -231,10 +291,14 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
       watch.set(referencedFiles(next));
       metrics.reloads.inc({ outcome: 'ok' });
       logger.info('configuration reloaded', { file: path, trigger, generation: rt.generation });
-    } catch (e) {
+    } catch (caught) {
+      const e = await blameOverlay(caught, path, layers);
+      const secret = overlayAtFault(e, layers);
       metrics.reloads.inc({ outcome: 'error' });
+      if (secret) metrics.configSourceErrors.inc({ source: secret.kind });
       logger.error('configuration reload failed; keeping the previous configuration', {
         trigger,
+        ...(secret ? { secret: secret.name } : {}),
         ...(e instanceof ConfigError ? { key: e.path || undefined } : {}),
         error: (e as Error).message,
       });
@@ -242,11 +306,13 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
   };
   const onHup = () => reload('SIGHUP');
   process.on('SIGHUP', onHup);
+  if (missedOverlays) reload('Secret change');
 
   const signal = await stopRequested;
   logger.info('shutting down', { signal });
   stopping = true;
   watch.close();
+  await overlaySource?.close();
   process.off('SIGHUP', onHup);
   process.off('SIGTERM', onTerm);
   process.off('SIGINT', onInt);

@@ -13,6 +13,7 @@ import { ConfigError } from '../core/errors.js';
 import { CelCompileError, CelEvalError, type CelProgram, celClaims, compileCel } from '../expr/cel.js';
 import { loadSigningKey, type SigningKey } from '../token/keys.js';
 import { type Logger, silentLogger } from '../util/log.js';
+import { pemValueLabel, readPemValue } from '../util/pem-value.js';
 import { shown } from '../util/redact.js';
 
 /**
@@ -206,9 +207,13 @@ async function loadKeyFiles(config: Readonly<Config>): Promise<SigningKey[]> {
 
 function readCa(path: string, where: string, file: string | undefined): string {
   try {
-    return readFileSync(path, 'utf8');
+    return readPemValue(path);
   } catch (e) {
-    throw new ConfigError(file, where, `cannot read ${path}: ${(e as NodeJS.ErrnoException).code}`);
+    throw new ConfigError(
+      file,
+      where,
+      `cannot read ${pemValueLabel(path)}: ${(e as NodeJS.ErrnoException).code}`,
+    );
   }
 }
 
@@ -241,7 +246,7 @@ function readCaBundle(path: string, where: string, file: string | undefined): st
     if (blocks.length === 0) throw new Error('no certificate');
     for (const b of blocks) new X509Certificate(b);
   } catch {
-    throw new ConfigError(file, where, `${path} holds no PEM certificate Node can read`);
+    throw new ConfigError(file, where, `${pemValueLabel(path)} holds no PEM certificate Node can read`);
   }
   return pem;
 }

@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
 import { RESERVED_PROVIDER_NAMES } from '../core/identity.js';
 import { Secret } from '../core/secret.js';
+import { isInlinePem } from '../util/pem-value.js';
 import { looksLikeKeyMaterial, shown } from '../util/redact.js';
 import { issuerUrlProblem } from '../util/url-policy.js';
 import { PRESETS } from './presets.js';
@@ -12,6 +13,8 @@ import {
   type ConfigData,
   type ConfigInput,
   configSchema,
+  type KubernetesData,
+  kubernetesSchema,
   type LdapData,
   type ProviderData,
   type WebhooksData,
@@ -150,12 +153,14 @@ export function describeIssue(
 }
 
 /**
- * Every key that names a file. `key: ${file:token.key}` puts the private key itself where
- * its path belongs (PEM, or a bare base64 line): refused here, without the value, before a
- * "cannot read <value>" could print it. A path from `${env:…}` is fine unless it is PEM.
+ * Every key that names a file. Those that take a PEM file also take the PEM itself
+ * (util/pem-value.ts), from the file, `${env:…}` or `${file:…}` alike. Anything else that is
+ * key material where a path belongs (a bare base64 line, PEM in `htpasswd`, a `${file:…}`
+ * that is not PEM) is refused here, without the value, before a "cannot read <value>"
+ * could print it.
  */
 function refuseKeyMaterialAsPaths(d: ConfigData, file: string | undefined, fromFile: Set<string>): void {
-  const paths: [string, string | undefined][] = [
+  const pems: [string, string | undefined][] = [
     ['token.key', d.token.key],
     ['token.certificate', d.token.certificate],
     ...(d.token.keys ?? []).flatMap((k, i): [string, string | undefined][] => [
@@ -164,8 +169,6 @@ function refuseKeyMaterialAsPaths(d: ConfigData, file: string | undefined, fromF
     ]),
     ['tls.cert', d.tls?.cert],
     ['tls.key', d.tls?.key],
-    ['htpasswd', d.htpasswd],
-    ['groupsFile', d.groupsFile],
     ['ldap.ca', d.ldap?.ca],
     ['proxy.tls.cert', d.proxy?.tls?.cert],
     ['proxy.tls.key', d.proxy?.tls?.key],
@@ -176,6 +179,14 @@ function refuseKeyMaterialAsPaths(d: ConfigData, file: string | undefined, fromF
     ]),
     ['webhooks.authn.ca', d.webhooks?.authn?.ca],
     ['webhooks.authz.ca', d.webhooks?.authz?.ca],
+    ['redis.tls.ca', d.redis?.tls?.ca],
+    ['redis.tls.cert', d.redis?.tls?.cert],
+    ['redis.tls.key', d.redis?.tls?.key],
+  ];
+  const paths: [string, string | undefined][] = [
+    ...pems.filter(([, v]) => v === undefined || !isInlinePem(v)),
+    ['htpasswd', d.htpasswd],
+    ['groupsFile', d.groupsFile],
   ];
   for (const [path, v] of paths) {
     if (v === undefined) continue;
@@ -194,8 +205,9 @@ function refuseKeyMaterialAsPaths(d: ConfigData, file: string | undefined, fromF
   }
 }
 
+/** A path resolved against the config's directory; inline PEM stays as it is. */
 function abs(baseDir: string, p: string): string {
-  return isAbsolute(p) ? p : resolve(baseDir, p);
+  return isAbsolute(p) || isInlinePem(p) ? p : resolve(baseDir, p);
 }
 
 /**
@@ -415,18 +427,49 @@ function resolveProvider(
 /** Reads, parses and validates a YAML configuration file. */
 export function loadConfigFile(file: string): Readonly<Config> {
   const path = resolve(file);
+  return buildConfig(readConfigDocument(path), path, dirname(path));
+}
+
+/**
+ * The file's `kubernetes:` section alone, validated: it says where the rest of the
+ * configuration comes from, so it is read before the rest (which may be incomplete without
+ * the Secrets) is validated.
+ */
+export function readKubernetesSection(file: string): KubernetesData | undefined {
+  const path = resolve(file);
+  const doc = readConfigDocument(path);
+  if (doc.kubernetes === undefined) return undefined;
+  const expanded = expandRefs(doc.kubernetes, 'kubernetes', path, dirname(path), new Set());
+  const parsed = kubernetesSchema.safeParse(expanded);
+  if (!parsed.success) {
+    const { path: key, message } = describeIssue(parsed.error.issues[0]!, ['kubernetes']);
+    throw new ConfigError(path, key, message);
+  }
+  return parsed.data;
+}
+
+/** Reads a YAML configuration file into its document (a mapping), not yet validated. */
+export function readConfigDocument(path: string): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
     throw new ConfigError(path, '', `cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
+  return parseConfigYaml(text, path);
+}
+
+/**
+ * Parses configuration YAML (a file's, or a Secret's `config` key) into a mapping; `source`
+ * names it in errors. Duplicate keys and `<<` merges are refused, aliases bounded.
+ */
+export function parseConfigYaml(text: string, source: string): Record<string, unknown> {
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true, merge: false });
   if (doc.errors.length > 0) {
     const err = doc.errors[0]!;
     const pos = err.linePos?.[0];
     throw new ConfigError(
-      path,
+      source,
       pos ? `line ${pos.line}, column ${pos.col}` : '',
       `YAML: ${err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
     );
@@ -435,12 +478,12 @@ export function loadConfigFile(file: string): Readonly<Config> {
   try {
     data = doc.toJS({ maxAliasCount: 100 });
   } catch (e) {
-    throw new ConfigError(path, '', `YAML: ${(e as Error).message}`);
+    throw new ConfigError(source, '', `YAML: ${(e as Error).message}`);
   }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-    throw new ConfigError(path, '', 'expected a YAML mapping at the top level');
+    throw new ConfigError(source, '', 'expected a YAML mapping at the top level');
   }
-  return buildConfig(data, path, dirname(path));
+  return data as Record<string, unknown>;
 }
 
 export type { ConfigInput };

@@ -18,16 +18,21 @@ export const ACTION_NAMES = ['pull', 'push', 'delete', '*'] as const;
 
 const tls = z
   .strictObject({
-    cert: z.string().describe('PEM certificate chain file.'),
-    key: z.string().describe('PEM private key file.'),
+    cert: z.string().describe('PEM certificate chain file, or the PEM itself.'),
+    key: z.string().describe('PEM private key file, or the PEM itself.'),
   })
   .describe('Serve HTTPS with this certificate and key.');
 
 const signingKey = z.strictObject({
   key: z
     .string()
-    .describe('PEM private key file (PKCS#8, SEC1 or PKCS#1), ES256 (P-256) or RS256 (RSA ≥ 2048).'),
-  certificate: z.string().optional().describe('PEM certificate for this key; needed for keyId x5c.'),
+    .describe(
+      'PEM private key file (PKCS#8, SEC1 or PKCS#1), ES256 (P-256) or RS256 (RSA ≥ 2048), or the PEM itself.',
+    ),
+  certificate: z
+    .string()
+    .optional()
+    .describe('PEM certificate file for this key, or the PEM itself; needed for keyId x5c.'),
 });
 
 const token = z
@@ -41,8 +46,16 @@ const token = z
       .describe(
         "The registry service name(s) tokens are issued for; must equal the registry's auth.token.service. A request without `service` gets the first.",
       ),
-    key: z.string().optional().describe('PEM private key file that signs tokens. Give this or `keys`.'),
-    certificate: z.string().optional().describe('PEM certificate for `key`; needed for keyId x5c.'),
+    key: z
+      .string()
+      .optional()
+      .describe(
+        'PEM private key file that signs tokens, or the PEM itself (a value starting with -----BEGIN). Give this or `keys`.',
+      ),
+    certificate: z
+      .string()
+      .optional()
+      .describe('PEM certificate file for `key`, or the PEM itself; needed for keyId x5c.'),
     keys: z
       .array(signingKey)
       .min(1)
@@ -326,8 +339,13 @@ const provider = z.strictObject({
   keys: z
     .string()
     .optional()
-    .describe('A local PEM public key or JWKS file instead of fetching (air-gapped clusters).'),
-  ca: z.string().optional().describe('PEM CA bundle to trust for this issuer (a private issuer).'),
+    .describe(
+      'A local PEM public key or JWKS file instead of fetching (air-gapped clusters), or PEM public keys inline.',
+    ),
+  ca: z
+    .string()
+    .optional()
+    .describe('PEM CA bundle file to trust for this issuer (a private issuer), or the PEM itself.'),
   clockSkew: z.number().int().min(0).max(300).default(60).describe('Leeway for exp/nbf/iat, seconds.'),
   maxTokenAge: z
     .number()
@@ -481,7 +499,10 @@ const proxy = z
       .string()
       .optional()
       .describe('The service the proxy checks tokens for; default the first token.service.'),
-    upstreamCa: z.string().optional().describe('PEM CA bundle for an https upstream with a private CA.'),
+    upstreamCa: z
+      .string()
+      .optional()
+      .describe('PEM CA bundle file for an https upstream with a private CA, or the PEM itself.'),
     tls: tls.optional(),
     connections: z
       .number()
@@ -552,9 +573,12 @@ const redis = z
       .describe('Prefix of every key Purser writes; replicas sharing state use the same one.'),
     tls: z
       .strictObject({
-        ca: z.string().optional().describe('PEM CA bundle file to verify the Redis server with.'),
-        cert: z.string().optional().describe('PEM client certificate file (mutual TLS).'),
-        key: z.string().optional().describe('PEM client private key file (mutual TLS).'),
+        ca: z
+          .string()
+          .optional()
+          .describe('PEM CA bundle file to verify the Redis server with, or the PEM itself.'),
+        cert: z.string().optional().describe('PEM client certificate file (mutual TLS), or the PEM itself.'),
+        key: z.string().optional().describe('PEM client private key file (mutual TLS), or the PEM itself.'),
         servername: z
           .string()
           .optional()
@@ -678,6 +702,31 @@ const webhooks = z
       ),
   })
   .describe('Authentication and authorization delegated to HTTPS endpoints of your own.');
+/** Kubernetes label selector syntax (equality and set-based), as the API server parses it. */
+const labelSelector = z
+  .string()
+  .min(1)
+  .max(1024)
+  .regex(/^[A-Za-z0-9._/\-=!,()\s]+$/, 'a Kubernetes label selector, e.g. purser-config=true');
+
+export const kubernetesSchema = z
+  .strictObject({
+    configSecrets: z
+      .strictObject({
+        namespace: z
+          .string()
+          .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a Kubernetes namespace name (RFC 1123 label)')
+          .describe('The namespace whose Secrets are watched.'),
+        labelSelector: labelSelector
+          .default('purser-config=true')
+          .describe('Only Secrets matching this label selector are read.'),
+      })
+      .optional()
+      .describe(
+        'Merge the YAML in the `config` key of matching Secrets over this file, in Secret-name order (maps merge, lists and scalars replace, null removes a key), and reload when one is added, changed or deleted. An invalid Secret keeps the last good configuration. Credentials: in-cluster, or KUBECONFIG. Needs the @purser/kube package. Read from the file only: a Secret cannot set `kubernetes`, and changing it takes a restart.',
+      ),
+  })
+  .describe('Kubernetes integration.');
 
 export const configSchema = z
   .strictObject({
@@ -731,6 +780,7 @@ export const configSchema = z
     redis: redis.optional(),
     log,
     audit: audit.optional(),
+    kubernetes: kubernetesSchema.optional(),
   })
   .describe('Purser configuration file.');
 
@@ -746,3 +796,4 @@ export type ProxyData = z.output<typeof proxy>;
 export type TagRuleData = z.output<typeof tagRule>;
 export type RedisData = z.output<typeof redis>;
 export type WebhooksData = z.output<typeof webhooks>;
+export type KubernetesData = z.output<typeof kubernetesSchema>;

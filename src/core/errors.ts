@@ -207,11 +207,14 @@ export class RegistryRefusal extends PurserError {
 export class ConfigError extends PurserError {
   readonly file: string | undefined;
   readonly path: string;
+  /** The message without the file and key. */
+  readonly problem: string;
   constructor(file: string | undefined, path: string, problem: string) {
     super('INVALID_CONFIG', `${file ?? '<config>'}: ${path ? `${path}: ` : ''}${problem}`);
     this.name = 'ConfigError';
     this.file = file;
     this.path = path;
+    this.problem = problem;
   }
 }
 

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { readPemBytes } from '../util/pem-value.js';
 import { type GuardOptions, guardConnections } from './connection-guard.js';
 
 export interface ListenOptions {
@@ -39,7 +39,7 @@ export async function listenOn(
     ...(o.highWaterMark ? { highWaterMark: o.highWaterMark } : {}),
   };
   const server = o.tls
-    ? createHttpsServer({ cert: readFileSync(o.tls.cert), key: readFileSync(o.tls.key), ...opts }, handler)
+    ? createHttpsServer({ cert: readPemBytes(o.tls.cert), key: readPemBytes(o.tls.key), ...opts }, handler)
     : createHttpServer(opts, handler);
   server.headersTimeout = o.headersTimeout;
   server.requestTimeout = o.requestTimeout;

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Agent } from 'undici';
 import { decideTag, type TagRule, tagRuleLabel } from '../authz/tag-policy.js';
@@ -22,6 +21,7 @@ import { clientIp, type TokenHttpServer } from '../server/http.js';
 import type { Metrics } from '../server/metrics.js';
 import { derivedSecret } from '../token/fingerprint-key.js';
 import type { Logger } from '../util/log.js';
+import { readPemValue } from '../util/pem-value.js';
 import { requiredAccess } from './access.js';
 import { type AccessController, type AccessGrant, TokenAccessController } from './access-controller.js';
 import { canonicalTarget, encodePath, splitTarget } from './canonical.js';
@@ -74,7 +74,7 @@ export class RegistryProxy {
     this.#token = token;
     this.#log = logger.child({ server: 'proxy' });
     this.#metrics = metrics;
-    const ca = cfg.upstreamCa ? readFileSync(cfg.upstreamCa, 'utf8') : undefined;
+    const ca = cfg.upstreamCa ? readPemValue(cfg.upstreamCa) : undefined;
     this.#capacity = new UpstreamCapacity(cfg.upstream, {
       readConnections: cfg.connections,
       uploadConnections: cfg.uploadConnections,

@@ -1,6 +1,7 @@
 import { type FSWatcher, watch } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Config } from '../config/load.js';
+import { isInlinePem } from '../util/pem-value.js';
 
 /** Quiet time after the last change before `onChange` runs: an editor's save is several events. */
 export const WATCH_DEBOUNCE_MS = 300;
@@ -80,5 +81,6 @@ export function referencedFiles(config: Readonly<Config>): string[] {
   for (const k of config.token.keys) out.push(k.key, k.certificate);
   for (const p of config.providers) out.push(p.keys, p.ca);
   out.push(config.webhooks.authn?.ca, config.webhooks.authz?.ca);
-  return [...new Set(out.filter((f): f is string => f !== undefined))];
+  // Inline PEM is in the configuration itself: nothing to watch.
+  return [...new Set(out.filter((f): f is string => f !== undefined && !isInlinePem(f)))];
 }

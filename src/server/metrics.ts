@@ -112,6 +112,18 @@ export class Metrics {
     'Configuration reloads by outcome.',
     ['outcome'],
   );
+  readonly configSourceErrors = new Counter(
+    this.#r,
+    'purser_config_source_errors_total',
+    'Configuration sources (source="secret": a Kubernetes Secret) refused as invalid; the last good configuration keeps serving.',
+    ['source'],
+  );
+  readonly configSourceWatchRestarts = new Counter(
+    this.#r,
+    'purser_config_source_watch_restarts_total',
+    'Watches of a configuration source (source="secret") restarted after an error.',
+    ['source'],
+  );
   readonly connectionsClosed = new Counter(
     this.#r,
     'purser_connections_closed_total',

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { PurserError } from '../core/errors.js';
+import { isInlinePem, readPemBytes } from '../util/pem-value.js';
 
 /** The `redis:` configuration, as the schema gives it (`tls` paths relative to `baseDir`). */
 export interface RedisSettings {
@@ -26,7 +26,7 @@ export interface RedisSettings {
  */
 export function createRedisClient(s: RedisSettings, baseDir: string): Redis {
   const file = (p: string | undefined) =>
-    p === undefined ? undefined : readFileSync(isAbsolute(p) ? p : resolve(baseDir, p));
+    p === undefined ? undefined : readPemBytes(isAbsolute(p) || isInlinePem(p) ? p : resolve(baseDir, p));
   const tls =
     s.tls || s.url.startsWith('rediss:')
       ? {

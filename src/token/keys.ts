@@ -5,9 +5,9 @@ import {
   type KeyObject,
   X509Certificate,
 } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { exportJWK, type JWK } from 'jose';
 import { PurserError } from '../core/errors.js';
+import { pemValueLabel, readPemValue } from '../util/pem-value.js';
 import { shown } from '../util/redact.js';
 import { jwkThumbprint, libtrustKeyId } from './keyid.js';
 
@@ -104,18 +104,18 @@ export async function signingKeyFromPem(
 export async function loadSigningKey(keyPath: string, certPath: string | undefined): Promise<SigningKey> {
   const read = (p: string) => {
     try {
-      return readFileSync(p, 'utf8');
+      return readPemValue(p);
     } catch (e) {
       throw new PurserError(
         'INVALID_KEY',
-        `${shown(p)}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
+        `${shown(pemValueLabel(p))}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
       );
     }
   };
   return signingKeyFromPem(
     read(keyPath),
     certPath === undefined ? undefined : read(certPath),
-    shown(keyPath),
+    shown(pemValueLabel(keyPath)),
   );
 }
 

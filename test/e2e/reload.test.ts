@@ -115,10 +115,20 @@ describe('configuration reload (SIGHUP) and refresh tokens', () => {
     assert.deepEqual(accessOf(body.token), [{ type: 'repository', name: 'team/app', actions: ['pull'] }]);
   });
 
-  test('a reload failing on ${file:…} of the private key logs the key path, not the key', async () => {
+  // A valid PEM through ${file:…} is the key inline since config from Secrets (issue 10 part 3);
+  // the bare base64 body of the key is still key material where a path belongs.
+  test('a reload failing on ${file:…} of the private key (bare base64) logs the key path, not the key', async () => {
     const cfg = config(keys, 'pw-1', ['pull']);
+    const bare = `${keys.key}.b64`;
+    writeFileSync(
+      bare,
+      readFileSync(keys.key, 'utf8')
+        .split('\n')
+        .filter((l) => l && !l.startsWith('-----'))
+        .join(''),
+    );
     await reload(
-      { ...cfg, token: { ...(cfg.token as object), key: `\${file:${keys.key}}` } },
+      { ...cfg, token: { ...(cfg.token as object), key: `\${file:${bare}}` } },
       /configuration reload failed/,
     );
     const failed = purser

@@ -1,5 +1,4 @@
 import { createPublicKey } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import {
   type CryptoKey,
   createLocalJWKSet,
@@ -13,6 +12,7 @@ import {
 import type { Dispatcher } from 'undici';
 import { PurserError } from '../../core/errors.js';
 import type { Logger } from '../../util/log.js';
+import { pemValueLabel, readPemValue } from '../../util/pem-value.js';
 import { fetchJson } from './fetch-json.js';
 
 export type KeyResolver = (
@@ -196,9 +196,10 @@ export class RemoteKeySet implements KeySet {
   };
 }
 
-/** Keys from a local file: a PEM public key (or certificate) or a JWKS document. */
-export async function localKeySet(file: string): Promise<KeySet> {
-  const text = readFileSync(file, 'utf8');
+/** Keys from a local file (a PEM public key or certificate, or a JWKS document) or inline PEM. */
+export async function localKeySet(value: string): Promise<KeySet> {
+  const text = readPemValue(value);
+  const file = pemValueLabel(value);
   let jwks: JSONWebKeySet;
   if (text.trimStart().startsWith('{')) {
     const parsed: unknown = JSON.parse(text);

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { JWTPayload } from 'jose';
 import type { ProviderConfig } from '../../config/load.js';
 import { ConfigError, PurserError } from '../../core/errors.js';
@@ -8,6 +7,7 @@ import { CelCompileError, CelEvalError, type CelProgram, celClaims, compileCel }
 import { MemoryReplayStore, type ReplayStore } from '../../state/replay.js';
 import { ExpiringCache } from '../../util/expiring-cache.js';
 import type { Logger } from '../../util/log.js';
+import { pemValueLabel, readPemValue } from '../../util/pem-value.js';
 import { discoveredJwksUrlProblem } from '../../util/url-policy.js';
 import { issuerDispatcher } from './fetch-json.js';
 import { type KeySet, localKeySet, RemoteKeySet } from './key-set.js';
@@ -90,12 +90,12 @@ export class OidcProvider {
       let ca: string | undefined;
       if (config.ca) {
         try {
-          ca = readFileSync(config.ca, 'utf8');
+          ca = readPemValue(config.ca);
         } catch (e) {
           throw new ConfigError(
             file,
             `${where}.ca`,
-            `cannot read ${config.ca}: ${(e as NodeJS.ErrnoException).code}`,
+            `cannot read ${pemValueLabel(config.ca)}: ${(e as NodeJS.ErrnoException).code}`,
           );
         }
       }

@@ -5,6 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { writeKeyPair } from '../../../src/cli/keys.js';
+import { compileConfig } from '../../../src/compile/compile-config.js';
 import { loadConfigFile } from '../../../src/config/load.js';
 import { ConfigError, PurserError } from '../../../src/core/errors.js';
 import { loadSigningKey } from '../../../src/token/keys.js';
@@ -46,46 +47,60 @@ describe('config errors do not print key material', () => {
   before(async () => {
     const k = await writeKeyPair(t.dir, 'ES256');
     pem = readFileSync(k.keyPath, 'utf8');
-    writeFileSync(join(t.dir, 'bad.pem'), pem.replace(/\n[^\n]{10}\n-----END/, '\n-----END'));
+    // The body cut in half: still PEM-shaped, no longer a key.
+    const lines = pem.split('\n');
+    writeFileSync(join(t.dir, 'bad.pem'), [lines[0], lines[1]!.slice(0, 20), ...lines.slice(-2)].join('\n'));
     writeFileSync(join(t.dir, 'bare.b64'), bodyLines(pem).join(''));
   });
   after(() => t.cleanup());
 
-  for (const [what, ref] of [
-    ['a valid PEM', 'token.key'],
-    ['a broken PEM', 'bad.pem'],
-    ['a bare base64 key', 'bare.b64'],
-  ] as const) {
-    test(`token.key: \${file:…} of ${what} is refused naming token.key, without the value`, () => {
-      const e = refusal(() => loadConfigFile(config(`  key: \${file:${ref}}\n`)));
-      assert.equal(e.path, 'token.key');
-      assert.match(e.message, /expected a file path/);
-      assertNoKeyMaterial(e.message, readFileSync(join(t.dir, ref), 'utf8'));
-    });
-  }
+  test('token.key: ${file:…} of a bare base64 key is refused naming token.key, without the value', () => {
+    const e = refusal(() => loadConfigFile(config('  key: ${file:bare.b64}\n')));
+    assert.equal(e.path, 'token.key');
+    assert.match(e.message, /expected a file path/);
+    assertNoKeyMaterial(e.message, readFileSync(join(t.dir, 'bare.b64'), 'utf8'));
+  });
 
-  test('token.keys[1].key and tls.key are checked the same way', () => {
-    const e = refusal(() =>
-      loadConfigFile(config('  keys:\n    - key: token.key\n    - key: ${file:token.key}\n')),
+  // Since config from Secrets (issue 10 part 3), keys naming a PEM file take the PEM itself.
+  test('token.key: ${file:…} of a valid PEM is the key inline; a broken one is refused as "inline PEM", without the value', async () => {
+    const c = loadConfigFile(config('  key: ${file:token.key}\n'));
+    assert.equal(c.token.keys[0]!.key, pem.replace(/\r?\n$/, ''));
+    const [k] = (await compileConfig(c)).signingKeys;
+    assert.equal(k!.alg, 'ES256');
+    const broken = loadConfigFile(config('  key: ${file:bad.pem}\n'));
+    await assert.rejects(
+      () => compileConfig(broken),
+      (e: unknown) => {
+        assert.ok(e instanceof PurserError && e.code === 'INVALID_KEY', String(e));
+        assert.match(e.message, /^inline PEM: /);
+        assertNoKeyMaterial(e.message, readFileSync(join(t.dir, 'bad.pem'), 'utf8'));
+        return true;
+      },
     );
-    assert.equal(e.path, 'token.keys[1].key');
+  });
+
+  test('htpasswd (a path only) still refuses ${file:…} of a PEM, naming it without the value', () => {
+    const e = refusal(() => loadConfigFile(config('  key: token.key\n', 'htpasswd: "${file:token.key}"\n')));
+    assert.equal(e.path, 'htpasswd');
     assertNoKeyMaterial(e.message, pem);
     const f = refusal(() =>
-      loadConfigFile(config('  key: token.key\n', 'tls: { cert: token.crt, key: "${file:token.key}" }\n')),
+      loadConfigFile(config('  keys:\n    - key: token.key\n    - key: ${file:bare.b64}\n')),
     );
-    assert.equal(f.path, 'tls.key');
+    assert.equal(f.path, 'token.keys[1].key');
     assertNoKeyMaterial(f.message, pem);
   });
 
-  test('PEM from ${env:…} where a path belongs is refused without the value; a path from env is fine', () => {
+  test('PEM from ${env:…} is taken inline; a path from env is a path; a PEM not at the start is refused', () => {
     process.env.PURSER_UNIT_PEM = pem;
     process.env.PURSER_UNIT_KEY_PATH = 'token.key';
     try {
-      const e = refusal(() => loadConfigFile(config('  key: ${env:PURSER_UNIT_PEM}\n')));
+      const c = loadConfigFile(config('  key: ${env:PURSER_UNIT_PEM}\n'));
+      assert.equal(c.token.keys[0]!.key, pem);
+      const d = loadConfigFile(config('  key: ${env:PURSER_UNIT_KEY_PATH}\n'));
+      assert.equal(d.token.keys[0]!.key, join(t.dir, 'token.key'));
+      const e = refusal(() => loadConfigFile(config('  key: x${env:PURSER_UNIT_PEM}\n')));
       assert.equal(e.path, 'token.key');
       assertNoKeyMaterial(e.message, pem);
-      const c = loadConfigFile(config('  key: ${env:PURSER_UNIT_KEY_PATH}\n'));
-      assert.equal(c.token.keys[0]!.key, join(t.dir, 'token.key'));
     } finally {
       delete process.env.PURSER_UNIT_PEM;
       delete process.env.PURSER_UNIT_KEY_PATH;
@@ -120,10 +135,15 @@ describe('config errors do not print key material', () => {
     }
   });
 
-  test('loadSigningKey does not print a key-shaped path', async () => {
+  test('loadSigningKey does not print a key-shaped path or a broken inline key', async () => {
     await assert.rejects(
-      () => loadSigningKey(pem, undefined),
+      () => loadSigningKey(`x${pem}`, undefined),
       (e: unknown) => e instanceof PurserError && !e.message.includes(bodyLines(pem)[0]!),
+    );
+    const bad = readFileSync(join(t.dir, 'bad.pem'), 'utf8');
+    await assert.rejects(
+      () => loadSigningKey(bad, undefined),
+      (e: unknown) => e instanceof PurserError && !bodyLines(bad).some((l) => e.message.includes(l)),
     );
   });
 });

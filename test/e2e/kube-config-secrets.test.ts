@@ -1,0 +1,169 @@
+// `purser serve` with kubernetes.configSecrets (issue 10 part 3), against the Kubernetes API
+// double over HTTPS through the real @kubernetes/client-node, credentials from KUBECONFIG:
+// the file holds no user and no signing key; Secrets bring the signing key (inline PEM) and a
+// user, who gets a token. A Secret update replaces the user (the old one is refused); an
+// invalid Secret keeps the last good config, is logged with its name and the key at fault and
+// counted; a watch error recovers; deleting the Secret removes its user.
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { waitFor } from '../helpers/issuer.js';
+import { KubeApi } from '../helpers/kube-api/index.js';
+import { purserBin } from '../helpers/paths.js';
+import { run } from '../helpers/proc.js';
+import { parseExposition } from '../helpers/prom-text.js';
+import { generateKeys, type Purser, startPurser } from '../helpers/purser.js';
+import { makeTempDir, removeDir } from '../helpers/tmp.js';
+
+const NS = 'registry';
+const SERVICE = 'registry.test';
+const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+describe('serve: configuration from Kubernetes Secrets', () => {
+  let api: KubeApi;
+  let dir: string;
+  let purser: Purser;
+  let keyPem: string;
+
+  const putSecret = (name: string, config: string) => {
+    const body = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name, namespace: NS, labels: { 'purser-config': 'true' } },
+      data: { config: b64(config) },
+    };
+    const cur = api.store.get('secrets', NS, name);
+    if (!cur) return api.store.create('secrets', NS, body);
+    return api.store.replace('secrets', NS, name, {
+      ...body,
+      metadata: { ...body.metadata, resourceVersion: cur.metadata.resourceVersion },
+    });
+  };
+
+  const tokenStatus = async (user: string, pw: string) => {
+    const res = await fetch(`${purser.url}/token?service=${SERVICE}&scope=repository:team/app:pull`, {
+      headers: { authorization: basic(user, pw) },
+    });
+    await res.body?.cancel();
+    return res.status;
+  };
+
+  const lines = (re: RegExp) =>
+    purser
+      .logs()
+      .split('\n')
+      .filter((l) => re.test(l));
+  const reloads = () => lines(/"msg":"configuration reloaded"/).length;
+  const failures = () => lines(/"msg":"configuration reload failed/);
+  const metric = async (name: string, labels: Record<string, string>) => {
+    const res = await fetch(`${purser.url}/metrics`);
+    return parseExposition(await res.text()).value(name, labels);
+  };
+
+  before(async () => {
+    api = await KubeApi.start({ tls: true });
+    dir = makeTempDir('purser-kube-secrets-');
+    const keys = await generateKeys(dir, 'ES256');
+    keyPem = readFileSync(keys.key, 'utf8');
+    // The signing key is in a Secret, inline: the file names no key file.
+    putSecret('a-signing', `token:\n  key: |\n${keyPem.replace(/^/gm, '    ')}`);
+    putSecret('b-users', 'users: { bob: { password: bob-pw } }\n');
+    purser = await startPurser(
+      {
+        token: { issuer: 'purser', service: SERVICE },
+        auth: { anonymous: false },
+        acl: [{ match: { account: '?*' }, actions: ['pull'] }],
+        kubernetes: { configSecrets: { namespace: NS, labelSelector: 'purser-config=true' } },
+      },
+      // client-node is loaded at start-up: slow on a loaded machine.
+      { dir, env: { KUBECONFIG: api.writeKubeconfig(dir) }, startTimeoutMs: 60_000 },
+    );
+  });
+  after(async () => {
+    await purser?.stop();
+    await api.close();
+    removeDir(dir);
+  });
+
+  test('a user from a Secret gets a token; the key came from another Secret, inline', async () => {
+    assert.equal(await tokenStatus('bob', 'bob-pw'), 200);
+    assert.equal(await tokenStatus('carol', 'carol-pw'), 401);
+  });
+
+  test('the Secret updated: one reload, the new user gets a token, the old one is refused', async () => {
+    const before = reloads();
+    putSecret('b-users', 'users: { carol: { password: carol-pw } }\n');
+    await waitFor(() => reloads() > before, 'the reload', 10_000);
+    const reloaded = lines(/"msg":"configuration reloaded"/);
+    assert.match(reloaded.at(-1)!, /"trigger":"Secret change"/);
+    // One change, one new generation (the runtime's counter: 1 at start).
+    assert.equal(reloaded.length, before + 1);
+    assert.match(reloaded.at(-1)!, new RegExp(`"generation":${before + 2}\\b`));
+    assert.equal(await tokenStatus('carol', 'carol-pw'), 200);
+    assert.equal(await tokenStatus('bob', 'bob-pw'), 401);
+  });
+
+  test('an invalid Secret keeps the last good config, is logged with its name and key, and counted', async () => {
+    const failed = failures().length;
+    const ok = reloads();
+    putSecret('c-broken', 'users: { dave: "not-a-bcrypt-hash-but-secret" }\n');
+    await waitFor(() => failures().length > failed, 'the refused reload', 10_000);
+    const line = JSON.parse(failures().at(-1)!.slice(failures().at(-1)!.indexOf('{'))) as Record<
+      string,
+      unknown
+    >;
+    assert.equal(line.secret, `${NS}/c-broken`);
+    assert.equal(line.key, 'users.dave');
+    assert.match(String(line.error), /^secret registry\/c-broken: users\.dave: not a bcrypt hash/);
+    assert.equal(await metric('purser_config_source_errors_total', { source: 'secret' }), 1);
+    assert.equal(reloads(), ok);
+    assert.equal(await tokenStatus('carol', 'carol-pw'), 200);
+    // Bad YAML, the same way.
+    putSecret('c-broken', 'users: [\n');
+    await waitFor(() => failures().length > failed + 1, 'the second refused reload', 10_000);
+    assert.match(failures().at(-1)!, /"secret":"registry\/c-broken","key":"line 2, column 1"/);
+    assert.equal(await metric('purser_config_source_errors_total', { source: 'secret' }), 2);
+    // Fixed: it applies.
+    putSecret('c-broken', 'users: { dave: { password: dave-pw } }\n');
+    await waitFor(() => reloads() > ok, 'the reload after the fix', 10_000);
+    assert.equal(await tokenStatus('dave', 'dave-pw'), 200);
+    for (const l of lines(/./)) {
+      assert.ok(!l.includes('hash-but-secret') && !l.includes('carol-pw') && !l.includes('BEGIN'), l);
+      assert.ok(!l.includes(keyPem.split('\n')[1]!), 'no key material in the log');
+    }
+  });
+
+  test('a watch error restarts the watch; a Secret deleted meanwhile takes its user with it', async () => {
+    const before = reloads();
+    api.failNextWatch('secrets', { code: 500, times: 1 });
+    api.dropWatches('secrets');
+    api.store.delete('secrets', NS, 'c-broken');
+    await waitFor(() => reloads() > before, 'the reload after the delete', 15_000);
+    assert.ok(lines(/"msg":"watching the config Secrets failed; restarting the watch"/).length >= 1);
+    assert.ok((await metric('purser_config_source_watch_restarts_total', { source: 'secret' })) >= 1);
+    assert.equal(await tokenStatus('dave', 'dave-pw'), 401);
+    assert.equal(await tokenStatus('carol', 'carol-pw'), 200);
+  });
+
+  test('at start-up, an invalid Secret stops serve (exit 2) naming the Secret and the key', async () => {
+    api.store.create('secrets', 'other', {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'bad', namespace: 'other', labels: { 'purser-config': 'true' } },
+      data: { config: b64('users: { eve: "not-a-hash" }\n') },
+    });
+    const path = join(dir, 'other.yml');
+    writeFileSync(
+      path,
+      `token: { issuer: purser, service: ${SERVICE}, key: token.key }\nacl: [{ match: {}, actions: [pull] }]\nlisten: 127.0.0.1:0\nkubernetes: { configSecrets: { namespace: other } }\n`,
+    );
+    const r = await run(process.execPath, [purserBin, 'serve', '--config', path], {
+      env: { ...process.env, KUBECONFIG: join(dir, 'kubeconfig-admin') },
+      timeout: 60_000,
+    });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /secret other\/bad: users\.eve: not a bcrypt hash/);
+  });
+});

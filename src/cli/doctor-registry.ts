@@ -213,7 +213,7 @@ export async function checkRegistry(
         });
     });
     if (results[0] !== true) {
-      const trusted = results.findIndex((r) => r === true);
+      const trusted = results.indexOf(true);
       if (trusted > 0)
         out.push({
           level: 'error',

@@ -4,6 +4,7 @@ import type { Identity } from '../core/identity.js';
 import type { Scope } from '../protocol/scope.js';
 import type { AccessRequest, Authorizer, ScopeAnswer, ScopeDecision } from './authorizer.js';
 import { compilePattern, type Pattern } from './pattern.js';
+import { RuleIndex } from './rule-index.js';
 
 /** What a rule's `when` condition sees. */
 export interface ConditionInput {
@@ -30,6 +31,8 @@ export interface CompiledRule {
 }
 
 const MATCH_KEYS = ['account', 'provider', 'type', 'name', 'service'] as const;
+
+type MatchValues = Record<(typeof MATCH_KEYS)[number], string>;
 
 export type ConditionCompiler = (source: string, where: string) => Condition;
 
@@ -94,19 +97,15 @@ export function grantActions(requested: readonly string[], allowed: readonly str
  */
 export class Acl implements Authorizer {
   readonly rules: readonly CompiledRule[];
+  /** Undefined: a plain scan in rule order (the index's test oracle). */
+  readonly #index: RuleIndex | undefined;
 
-  constructor(rules: readonly CompiledRule[]) {
+  constructor(rules: readonly CompiledRule[], options: { indexed?: boolean } = {}) {
     this.rules = rules;
+    this.#index = options.indexed === false ? undefined : new RuleIndex(rules);
   }
 
-  #matches(rule: CompiledRule, scope: Scope, req: AccessRequest): boolean {
-    const values = {
-      account: req.identity.account,
-      provider: req.identity.provider,
-      type: scope.type,
-      name: scope.name,
-      service: req.service,
-    };
+  #matches(rule: CompiledRule, values: MatchValues, identity: Identity): boolean {
     for (const key of MATCH_KEYS) {
       const patterns = rule.match[key];
       if (!patterns) continue;
@@ -116,7 +115,7 @@ export class Acl implements Authorizer {
         if (!patterns.some((p) => p.source === '')) return false;
         continue;
       }
-      if (!patterns.some((p) => p.test(values[key], req.identity))) return false;
+      if (!patterns.some((p) => p.test(values[key], identity))) return false;
     }
     return true;
   }
@@ -142,11 +141,17 @@ export class Acl implements Authorizer {
   }
 
   decide(scope: Scope, req: AccessRequest): ScopeDecision {
-    for (const rule of this.rules) {
-      if (!this.#matches(rule, scope, req)) continue;
-      if (
-        rule.when &&
-        !rule.when.evaluate({
+    const values: MatchValues = {
+      account: req.identity.account,
+      provider: req.identity.provider,
+      type: scope.type,
+      name: scope.name,
+      service: req.service,
+    };
+    const accept = (rule: CompiledRule): boolean =>
+      this.#matches(rule, values, req.identity) &&
+      (!rule.when ||
+        rule.when.evaluate({
           identity: req.identity,
           request: {
             type: scope.type,
@@ -155,10 +160,9 @@ export class Acl implements Authorizer {
             service: req.service,
             ip: req.ip,
           },
-        })
-      ) {
-        continue;
-      }
+        }));
+    const rule = this.#index ? this.#index.first(values, accept) : this.rules.find(accept);
+    if (rule) {
       const granted = grantActions(scope.actions, rule.actions);
       const label = rule.comment ? `${rule.where} (${rule.comment})` : rule.where;
       return {

@@ -44,7 +44,7 @@ export class RuleIndex {
         return;
       }
       const names = m.name;
-      if (names && names.every((p) => p.prefix !== '')) {
+      if (names?.every((p) => p.prefix !== '')) {
         // A prefix that starts with another of the rule's adds nothing (and would visit the
         // rule twice for one name): keep the shortest.
         const all = names.map((p) => p.prefix);

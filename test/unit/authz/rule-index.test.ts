@@ -82,7 +82,13 @@ describe('the ACL rule index', () => {
     );
     let visits = 0;
     const acl = new Acl(compiled);
-    const when = { source: 'count', evaluate: () => (visits++, false) };
+    const when = {
+      source: 'count',
+      evaluate: () => {
+        visits++;
+        return false;
+      },
+    };
     compiled[0]!.when = when;
     const identity: Identity = { account: 'a', provider: 'static', labels: {}, claims: {} };
     const scope = { type: 'repository', name: 'team/app', actions: ['pull'] };

@@ -4,6 +4,7 @@ import { ConfigError, type PurserError } from '../core/errors.js';
 import { RegistryProxy } from '../proxy/server.js';
 import { FileWatch, referencedFiles } from '../runtime/file-watch.js';
 import { closeState, Runtime } from '../runtime/runtime.js';
+import { TlsReloader } from '../runtime/tls-reload.js';
 import { buildApp } from '../server/app.js';
 import { TokenHttpServer } from '../server/http.js';
 import { Metrics } from '../server/metrics.js';
@@ -35,8 +36,8 @@ distribution registry binary is found (docker-registry or registry on PATH, or
 its tokens from this Purser. The registry stops with Purser.
 
 Reload: SIGHUP, or a change to the configuration file or a file it names (htpasswd,
-signing keys, providers' keys and ca), reloads it; an invalid one is logged with the key
-at fault and the old one keeps serving. SIGTERM/SIGINT stop after requests in flight finish.
+signing keys, providers' keys and ca, \${file:…} files, tls certificates and keys), reloads
+it; an invalid one is logged with the key at fault and the old one keeps serving. SIGTERM/SIGINT stop after requests in flight finish.
 
 Options:
   --config FILE        YAML configuration file (see docs/configuration.md)
@@ -104,6 +105,8 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
   process.once('SIGTERM', onTerm);
   process.once('SIGINT', onInt);
   const url = await server.listen(config.listen, config.tls);
+  const tokenTls = config.tls && server.server ? new TlsReloader('token', server.server, logger) : undefined;
+  if (config.tls) tokenTls?.reload(config.tls, 'start');
   const realm = `${url.origin}/token`;
   logger.info('listening', {
     server: 'token',
@@ -115,9 +118,14 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
   });
 
   let proxy: RegistryProxy | undefined;
+  let proxyTls: TlsReloader | undefined;
   if (config.proxy) {
     proxy = new RegistryProxy(config.proxy, server, rt, logger, metrics);
     const purl = await proxy.listen();
+    if (config.proxy.tls && proxy.server) {
+      proxyTls = new TlsReloader('proxy', proxy.server, logger);
+      proxyTls.reload(config.proxy.tls, 'start');
+    }
     logger.info('listening', {
       server: 'proxy',
       url: purl.origin,
@@ -218,7 +226,8 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
         logger.warn('listen changed; restart to apply it', { listen: next.listen });
       if (JSON.stringify(next.limits) !== JSON.stringify(current.limits))
         logger.warn('limits changed; restart to apply them');
-      if (JSON.stringify(next.proxy) !== JSON.stringify(current.proxy))
+      // The proxy's tls: is applied below; the rest of proxy: takes a restart.
+      if (JSON.stringify({ ...next.proxy, tls: 0 }) !== JSON.stringify({ ...current.proxy, tls: 0 }))
         logger.warn('proxy settings changed; restart to apply them');
       if (JSON.stringify(next.redis) !== JSON.stringify(current.redis))
         logger.warn('redis settings changed; restart to apply them');
@@ -236,6 +245,19 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
         ...(e instanceof ConfigError ? { key: e.path || undefined } : {}),
         error: (e as Error).message,
       });
+    } finally {
+      // Certificates follow the configuration in force (the previous one when the new one
+      // was refused): a renewal is applied even while the config file has a typo.
+      reloadTls(rt.state.config, trigger);
+    }
+  };
+  const reloadTls = (c: Readonly<Config>, trigger: string): void => {
+    for (const [reloader, tls, name] of [
+      [tokenTls, c.tls, 'tls'],
+      [proxyTls, c.proxy?.tls, 'proxy.tls'],
+    ] as const) {
+      if (reloader && tls) reloader.reload(tls, trigger);
+      else if (!reloader !== !tls) logger.warn(`${name} added or removed; restart to apply it`);
     }
   };
   const onHup = () => reload('SIGHUP');

@@ -143,7 +143,7 @@ export function compilePattern(source: string): Pattern {
     } catch (e) {
       throw invalid(e);
     }
-    return { source, prefix, test: (value) => re.test(value) };
+    return { source, prefix, test: (value) => value.startsWith(prefix) && re.test(value) };
   }
   // Check the shape now with a harmless stand-in for every placeholder.
   try {
@@ -153,13 +153,17 @@ export function compilePattern(source: string): Pattern {
   }
   // One compiled pattern per distinct placeholder value, bounded (see Re2Cache).
   const cache = new Re2Cache(1000);
+  // Literal parts translated once, not per test.
+  const pieces = parts.map((p) => ('literal' in p ? { re: literalToRegex(p.literal) } : p));
   return {
     source,
     prefix,
     test(value, identity) {
+      // Cheaper than building a pattern: a value without the literal prefix cannot match.
+      if (!value.startsWith(prefix)) return false;
       let re = '';
-      for (const p of parts) {
-        if ('literal' in p) re += literalToRegex(p.literal);
+      for (const p of pieces) {
+        if ('re' in p) re += p.re;
         else {
           const v = resolvePlaceholder(p.placeholder, identity);
           if (v === undefined) return false;

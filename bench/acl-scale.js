@@ -60,12 +60,22 @@ async function heapAndDecisions() {
     globalThis.gc();
     return process.memoryUsage().heapUsed;
   };
+  // The best of 5 batches of at least 100 ms each: a shared machine preempts this process.
   const time = (acl) => {
     for (let i = 0; i < 2_000; i++) acl.decide(scope, req);
-    const n = Math.max(200, Math.min(200_000, Math.floor(2e8 / acl.rules.length ** 1.5)));
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < n; i++) acl.decide(scope, req);
-    return Number(process.hrtime.bigint() - t0) / 1e3 / n;
+    let best = Number.POSITIVE_INFINITY;
+    for (let b = 0; b < 5; b++) {
+      let n = 0;
+      const t0 = process.hrtime.bigint();
+      let ns = 0;
+      while (ns < 1e8) {
+        for (let i = 0; i < 50; i++) acl.decide(scope, req);
+        n += 50;
+        ns = Number(process.hrtime.bigint() - t0);
+      }
+      best = Math.min(best, ns / 1e3 / n);
+    }
+    return best;
   };
   const source = tenantRules(RULES);
   const h0 = heap();
@@ -196,7 +206,11 @@ async function main() {
   }
 }
 
-if (process.argv[2] === '--heap') process.stdout.write(`${JSON.stringify(await heapAndDecisions())}\n`);
+const direct = process.argv[1] === fileURLToPath(import.meta.url);
+if (!direct) {
+  // Imported for tenantRules: run nothing.
+} else if (process.argv[2] === '--heap')
+  process.stdout.write(`${JSON.stringify(await heapAndDecisions())}\n`);
 else
   await main().catch((e) => {
     log(`acl-scale: ${e.stack ?? e}`);

@@ -4,6 +4,7 @@ import type { Identity } from '../core/identity.js';
 import type { Scope } from '../protocol/scope.js';
 import type { AccessRequest, Authorizer, ScopeAnswer, ScopeDecision } from './authorizer.js';
 import { compilePattern, type Pattern } from './pattern.js';
+import { RuleIndex } from './rule-index.js';
 
 /** What a rule's `when` condition sees. */
 export interface ConditionInput {
@@ -58,8 +59,7 @@ export function compileMatch(m: MatchData, where: string, file: string | undefin
   return match;
 }
 
-/** What a rule's `match` is tested against. */
-/** The request's values for the keys matched against one value (`group` is matched against the identity's list). */
+/** What a rule's `match` is tested against: the request's values for the keys matched against one value (`group` is matched against the identity's list). */
 export type MatchValues = Record<Exclude<(typeof MATCH_KEYS)[number], 'group'>, string>;
 
 /** True when every key of `match` holds for `values` (the ACL's first-match test). */
@@ -129,20 +129,16 @@ export function grantActions(requested: readonly string[], allowed: readonly str
  */
 export class Acl implements Authorizer {
   readonly rules: readonly CompiledRule[];
+  /** Undefined: a plain scan in rule order (the index's test oracle). */
+  readonly #index: RuleIndex | undefined;
 
-  constructor(rules: readonly CompiledRule[]) {
+  constructor(rules: readonly CompiledRule[], options: { indexed?: boolean } = {}) {
     this.rules = rules;
+    this.#index = options.indexed === false ? undefined : new RuleIndex(rules);
   }
 
-  #matches(rule: CompiledRule, scope: Scope, req: AccessRequest): boolean {
-    const values = {
-      account: req.identity.account,
-      provider: req.identity.provider,
-      type: scope.type,
-      name: scope.name,
-      service: req.service,
-    };
-    return matchesRule(rule.match, values, req.identity);
+  #matches(rule: CompiledRule, values: MatchValues, identity: Identity): boolean {
+    return matchesRule(rule.match, values, identity);
   }
 
   /** Every scope decided: one no rule matches gets nothing (`purser check`, the ACL alone). */
@@ -166,11 +162,17 @@ export class Acl implements Authorizer {
   }
 
   decide(scope: Scope, req: AccessRequest): ScopeDecision {
-    for (const rule of this.rules) {
-      if (!this.#matches(rule, scope, req)) continue;
-      if (
-        rule.when &&
-        !rule.when.evaluate({
+    const values: MatchValues = {
+      account: req.identity.account,
+      provider: req.identity.provider,
+      type: scope.type,
+      name: scope.name,
+      service: req.service,
+    };
+    const accept = (rule: CompiledRule): boolean =>
+      this.#matches(rule, values, req.identity) &&
+      (!rule.when ||
+        rule.when.evaluate({
           identity: req.identity,
           request: {
             type: scope.type,
@@ -179,10 +181,9 @@ export class Acl implements Authorizer {
             service: req.service,
             ip: req.ip,
           },
-        })
-      ) {
-        continue;
-      }
+        }));
+    const rule = this.#index ? this.#index.first(values, accept) : this.rules.find(accept);
+    if (rule) {
       const granted = grantActions(scope.actions, rule.actions);
       const label = rule.comment ? `${rule.where} (${rule.comment})` : rule.where;
       return {

@@ -12,6 +12,7 @@ import {
 } from '../runtime/config-overlays.js';
 import { FileWatch, referencedFiles } from '../runtime/file-watch.js';
 import { closeState, Runtime } from '../runtime/runtime.js';
+import { TlsReloader } from '../runtime/tls-reload.js';
 import { buildApp } from '../server/app.js';
 import { TokenHttpServer } from '../server/http.js';
 import { Metrics } from '../server/metrics.js';
@@ -43,11 +44,11 @@ distribution registry binary is found (docker-registry or registry on PATH, or
 its tokens from this Purser. The registry stops with Purser.
 
 Reload: SIGHUP, or a change to the configuration file or a file it names (htpasswd,
-signing keys, providers' keys and ca), reloads it; an invalid one is logged with the key
-at fault and the old one keeps serving. With kubernetes.configSecrets in the file, the
-matching Secrets' config keys are merged over it and a change to them reloads too; an
-invalid Secret is logged with its name and the key at fault, and the old one keeps serving.
-SIGTERM/SIGINT stop after requests in flight finish.
+signing keys, providers' keys and ca, \${file:…} files, tls certificates and keys), reloads
+it; an invalid one is logged with the key at fault and the old one keeps serving. With
+kubernetes.configSecrets in the file, the matching Secrets' config keys are merged over it
+and a change to them reloads too; an invalid Secret is logged with its name and the key at
+fault, and the old one keeps serving. SIGTERM/SIGINT stop after requests in flight finish.
 
 Options:
   --config FILE        YAML configuration file (see docs/configuration.md)
@@ -157,6 +158,8 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
   process.once('SIGTERM', onTerm);
   process.once('SIGINT', onInt);
   const url = await server.listen(config.listen, config.tls);
+  const tokenTls = config.tls && server.server ? new TlsReloader('token', server.server, logger) : undefined;
+  if (config.tls) tokenTls?.reload(config.tls, 'start');
   const realm = `${url.origin}/token`;
   logger.info('listening', {
     server: 'token',
@@ -168,9 +171,14 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
   });
 
   let proxy: RegistryProxy | undefined;
+  let proxyTls: TlsReloader | undefined;
   if (config.proxy) {
     proxy = new RegistryProxy(config.proxy, server, rt, logger, metrics);
     const purl = await proxy.listen();
+    if (config.proxy.tls && proxy.server) {
+      proxyTls = new TlsReloader('proxy', proxy.server, logger);
+      proxyTls.reload(config.proxy.tls, 'start');
+    }
     logger.info('listening', {
       server: 'proxy',
       url: purl.origin,
@@ -278,8 +286,9 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
         logger.warn('listen changed; restart to apply it', { listen: next.listen });
       if (JSON.stringify(next.limits) !== JSON.stringify(current.limits))
         logger.warn('limits changed; restart to apply them');
-      // proxy.tags is read from the state of each request: a reload applies it.
-      const settings = (p: typeof next.proxy) => JSON.stringify(p && { ...p, tags: undefined });
+      // proxy.tags is read from the state of each request and proxy.tls is applied below: a
+      // reload applies both. The rest of proxy: takes a restart.
+      const settings = (p: typeof next.proxy) => JSON.stringify(p && { ...p, tags: undefined, tls: 0 });
       if (settings(next.proxy) !== settings(current.proxy))
         logger.warn('proxy settings changed; restart to apply them');
       if (JSON.stringify(next.redis) !== JSON.stringify(current.redis))
@@ -302,6 +311,19 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
         ...(e instanceof ConfigError ? { key: e.path || undefined } : {}),
         error: (e as Error).message,
       });
+    } finally {
+      // Certificates follow the configuration in force (the previous one when the new one
+      // was refused): a renewal is applied even while the config file has a typo.
+      reloadTls(rt.state.config, trigger);
+    }
+  };
+  const reloadTls = (c: Readonly<Config>, trigger: string): void => {
+    for (const [reloader, tls, name] of [
+      [tokenTls, c.tls, 'tls'],
+      [proxyTls, c.proxy?.tls, 'proxy.tls'],
+    ] as const) {
+      if (reloader && tls) reloader.reload(tls, trigger);
+      else if (!reloader !== !tls) logger.warn(`${name} added or removed; restart to apply it`);
     }
   };
   const onHup = () => reload('SIGHUP');

@@ -66,6 +66,8 @@ export interface Config
   proxy: ProxyConfig | undefined;
   /** The file it was read from, when it was read from one. */
   file: string | undefined;
+  /** Files read through `${file:…}` (absolute): a change to one is a reload too. */
+  fileRefs: readonly string[];
   baseDir: string;
   token: Omit<ConfigData['token'], 'key' | 'certificate' | 'keys' | 'service'> & {
     services: string[];
@@ -88,6 +90,7 @@ function expandRefs(
   file: string | undefined,
   baseDir: string,
   fromFile: Set<string>,
+  refs: Set<string>,
 ): unknown {
   if (typeof value === 'string') {
     if (!value.includes('${')) return value;
@@ -99,6 +102,7 @@ function expandRefs(
       }
       const p = isAbsolute(arg) ? arg : resolve(baseDir, arg);
       fromFile.add(path);
+      refs.add(p);
       try {
         // One trailing newline is not part of a secret kept in a file.
         return readFileSync(p, 'utf8').replace(/\r?\n$/, '');
@@ -112,11 +116,11 @@ function expandRefs(
     });
   }
   if (Array.isArray(value))
-    return value.map((v, i) => expandRefs(v, `${path}[${i}]`, file, baseDir, fromFile));
+    return value.map((v, i) => expandRefs(v, `${path}[${i}]`, file, baseDir, fromFile, refs));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value))
-      out[k] = expandRefs(v, path ? `${path}.${k}` : k, file, baseDir, fromFile);
+      out[k] = expandRefs(v, path ? `${path}.${k}` : k, file, baseDir, fromFile, refs);
     return out;
   }
   return value;
@@ -222,7 +226,8 @@ export function buildConfig(
   options: { keysGiven?: boolean } = {},
 ): Readonly<Config> {
   const fromFile = new Set<string>();
-  const expanded = expandRefs(input, '', file, baseDir, fromFile);
+  const refs = new Set<string>();
+  const expanded = expandRefs(input, '', file, baseDir, fromFile, refs);
   const parsed = configSchema.safeParse(expanded);
   if (!parsed.success) {
     const first = parsed.error.issues[0]!;
@@ -308,8 +313,9 @@ export function buildConfig(
   const config: Config = {
     ...d,
     file,
+    fileRefs: [...refs],
     baseDir,
-    tls: d.tls ? { cert: abs(baseDir, d.tls.cert), key: abs(baseDir, d.tls.key) } : undefined,
+    tls: d.tls ? { ...d.tls, cert: abs(baseDir, d.tls.cert), key: abs(baseDir, d.tls.key) } : undefined,
     htpasswd: d.htpasswd === undefined ? undefined : abs(baseDir, d.htpasswd),
     groupsFile: d.groupsFile === undefined ? undefined : abs(baseDir, d.groupsFile),
     ldap: d.ldap
@@ -364,7 +370,7 @@ function resolveProxy(d: ConfigData, file: string | undefined, baseDir: string):
     externalUrl: p.externalUrl?.replace(/\/$/, ''),
     service,
     upstreamCa: p.upstreamCa === undefined ? undefined : abs(baseDir, p.upstreamCa),
-    tls: p.tls ? { cert: abs(baseDir, p.tls.cert), key: abs(baseDir, p.tls.key) } : undefined,
+    tls: p.tls ? { ...p.tls, cert: abs(baseDir, p.tls.cert), key: abs(baseDir, p.tls.key) } : undefined,
   };
 }
 
@@ -439,7 +445,7 @@ export function readKubernetesSection(file: string): KubernetesData | undefined 
   const path = resolve(file);
   const doc = readConfigDocument(path);
   if (doc.kubernetes === undefined) return undefined;
-  const expanded = expandRefs(doc.kubernetes, 'kubernetes', path, dirname(path), new Set());
+  const expanded = expandRefs(doc.kubernetes, 'kubernetes', path, dirname(path), new Set(), new Set());
   const parsed = kubernetesSchema.safeParse(expanded);
   if (!parsed.success) {
     const { path: key, message } = describeIssue(parsed.error.issues[0]!, ['kubernetes']);

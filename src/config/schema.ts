@@ -20,8 +20,14 @@ const tls = z
   .strictObject({
     cert: z.string().describe('PEM certificate chain file, or the PEM itself.'),
     key: z.string().describe('PEM private key file, or the PEM itself.'),
+    minVersion: z
+      .enum(['TLSv1.2', 'TLSv1.3'])
+      .default('TLSv1.2')
+      .describe('Oldest TLS version accepted; older clients fail the handshake.'),
   })
-  .describe('Serve HTTPS with this certificate and key.');
+  .describe(
+    'Serve HTTPS with this certificate and key. Replacing either file (or SIGHUP) loads the pair for new handshakes without a restart; an invalid pair is logged and the previous one keeps serving.',
+  );
 
 const signingKey = z.strictObject({
   key: z

@@ -3,9 +3,26 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { readPemBytes } from '../util/pem-value.js';
 import { type GuardOptions, guardConnections } from './connection-guard.js';
+import { loadTlsPair, type TlsFiles } from './tls-context.js';
+
+/**
+ * Idle keep-alive connections stay open this long. Longer than the idle timeout of the load
+ * balancers in front of registries (AWS ALB and GCP default 60 s, nginx's upstream
+ * keepalive_timeout 60 s), so they close first and never send a request on a socket Purser is
+ * closing (a 502); docker and containerd (Go, 90 s idle) reuse one connection for a pull's
+ * token and blob requests.
+ */
+export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
+/**
+ * A TLS handshake must finish within this (node's default is 120 s): a client that opens
+ * connections and never completes one holds a slot of the connection cap only this long. A
+ * real handshake on loopback or a LAN takes milliseconds, a slow link well under a second.
+ */
+export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 export interface ListenOptions {
-  tls?: { cert: string; key: string } | undefined;
+  tls?: TlsFiles | undefined;
   headersTimeout: number;
   /** 0 disables it (the proxy: a layer upload takes as long as it takes). */
   requestTimeout: number;
@@ -39,11 +56,14 @@ export async function listenOn(
     ...(o.highWaterMark ? { highWaterMark: o.highWaterMark } : {}),
   };
   const server = o.tls
-    ? createHttpsServer({ cert: readPemBytes(o.tls.cert), key: readPemBytes(o.tls.key), ...opts }, handler)
+    ? createHttpsServer(
+        { ...loadTlsPair(o.tls).options, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS, ...opts },
+        handler,
+      )
     : createHttpServer(opts, handler);
   server.headersTimeout = o.headersTimeout;
   server.requestTimeout = o.requestTimeout;
-  server.keepAliveTimeout = 65_000;
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   if (o.requestTimeout === 0) server.timeout = 0;
   guardConnections(server, o.guard);
   await new Promise<void>((resolve, reject) => {

@@ -77,7 +77,9 @@ export class FileWatch {
 
 /** The files a configuration reads when it is loaded: a change to any of them is a reload. */
 export function referencedFiles(config: Readonly<Config>): string[] {
-  const out: (string | undefined)[] = [config.file, config.htpasswd];
+  const out: (string | undefined)[] = [config.file, config.htpasswd, ...config.fileRefs];
+  // The listeners' certificates: a renewal written over them is applied (serve reloads TLS).
+  out.push(config.tls?.cert, config.tls?.key, config.proxy?.tls?.cert, config.proxy?.tls?.key);
   for (const k of config.token.keys) out.push(k.key, k.certificate);
   for (const p of config.providers) out.push(p.keys, p.ca);
   out.push(config.webhooks.authn?.ca, config.webhooks.authz?.ca);

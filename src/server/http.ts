@@ -4,6 +4,7 @@ import { isPurserError, PurserError } from '../core/errors.js';
 import { readForm } from '../http/body.js';
 import { JSON_HEADERS, writeError } from '../http/error-response.js';
 import { closeServer, listenOn } from '../http/listen.js';
+import type { TlsFiles } from '../http/tls-context.js';
 import { formatScope, type Scope } from '../protocol/scope.js';
 import { splitTarget } from '../protocol/target.js';
 import { parseGetTokenRequest, parsePostTokenRequest, type TokenRequest } from '../protocol/token-request.js';
@@ -238,7 +239,7 @@ export class TokenHttpServer {
   }
 
   /** Starts listening; resolves with the bound URL. */
-  async listen(hostPort: string, tls?: { cert: string; key: string }): Promise<URL> {
+  async listen(hostPort: string, tls?: TlsFiles): Promise<URL> {
     const limits = this.#state.config.limits;
     const { server, url } = await listenOn(hostPort, this.handler, {
       tls,

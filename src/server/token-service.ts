@@ -174,7 +174,11 @@ export class TokenService {
     request?: LoginRequest,
   ): Promise<Established> {
     const policy = this.#o.throttlePolicy;
-    const wait = await this.#throttle.retryAfter(limitKey, policy);
+    const store = this.#throttle;
+    // Without check(), failures are unknown: assume some, so a success always forgets them.
+    const { retryAfter: wait, failures } = store.check
+      ? await store.check(limitKey, policy)
+      : { retryAfter: await store.retryAfter(limitKey, policy), failures: 1 };
     if (wait > 0) {
       this.#o.onFailedLogin?.('rate_limited');
       throw new TooManyAttempts(wait);
@@ -184,7 +188,7 @@ export class TokenService {
       const r = await a.authenticate(credentials, ctx);
       if (r.outcome === 'no-match') continue;
       if (r.outcome === 'authenticated') {
-        await this.#throttle.succeed(limitKey);
+        if (failures > 0) await store.succeed(limitKey);
         return { identity: r.identity, by: a };
       }
       await this.#throttle.fail(limitKey, policy);

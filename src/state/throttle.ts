@@ -22,6 +22,12 @@ export interface ThrottleStore {
   fail(key: string, policy: ThrottlePolicy): Promise<void>;
   /** A success: forgets the key's failures. */
   succeed(key: string): Promise<void>;
+  /**
+   * Optional: `retryAfter` and the failures counted, in one call. With it a successful login
+   * (nearly every request) asks the store once: `succeed` only runs when there is something
+   * to forget.
+   */
+  check?(key: string, policy: ThrottlePolicy): Promise<{ retryAfter: number; failures: number }>;
 }
 
 interface Window {
@@ -60,6 +66,15 @@ export class MemoryThrottleStore implements ThrottleStore {
     const w = this.#live(key, policy, now);
     if (!w || w.count < policy.max) return 0;
     return Math.ceil((w.start + policy.windowSeconds * 1000 - now) / 1000);
+  }
+
+  async check(key: string, policy: ThrottlePolicy): Promise<{ retryAfter: number; failures: number }> {
+    const now = this.#now();
+    const w = this.#live(key, policy, now);
+    if (!w) return { retryAfter: 0, failures: 0 };
+    const retryAfter =
+      w.count < policy.max ? 0 : Math.ceil((w.start + policy.windowSeconds * 1000 - now) / 1000);
+    return { retryAfter, failures: w.count };
   }
 
   async remaining(key: string, policy: ThrottlePolicy): Promise<number> {

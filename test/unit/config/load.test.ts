@@ -61,7 +61,7 @@ describe('loadConfigFile', () => {
     const c = loadConfigFile(f);
     assert.equal(c.token.keys[0]?.key, join(sub, 'token.key'));
     assert.equal(c.htpasswd, join(t.dir, 'users.htpasswd'));
-    assert.deepEqual(c.tls, { cert: join(sub, 'tls/c.pem'), key: '/abs/k.pem' });
+    assert.deepEqual(c.tls, { cert: join(sub, 'tls/c.pem'), key: '/abs/k.pem', minVersion: 'TLSv1.2' });
   });
 
   test('unknown key at the top level names the file and the key', () => {

@@ -148,6 +148,38 @@ describe('TokenService', () => {
     assert.deepEqual(failed, ['static', 'static', 'rate_limited']);
   });
 
+  test('a successful login asks the throttle store once; after a failure it also forgets it', async () => {
+    const calls: string[] = [];
+    class Counting extends MemoryThrottleStore {
+      override check(...a: Parameters<MemoryThrottleStore['check']>) {
+        calls.push('check');
+        return super.check(...a);
+      }
+      override retryAfter(...a: Parameters<MemoryThrottleStore['retryAfter']>) {
+        calls.push('retryAfter');
+        return super.retryAfter(...a);
+      }
+      override succeed(...a: Parameters<MemoryThrottleStore['succeed']>) {
+        calls.push('succeed');
+        return super.succeed(...a);
+      }
+      override fail(...a: Parameters<MemoryThrottleStore['fail']>) {
+        calls.push('fail');
+        return super.fail(...a);
+      }
+    }
+    const { s } = service({ throttle: new Counting() });
+    await s.authenticate(pw('alice', 'pw'), '10.0.0.9');
+    assert.deepEqual(calls.splice(0), ['check']);
+    await assert.rejects(s.authenticate(pw('alice', 'bad'), '10.0.0.9'), purserError('UNAUTHORIZED'));
+    await s.authenticate(pw('alice', 'pw'), '10.0.0.9');
+    assert.deepEqual(calls.splice(0), ['check', 'fail', 'check', 'succeed']);
+    // Forgotten: max is 2, so two more wrong passwords are checked (not 429) before the limit.
+    for (let i = 0; i < 2; i++)
+      await assert.rejects(s.authenticate(pw('alice', 'bad'), '10.0.0.9'), purserError('UNAUTHORIZED'));
+    await assert.rejects(s.authenticate(pw('alice', 'pw'), '10.0.0.9'), purserError('TOO_MANY_ATTEMPTS'));
+  });
+
   test('concurrent guesses cannot get past the failed-login limit', async () => {
     const { s } = service();
     const results = await Promise.allSettled(

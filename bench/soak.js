@@ -1,0 +1,200 @@
+// Soak (issue 11): one Purser process at the default log level, first driven flat out for a few
+// seconds to find its maximum rate, then held at HALF that rate for N minutes with the three
+// request kinds mixed (anonymous pull, cached static login, refused login). Reports errors,
+// latency and RSS at the start and the end of the soak; prints one result line. The goal:
+// 0 errors and RSS flat within 10 %.
+//
+//   npm run build && node bench/soak.js [--minutes 10]
+//
+// The load is open-loop (requests start on a schedule, not when the previous one ends), from
+// an undici Pool of 16 keep-alive connections in this process; a request that cannot start
+// because all connections are busy waits, and its latency counts from its scheduled time.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { hash as bcryptHash } from '@node-rs/bcrypt';
+import { Pool } from 'undici';
+import { stringify } from 'yaml';
+import { rssMiB, runLoad } from './load-run.js';
+import { freePort, log, machine, ROOT, startServer, stopServer } from './setup.js';
+
+const { values } = parseArgs({ options: { minutes: { type: 'string', default: '10' } } });
+const MINUTES = Number(values.minutes);
+const SERVICE = 'registry.bench';
+const basic = (u, p) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
+const tokenPath = (scope) => `/token?service=${SERVICE}&scope=${encodeURIComponent(scope)}`;
+const percentile = (sorted, p) =>
+  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
+
+async function main() {
+  const tmp = mkdtempSync(join(tmpdir(), 'purser-soak-'));
+  let server;
+  try {
+    execFileSync(
+      process.execPath,
+      ['bin/purser.js', 'keys', 'generate', '--alg', 'ES256', '--out', join(tmp, 'keys')],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
+    const port = await freePort();
+    writeFileSync(
+      join(tmp, 'purser.yaml'),
+      stringify({
+        listen: `127.0.0.1:${port}`,
+        token: {
+          issuer: 'purser-bench',
+          service: SERVICE,
+          key: 'keys/token.key',
+          certificate: 'keys/token.crt',
+        },
+        auth: { anonymous: true },
+        users: { 'ci-bot': await bcryptHash('pw', 10) },
+        acl: [
+          { match: { account: 'ci-bot', name: 'team/*' }, actions: ['pull', 'push'] },
+          { match: { account: '', name: 'public/**' }, actions: ['pull'] },
+        ],
+      }),
+    );
+    server = await startServer(
+      'purser',
+      process.execPath,
+      ['bin/purser.js', 'serve', '--config', join(tmp, 'purser.yaml')],
+      {},
+      join(tmp, 'purser.log'),
+      `http://127.0.0.1:${port}`,
+    );
+    const kinds = [
+      {
+        name: 'anonymous',
+        path: tokenPath('repository:public/app:pull'),
+        headers: {},
+        status: 200,
+        weight: 6,
+      },
+      {
+        name: 'static',
+        path: tokenPath('repository:team/app:pull,push'),
+        headers: { authorization: basic('ci-bot', 'pw') },
+        status: 200,
+        weight: 3,
+      },
+      // An unknown user from one address: the failed-login limit answers 401, then 429 (ci-bot,
+      // the static user, is another key and is never locked out by it).
+      {
+        name: 'refused',
+        path: tokenPath('repository:team/app:pull'),
+        headers: { authorization: basic('mallory', 'guess') },
+        status: [401, 429],
+        weight: 1,
+      },
+    ];
+    // The maximum: anonymous pulls flat out, 32 connections, 1 s warm-up + 4 s.
+    const max = await runLoad(server, {
+      path: kinds[0].path,
+      headers: {},
+      connections: 32,
+      warmup: 1,
+      duration: 4,
+    });
+    const rate = Math.max(1, Math.round(max.rps / 2));
+    log(
+      `max ${Math.round(max.rps)} req/s (anonymous, closed loop); soaking at ${rate} req/s for ${MINUTES} min`,
+    );
+
+    const pool = new Pool(server.url, { connections: 16, pipelining: 1, keepAliveTimeout: 120_000 });
+    const schedule = [];
+    for (const k of kinds) for (let i = 0; i < k.weight; i++) schedule.push(k);
+    const stats = { sent: 0, ok: 0, errors: 0, firstError: undefined };
+    let latencies = [];
+    const minuteRows = [];
+    const rssStart = rssMiB(server.child.pid);
+    const t0 = performance.now();
+    const end = t0 + MINUTES * 60_000;
+    const inflight = new Set();
+    let nextMinute = t0 + 60_000;
+    let n = 0;
+    const one = async (k, due) => {
+      try {
+        const { statusCode, body } = await pool.request({ path: k.path, method: 'GET', headers: k.headers });
+        await body.dump();
+        const ok = Array.isArray(k.status) ? k.status.includes(statusCode) : statusCode === k.status;
+        if (ok) stats.ok++;
+        else {
+          stats.errors++;
+          stats.firstError ??= `${k.name}: HTTP ${statusCode}`;
+        }
+      } catch (e) {
+        stats.errors++;
+        stats.firstError ??= `${k.name}: ${e.message}`;
+      }
+      latencies.push(performance.now() - due);
+    };
+    while (performance.now() < end) {
+      const due = t0 + (n * 1000) / rate;
+      const now = performance.now();
+      if (due > now) await new Promise((r) => setTimeout(r, Math.min(due - now, 50)));
+      // Every request that is due now starts now (a late timer sends a small burst).
+      while (t0 + (n * 1000) / rate <= performance.now() && performance.now() < end) {
+        const k = schedule[n % schedule.length];
+        const p = one(k, t0 + (n * 1000) / rate);
+        inflight.add(p);
+        p.finally(() => inflight.delete(p));
+        n++;
+        stats.sent++;
+      }
+      if (performance.now() >= nextMinute) {
+        const sorted = latencies.sort((a, b) => a - b);
+        const row = {
+          minute: minuteRows.length + 1,
+          requests: sorted.length,
+          p50: percentile(sorted, 0.5),
+          p99: percentile(sorted, 0.99),
+          rssMiB: rssMiB(server.child.pid),
+          errors: stats.errors,
+        };
+        minuteRows.push(row);
+        log(
+          `minute ${row.minute}: ${row.requests} requests, p50 ${row.p50.toFixed(2)} ms, p99 ${row.p99.toFixed(2)} ms, RSS ${row.rssMiB.toFixed(1)} MiB, errors so far ${row.errors}`,
+        );
+        latencies = [];
+        nextMinute += 60_000;
+      }
+    }
+    await Promise.all(inflight);
+    await pool.close();
+    const rssEnd = rssMiB(server.child.pid);
+    const elapsed = (performance.now() - t0) / 1000;
+    const all = minuteRows.length ? minuteRows : [];
+    const p99 = Math.max(...all.map((r) => r.p99), Number.NEGATIVE_INFINITY);
+    const growth = rssEnd / rssStart - 1;
+    const pass = stats.errors === 0 && Math.abs(growth) <= 0.1;
+    const result = {
+      machine: machine(),
+      minutes: MINUTES,
+      maxRps: max.rps,
+      rate,
+      achievedRps: stats.sent / elapsed,
+      ...stats,
+      rssStartMiB: rssStart,
+      rssEndMiB: rssEnd,
+      rssGrowth: growth,
+      perMinute: minuteRows,
+    };
+    process.stderr.write(`${JSON.stringify(result)}\n`);
+    process.stdout.write(
+      `soak: ${MINUTES} min at ${rate} req/s (half of the measured ${Math.round(max.rps)}), ${stats.sent} requests (${(stats.sent / elapsed).toFixed(0)} req/s achieved), ${stats.errors} errors${stats.firstError ? ` (first: ${stats.firstError})` : ''}, worst minute p99 ${p99.toFixed(1)} ms, RSS ${rssStart.toFixed(1)} → ${rssEnd.toFixed(1)} MiB (${(growth * 100).toFixed(1)} %); ${pass ? 'PASS' : 'FAIL'} (0 errors, RSS within 10 %)\n`,
+    );
+  } finally {
+    if (server) await stopServer(server);
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+await main().catch((e) => {
+  log(`soak: ${e.stack ?? e}`);
+  process.exit(1);
+});

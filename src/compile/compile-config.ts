@@ -1,5 +1,4 @@
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { FilterParser } from 'ldapts';
 import { readGroupsFile } from '../authn/groups-file.js';
 import { readHtpasswd } from '../authn/htpasswd.js';

@@ -1,7 +1,6 @@
 import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { readPemBytes } from '../util/pem-value.js';
 import { type GuardOptions, guardConnections } from './connection-guard.js';
 import { loadTlsPair, type TlsFiles } from './tls-context.js';
 

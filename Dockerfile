@@ -8,6 +8,7 @@ ARG BASE=node:24-bookworm-slim
 
 # --- build: dev dependencies, tsc, the single-executable credential provider ---------------
 FROM ${BASE} AS build
+ENV NPM_CONFIG_UPDATE_NOTIFIER=false
 WORKDIR /src
 COPY package.json package-lock.json ./
 # No install scripts: the only one in the tree (esbuild's) just checks its platform binary.
@@ -33,7 +34,7 @@ ENTRYPOINT ["/opt/purser/purser-credential-provider"]
 
 # --- the token server: production dependencies and compiled code only ------------------------
 FROM ${BASE} AS purser
-ENV NODE_ENV=production
+ENV NODE_ENV=production NPM_CONFIG_UPDATE_NOTIFIER=false
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error \

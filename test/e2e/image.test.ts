@@ -24,7 +24,14 @@ import { makeTempDir, removeDir } from '../helpers/tmp.js';
 
 const TIMEOUT = 20 * 60_000;
 const USER = '65532:65532';
-const PODMAN_MANAGED = new Set(['/etc', '/etc/hosts', '/etc/hostname', '/etc/resolv.conf', '/etc/passwd', '/etc/group']);
+const PODMAN_MANAGED = new Set([
+  '/etc',
+  '/etc/hosts',
+  '/etc/hostname',
+  '/etc/resolv.conf',
+  '/etc/passwd',
+  '/etc/group',
+]);
 const IMAGE = 'localhost/purser-test:image';
 const PROVIDER_IMAGE = 'localhost/purser-test:credential-provider';
 
@@ -32,7 +39,10 @@ const hasPodman = (await run(PODMAN_BIN, ['--version'], { timeout: 20_000 })).co
 const hasRunc = (await run('runc', ['--version'], { timeout: 20_000 })).code === 0;
 const skip = hasPodman ? false : `${PODMAN_BIN} is not installed`;
 
-describe('container image (Dockerfile) built with podman and run read-only', { timeout: TIMEOUT, skip }, () => {
+describe('container image (Dockerfile) built with podman and run read-only', {
+  timeout: TIMEOUT,
+  skip,
+}, () => {
   let pm: Podman | undefined;
   let sk: Skopeo | undefined;
   let registry: Registry | undefined;
@@ -100,13 +110,23 @@ describe('container image (Dockerfile) built with podman and run read-only', { t
       join(dir, 'purser.yml'),
       stringify({
         listen: `127.0.0.1:${port}`,
-        token: { issuer: ISSUER, service: SERVICE, key: 'keys/token.key', certificate: 'keys/token.crt', expiresIn: 300 },
+        token: {
+          issuer: ISSUER,
+          service: SERVICE,
+          key: 'keys/token.key',
+          certificate: 'keys/token.crt',
+          expiresIn: 300,
+        },
         users: await standardUsers(),
         acl: STANDARD_ACL,
       }),
     );
     // The container's user reads the mounted files as the image's user would in a cluster.
-    for (const f of [dir, join(dir, 'keys'), ...['purser.yml', 'keys/token.key', 'keys/token.crt'].map((p) => join(dir, p))]) {
+    for (const f of [
+      dir,
+      join(dir, 'keys'),
+      ...['purser.yml', 'keys/token.key', 'keys/token.crt'].map((p) => join(dir, p)),
+    ]) {
       if (process.getuid?.() === 0) chownSync(f, 65532, 65532);
       else chmodSync(f, f === dir || f.endsWith('keys') ? 0o755 : 0o644);
     }
@@ -190,9 +210,15 @@ describe('container image (Dockerfile) built with podman and run read-only', { t
   test('the image runs purser as a numeric non-root user, with a healthcheck and no dev dependencies', async () => {
     assert.equal(await inspect(IMAGE, '{{.Config.User}}'), USER);
     assert.equal(await inspect(IMAGE, '{{json .Config.Entrypoint}}'), '["purser"]');
-    assert.equal(await inspect(IMAGE, '{{json .Config.Cmd}}'), '["serve","--config","/etc/purser/purser.yml"]');
+    assert.equal(
+      await inspect(IMAGE, '{{json .Config.Cmd}}'),
+      '["serve","--config","/etc/purser/purser.yml"]',
+    );
     assert.match(await inspect(IMAGE, '{{json .Config.Healthcheck}}'), /PURSER_HEALTHCHECK_URL/);
-    assert.match(await inspect(IMAGE, '{{json .Config.Env}}'), /PURSER_HEALTHCHECK_URL=http:\/\/127\.0\.0\.1:5001\/healthz/);
+    assert.match(
+      await inspect(IMAGE, '{{json .Config.Env}}'),
+      /PURSER_HEALTHCHECK_URL=http:\/\/127\.0\.0\.1:5001\/healthz/,
+    );
     const version = await pm!.raw(['run', '--rm', '--read-only', '--user', USER, IMAGE, '--version']);
     assertOk(version, 'purser --version');
     assert.match(version.stdout, /^purser \d+\.\d+\.\d+/);
@@ -239,7 +265,8 @@ describe('container image (Dockerfile) built with podman and run read-only', { t
   test('the credential-provider target is the kubelet plugin as one executable', async () => {
     assert.equal(await inspect(PROVIDER_IMAGE, '{{.Config.User}}'), USER);
     const r = await pm!.raw(['run', '--rm', '--read-only', '--network', 'none', PROVIDER_IMAGE], {
-      input: '{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"CredentialProviderRequest","image":"x"}',
+      input:
+        '{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"CredentialProviderRequest","image":"x"}',
     });
     // No --registry: refused on stderr with exit 1 (the kubelet's contract), never a crash.
     assert.equal(r.code, 1, describeRun(r));
@@ -249,7 +276,10 @@ describe('container image (Dockerfile) built with podman and run read-only', { t
     try {
       const cp = await pm!.raw(['create', '--name', `${container}-cp`, PROVIDER_IMAGE]);
       assertOk(cp, 'podman create');
-      assertOk(await pm!.raw(['cp', `${container}-cp:/opt/purser/purser-credential-provider`, out]), 'podman cp');
+      assertOk(
+        await pm!.raw(['cp', `${container}-cp:/opt/purser/purser-credential-provider`, out]),
+        'podman cp',
+      );
       await pm!.raw(['rm', '--force', `${container}-cp`]);
       assert.deepEqual(readdirSync(out), ['purser-credential-provider']);
       const bin = join(out, 'purser-credential-provider');
@@ -257,7 +287,8 @@ describe('container image (Dockerfile) built with podman and run read-only', { t
       mkdirSync(join(out, 'empty'));
       const direct = await run(`${bin}.copy`, ['--registry', 'registry.test'], {
         env: { PATH: join(out, 'empty') },
-        input: '{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"CredentialProviderRequest","image":"registry.test/a:1"}',
+        input:
+          '{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"CredentialProviderRequest","image":"registry.test/a:1"}',
       });
       assert.equal(direct.code, 1, describeRun(direct));
       assert.match(direct.stderr, /serviceAccountToken|token/i, describeRun(direct));

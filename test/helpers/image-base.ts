@@ -4,7 +4,16 @@
 // The tarball is cached under ~/.cache/purser keyed on every input, so only the first run
 // anywhere pays for it (about a minute); later runs only `podman import` it, or find it there.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Podman } from './podman.js';
@@ -154,9 +163,12 @@ export async function ensureBaseImage(pm: Podman): Promise<BaseImage> {
       join(ctx, 'Containerfile'),
       `FROM ${base.ref}\nCOPY extra-ca.crt /usr/local/share/purser-test/extra-ca.crt\nENV NODE_EXTRA_CA_CERTS=/usr/local/share/purser-test/extra-ca.crt\n`,
     );
-    const r = await pm.raw(['build', '--format', 'docker', '-t', ref, '-f', join(ctx, 'Containerfile'), ctx], {
-      timeout: 300_000,
-    });
+    const r = await pm.raw(
+      ['build', '--format', 'docker', '-t', ref, '-f', join(ctx, 'Containerfile'), ctx],
+      {
+        timeout: 300_000,
+      },
+    );
     if (r.code !== 0) throw new Error(`building the CA layer failed:\n${describeRun(r)}`);
     return { ...base, ref };
   } finally {

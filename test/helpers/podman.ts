@@ -61,7 +61,8 @@ export function createPodman(hosts: string[] = [], opts: PodmanOptions = {}): Po
   const driver = storage?.driver ?? 'vfs';
   for (const sub of ['storage', 'runroot', 'tmp', 'static', 'volumes', 'home', 'run', 'net', 'cache'])
     mkdirSync(d(sub));
-  for (const sub of ['storage', 'runroot', 'tmp', 'static', 'volumes']) mkdirSync(kept(sub), { recursive: true });
+  for (const sub of ['storage', 'runroot', 'tmp', 'static', 'volumes'])
+    mkdirSync(kept(sub), { recursive: true });
   const graphRoot = kept('storage');
   const authFile = d('auth.json');
   writeFileSync(authFile, '{"auths":{}}\n');

@@ -20,8 +20,9 @@ import { ConfigMap, Secret, Service, ServiceAccount } from 'kubernetes-models/v1
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { assertOk } from '../helpers/assert.js';
 import { createHelm, type Helm, helmBinary } from '../helpers/helm.js';
-import { repoRoot } from '../helpers/paths.js';
+import { purserBin, repoRoot } from '../helpers/paths.js';
 import { describeRun, run } from '../helpers/proc.js';
+import { generateKeys } from '../helpers/purser.js';
 
 const CHART = join(repoRoot, 'deploy', 'helm', 'purser');
 const NS = 'registry-auth';
@@ -137,6 +138,17 @@ describe('Helm chart deploy/helm/purser', { timeout: 180_000, skip }, () => {
   test('the schema check is not vacuous: a wrongly typed value makes an invalid Deployment', async () => {
     const objs = await template({ replicaCount: 'two' });
     assert.throws(() => validateAll(objs), /Deployment\/purser is invalid/);
+  });
+
+  test('the config file the defaults render is one Purser loads (purser doctor)', async () => {
+    const keys = await generateKeys(join(helm!.dir, 'keys'), 'ES256');
+    // The same values with the key paths where this test has them (the pod mounts them at /etc/purser/keys).
+    const objs = await template({ config: { token: { key: keys.key, certificate: keys.crt } } });
+    const file = join(helm!.dir, 'purser.yml');
+    writeFileSync(file, find(objs, 'ConfigMap').data['purser.yml']);
+    const r = await run(process.execPath, [purserBin, 'doctor', '--config', file], { timeout: 60_000 });
+    assertOk(r, 'purser doctor');
+    assert.match(r.stdout, /libtrust kid/);
   });
 
   test('every option on renders valid objects: ServiceMonitor, controller and its RBAC, the installer DaemonSet', async () => {

@@ -30,29 +30,59 @@ export interface Podman {
   cleanup(): Promise<void>;
 }
 
+export interface PodmanStorage {
+  /**
+   * A directory kept across runs (a build's layer cache) for the graph root and the libpod
+   * dirs podman records beside it (run root, tmp, static, volumes: its database refuses a
+   * graph root whose other dirs moved). Default: all in the temp dir.
+   */
+  dir: string;
+  /** Default vfs (works anywhere); overlay is much faster for builds where the kernel has it. */
+  driver: 'vfs' | 'overlay';
+}
+
+export interface PodmanOptions {
+  storage?: PodmanStorage;
+  /** OCI runtime for containers (`podman run`, a build's RUN steps); default podman's. */
+  runtime?: string;
+  /**
+   * Limits for containers (`nofile=SOFT:HARD`). podman's defaults raise them, which fails
+   * where the caller lacks CAP_SYS_RESOURCE (this machine's sandbox): give lower ones.
+   */
+  ulimits?: string[];
+}
+
 /** hosts: registries (host:port) to mark insecure (plain http). */
-export function createPodman(hosts: string[] = []): Podman {
+export function createPodman(hosts: string[] = [], opts: PodmanOptions = {}): Podman {
+  const { storage } = opts;
   const dir = makeTempDir('purser-podman-');
   const d = (...p: string[]): string => join(dir, ...p);
+  const kept = (sub: string): string => (storage ? join(storage.dir, sub) : d(sub));
+  const driver = storage?.driver ?? 'vfs';
   for (const sub of ['storage', 'runroot', 'tmp', 'static', 'volumes', 'home', 'run', 'net', 'cache'])
     mkdirSync(d(sub));
+  for (const sub of ['storage', 'runroot', 'tmp', 'static', 'volumes'])
+    mkdirSync(kept(sub), { recursive: true });
+  const graphRoot = kept('storage');
   const authFile = d('auth.json');
   writeFileSync(authFile, '{"auths":{}}\n');
   writeFileSync(
     d('storage.conf'),
-    `[storage]\ndriver = "vfs"\ngraphroot = "${d('storage')}"\nrunroot = "${d('runroot')}"\n`,
+    `[storage]\ndriver = "${driver}"\ngraphroot = "${graphRoot}"\nrunroot = "${kept('runroot')}"\n`,
   );
   writeFileSync(
     d('containers.conf'),
     [
       '[containers]',
+      ...(opts.ulimits ? [`default_ulimits = ${JSON.stringify(opts.ulimits)}`] : []),
       '[engine]',
+      ...(opts.runtime ? [`runtime = ${JSON.stringify(opts.runtime)}`] : []),
       'lock_type = "file"',
       'cgroup_manager = "cgroupfs"',
       'events_logger = "none"',
-      `tmp_dir = "${d('tmp')}"`,
-      `static_dir = "${d('static')}"`,
-      `volume_path = "${d('volumes')}"`,
+      `tmp_dir = "${kept('tmp')}"`,
+      `static_dir = "${kept('static')}"`,
+      `volume_path = "${kept('volumes')}"`,
       '[network]',
       `network_config_dir = "${d('net')}"`,
       '',
@@ -83,13 +113,13 @@ export function createPodman(hosts: string[] = []): Podman {
   };
   const globals = [
     '--root',
-    d('storage'),
+    graphRoot,
     '--runroot',
-    d('runroot'),
+    kept('runroot'),
     '--storage-driver',
-    'vfs',
+    driver,
     '--tmpdir',
-    d('tmp'),
+    kept('tmp'),
     '--cgroup-manager',
     'cgroupfs',
     '--events-backend',
@@ -163,7 +193,9 @@ export function createPodman(hosts: string[] = []): Podman {
     inspect: (image, format, opts = {}) =>
       raw(['image', 'inspect', ...extra(opts), '--format', format, image], opts),
     cleanup: async () => {
-      // vfs layers are plain directories; nothing is mounted. Remove the whole tree.
+      // vfs layers are plain directories; nothing is mounted. Remove the whole tree. A kept
+      // graph root lives outside it; its containers are the caller's to remove.
+      if (storage) await raw(['unmount', '--all'], { timeout: 30_000 });
       removeDir(dir);
     },
   };

@@ -118,6 +118,8 @@ export async function baseImageTar(): Promise<BaseImage> {
         `--include=${INCLUDE.join(',')}`,
         '--mode=root',
         '--format=tar',
+        // Snapshot mirrors serve Release files past their Valid-Until; apt on these machines allows it too.
+        '--aptopt=Acquire::Check-Valid-Until "false"',
         '--dpkgopt=path-exclude=/usr/share/doc/*',
         '--dpkgopt=path-exclude=/usr/share/man/*',
         '--dpkgopt=path-exclude=/usr/share/locale/*',

@@ -22,6 +22,14 @@ export interface ThrottleStore {
   fail(key: string, policy: ThrottlePolicy): Promise<void>;
   /** A success: forgets the key's failures. */
   succeed(key: string): Promise<void>;
+  /**
+   * For a store that processes share (the workers' store in their primary): takes one of
+   * `key`'s check slots across all of them, granted while none is taken or fewer are than the
+   * failures left; false: ask again shortly. Without it each process gates its own checks.
+   */
+  acquire?(key: string, policy: ThrottlePolicy): Promise<boolean>;
+  /** Gives back a slot `acquire` granted. */
+  release?(key: string): Promise<void>;
 }
 
 interface Window {

@@ -235,7 +235,13 @@ function numberFlag(
   const raw = str(values, name);
   if (raw === undefined) return undefined;
   const n = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(n) || (o.integer && !Number.isInteger(n)) || n < o.min || n > o.max)
+  if (
+    raw.trim() === '' ||
+    !Number.isFinite(n) ||
+    (o.integer && !Number.isInteger(n)) ||
+    n < o.min ||
+    n > o.max
+  )
     throw new UsageError(
       `--${name}: expected ${o.integer ? 'an integer' : 'a number'} from ${o.min} to ${o.max}, got ${JSON.stringify(raw.slice(0, 40))}`,
     );

@@ -71,12 +71,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
     startedAt: 0,
     quickDeaths: 0,
   }));
-  metrics.gauge(
-    'purser_workers',
-    'Workers serving now.',
-    () => table.filter((s) => s.ready).length,
-    'first',
-  );
+  metrics.gauge('purser_workers', 'Workers serving now.', () => table.filter((s) => s.ready).length, 'first');
   let stopping = false;
   let started = false;
   let fatal: ((reason: string) => void) | undefined;
@@ -129,7 +124,8 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
         if (table.every((s) => s.worker === undefined)) onAllExited();
         return;
       }
-      if (!started) return fatal?.(`worker ${slot.index} exited during start-up (${signal ?? `code ${code}`})`);
+      if (!started)
+        return fatal?.(`worker ${slot.index} exited during start-up (${signal ?? `code ${code}`})`);
       const lived = Date.now() - slot.startedAt;
       slot.quickDeaths = lived < HEALTHY_MS ? slot.quickDeaths + 1 : 0;
       const delay = slot.quickDeaths === 0 ? 0 : Math.min(MAX_BACKOFF_MS, 100 * 2 ** slot.quickDeaths);
@@ -174,15 +170,19 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
       // Refused here once, not by every worker.
       await compileConfig(next, { logger });
     } catch (e) {
-      return void reloadFailed(trigger, (e as Error).message, e instanceof ConfigError ? e.path || undefined : undefined);
+      return void reloadFailed(
+        trigger,
+        (e as Error).message,
+        e instanceof ConfigError ? e.path || undefined : undefined,
+      );
     }
     for (const [msg, fields] of restartNeeded(current, next)) logger.warn(msg, fields);
     const live = table.filter((s) => s.ready && s.channel);
     const results = await Promise.all(
       live.map((s) =>
-        s.channel!.request<ReloadResult>('reload', null, RELOAD_TIMEOUT_MS).catch(
-          (e: Error): ReloadResult => ({ ok: false, error: e.message, key: undefined }),
-        ),
+        s
+          .channel!.request<ReloadResult>('reload', null, RELOAD_TIMEOUT_MS)
+          .catch((e: Error): ReloadResult => ({ ok: false, error: e.message, key: undefined })),
       ),
     );
     const failed = results.find((r) => !r.ok);
@@ -204,7 +204,8 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
   };
   const queue = new ReloadQueue(reloadOnce);
   const watch = new FileWatch(() => queue.trigger('file change'), {
-    onError: (dir, err) => logger.warn('cannot watch for changes; SIGHUP still reloads', { dir, error: err.message }),
+    onError: (dir, err) =>
+      logger.warn('cannot watch for changes; SIGHUP still reloads', { dir, error: err.message }),
   });
   watch.set(referencedFiles(current));
   const onHup = () => queue.trigger('SIGHUP');

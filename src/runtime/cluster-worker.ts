@@ -1,7 +1,7 @@
 import { loadConfigFile } from '../config/load.js';
 import { Metrics } from '../server/metrics.js';
 import { ipcStores } from '../state/ipc-stores.js';
-import { type IpcEndpoint, IpcChannel } from '../util/ipc-channel.js';
+import { IpcChannel, type IpcEndpoint } from '../util/ipc-channel.js';
 import type { Logger } from '../util/log.js';
 import { WORKER_SLOT_ENV } from './cluster-primary.js';
 import { ServerProcess } from './server-process.js';

@@ -106,7 +106,9 @@ export class ServerProcess {
         upstream: config.proxy.upstream,
         externalUrl: proxy.externalUrl,
         upstreamAuth:
-          typeof config.proxy.upstreamAuth === 'string' ? config.proxy.upstreamAuth : config.proxy.upstreamAuth.kind,
+          typeof config.proxy.upstreamAuth === 'string'
+            ? config.proxy.upstreamAuth
+            : config.proxy.upstreamAuth.kind,
       });
     }
     return p;
@@ -176,10 +178,14 @@ export class ServerProcess {
 }
 
 /** What a reload from `current` to `next` cannot apply without a restart (one warning each). */
-export function restartNeeded(current: Readonly<Config>, next: Readonly<Config>): [string, Record<string, unknown>?][] {
+export function restartNeeded(
+  current: Readonly<Config>,
+  next: Readonly<Config>,
+): [string, Record<string, unknown>?][] {
   const out: [string, Record<string, unknown>?][] = [];
   const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-  if (next.listen !== current.listen) out.push(['listen changed; restart to apply it', { listen: next.listen }]);
+  if (next.listen !== current.listen)
+    out.push(['listen changed; restart to apply it', { listen: next.listen }]);
   if (!same(next.limits, current.limits)) out.push(['limits changed; restart to apply them']);
   if (!same(next.proxy, current.proxy)) out.push(['proxy settings changed; restart to apply them']);
   if (!same(next.redis, current.redis)) out.push(['redis settings changed; restart to apply them']);

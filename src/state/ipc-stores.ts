@@ -13,7 +13,11 @@ const STORE = 'store';
 export type SharedStores = Pick<Stores, 'throttle' | 'revocation' | 'replay'>;
 
 type Op =
-  | { op: 'throttle.retryAfter' | 'throttle.remaining' | 'throttle.fail' | 'throttle.acquire'; key: string; policy: ThrottlePolicy }
+  | {
+      op: 'throttle.retryAfter' | 'throttle.remaining' | 'throttle.fail' | 'throttle.acquire';
+      key: string;
+      policy: ThrottlePolicy;
+    }
   | { op: 'throttle.succeed' | 'throttle.release'; key: string }
   | { op: 'revocation.revoke'; revocation: Revocation }
   | { op: 'revocation.isRevoked'; query: RevocationQuery }
@@ -48,7 +52,12 @@ export function ipcStores(channel: IpcChannel): SharedStores {
  * Serves `stores` to one worker over `channel` (the primary's side of ipcStores); `owner`
  * names the worker in `slots`, which gate concurrent checks of a key across all workers.
  */
-export function serveStores(channel: IpcChannel, owner: number, stores: SharedStores, slots: ThrottleSlots): void {
+export function serveStores(
+  channel: IpcChannel,
+  owner: number,
+  stores: SharedStores,
+  slots: ThrottleSlots,
+): void {
   channel.handle(STORE, (body) => {
     const o = body as Op;
     switch (o?.op) {

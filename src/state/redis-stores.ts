@@ -77,7 +77,11 @@ export { redisReady };
 export type RedisStoreName = 'throttle' | 'revocation' | 'replay';
 
 // Every failed call is counted, whatever the outage policy in front then makes of it.
-async function counted<T>(run: () => Promise<T>, store: RedisStoreName, onError: (s: RedisStoreName) => void) {
+async function counted<T>(
+  run: () => Promise<T>,
+  store: RedisStoreName,
+  onError: (s: RedisStoreName) => void,
+) {
   try {
     return await run();
   } catch (e) {

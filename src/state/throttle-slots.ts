@@ -35,8 +35,8 @@ export class ThrottleSlots {
       if (active > 0 && active >= remaining) return false;
     } else if (this.#active.size >= this.#maxKeys) return false;
     this.#active.set(k, (this.#active.get(k) ?? 0) + 1);
-    let mine = this.#owners.get(owner);
-    if (!mine) this.#owners.set(owner, (mine = new Map()));
+    const mine = this.#owners.get(owner) ?? new Map<string, number>();
+    this.#owners.set(owner, mine);
     mine.set(k, (mine.get(k) ?? 0) + 1);
     return true;
   }

@@ -112,8 +112,8 @@ export class IpcChannel {
   #receive(m: unknown): void {
     if (typeof m !== 'object' || m === null) return;
     const tag = (m as { '@purser'?: unknown })['@purser'];
-    if (tag === 'res') return this.#answer(m as Response);
-    if (tag === 'req') void this.#serve(m as Request);
+    if (tag === 'res') this.#answer(m as Response);
+    else if (tag === 'req') void this.#serve(m as Request);
   }
 
   #answer(r: Response): void {

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { purserBin } from '../helpers/paths.js';
-import { parseExposition } from '../helpers/prom-text.js';
 import { run } from '../helpers/proc.js';
+import { parseExposition } from '../helpers/prom-text.js';
 import { generateKeys, type KeyPair, type Purser, startPurser } from '../helpers/purser.js';
 import { type RedisServer, startRedis } from '../helpers/redis.js';
 import { makeTempDir, removeDir } from '../helpers/tmp.js';

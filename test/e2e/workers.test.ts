@@ -78,8 +78,15 @@ describe('serve --workers 2 without Redis', () => {
     const ok = (x: typeof m) => x.value('purser_token_requests_total', { grant: 'get', outcome: 'ok' });
     assert.equal(ok(m) - ok(before), n, 'token requests summed over the workers');
     assert.equal(m.value('purser_workers'), 2);
-    for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds'])
-      assert.ok(m.samples.some((s) => s.name === name), `${name} is exposed`);
+    for (const name of [
+      'process_cpu_seconds_total',
+      'process_resident_memory_bytes',
+      'nodejs_eventloop_lag_seconds',
+    ])
+      assert.ok(
+        m.samples.some((s) => s.name === name),
+        `${name} is exposed`,
+      );
   });
 
   test('guesses spread over both workers get max attempts in all; the lockout holds on both', async () => {
@@ -94,7 +101,9 @@ describe('serve --workers 2 without Redis', () => {
     assert.equal(statuses.filter((s) => s === 429).length, 13);
     // The right password, on fresh connections, is refused by whichever worker answers.
     for (let i = 0; i < 8; i++) {
-      const r = await get(`${purser.url}/token?service=registry.test`, { authorization: basic('alice', 'right') });
+      const r = await get(`${purser.url}/token?service=registry.test`, {
+        authorization: basic('alice', 'right'),
+      });
       assert.equal(r.status, 429);
     }
     const m = await scrape(purser);

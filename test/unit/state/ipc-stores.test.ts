@@ -11,7 +11,7 @@ import { MemoryReplayStore } from '../../../src/state/replay.js';
 import { MemoryRevocationStore } from '../../../src/state/revocation.js';
 import { MemoryThrottleStore } from '../../../src/state/throttle.js';
 import { ThrottleSlots } from '../../../src/state/throttle-slots.js';
-import { type IpcEndpoint, IpcChannel } from '../../../src/util/ipc-channel.js';
+import { IpcChannel, type IpcEndpoint } from '../../../src/util/ipc-channel.js';
 import { replayStoreContract, revocationStoreContract, throttleStoreContract } from './contracts.js';
 
 /** Two connected endpoints; `cut()` makes both sides' sends fail (a dead process). */
@@ -130,12 +130,15 @@ describe('ipc stores shared by workers', () => {
     const h = host();
     const w = worker(h, 1);
     w.cut();
-    await assert.rejects(w.stores.revocation.isRevoked({ jti: 'x', account: 'a', provider: 'p', issuedAt: 1 }), (e) => {
-      assert.ok(e instanceof PurserError);
-      assert.equal(e.code, 'UNAVAILABLE');
-      assert.match(e.message, /^worker IPC \(store\): the channel is closed$/);
-      return true;
-    });
+    await assert.rejects(
+      w.stores.revocation.isRevoked({ jti: 'x', account: 'a', provider: 'p', issuedAt: 1 }),
+      (e) => {
+        assert.ok(e instanceof PurserError);
+        assert.equal(e.code, 'UNAVAILABLE');
+        assert.match(e.message, /^worker IPC \(store\): the channel is closed$/);
+        return true;
+      },
+    );
   });
 });
 
@@ -159,7 +162,10 @@ describe('IpcChannel', () => {
       throw new Error('boom');
     });
     const c = new IpcChannel(l.b);
-    await assert.rejects(c.request('denied', null), (e) => e instanceof PurserError && e.code === 'UNAUTHORIZED');
+    await assert.rejects(
+      c.request('denied', null),
+      (e) => e instanceof PurserError && e.code === 'UNAUTHORIZED',
+    );
     await assert.rejects(
       c.request('bug', null),
       (e) => e instanceof PurserError && e.code === 'UNAVAILABLE' && e.message === 'worker IPC (bug): boom',

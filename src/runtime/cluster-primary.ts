@@ -144,6 +144,11 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
     });
   };
 
+  // From the start: a SIGTERM while the workers start stops them once they are up.
+  const stopSignal = new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
   for (const slot of table) fork(slot);
   let startTimer: NodeJS.Timeout | undefined;
   const failure = await Promise.race([
@@ -211,10 +216,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
   const onHup = () => queue.trigger('SIGHUP');
   process.on('SIGHUP', onHup);
 
-  const signal = await new Promise<string>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const signal = await stopSignal;
   logger.info('shutting down', { signal, workers: table.filter((s) => s.worker).length });
   stopping = true;
   watch.close();

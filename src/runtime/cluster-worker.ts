@@ -31,7 +31,9 @@ export async function runWorker(file: string, logger: Logger, shutdownTimeoutMs:
   const stopped = new Promise<void>((resolve) => {
     stop = resolve;
   });
+  // Reloads come from the primary; a hang-up of the whole process group must not kill workers.
   process.on('SIGINT', () => {});
+  process.on('SIGHUP', () => {});
   process.once('SIGTERM', () => stop());
   process.once('disconnect', () => stop());
   const p = await ServerProcess.start(config, logger, metrics, {

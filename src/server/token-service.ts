@@ -17,6 +17,7 @@ import { keyedDigest } from '../util/keyed-digest.js';
 
 /** How often a login waiting for a slot of a store shared by workers asks again. */
 const SHARED_SLOT_POLL_MS = 10;
+const SHARED_SLOT_POLL_MAX_MS = 200;
 
 export interface TokenResponse {
   token: string;
@@ -126,8 +127,11 @@ export class TokenService {
     // A store shared by workers gates across them (its slots are in one place); a slot freed
     // in another process sends no news here, so a waiter asks again shortly.
     if (shared) {
-      while (!(await shared(key, this.#o.throttlePolicy)))
-        await new Promise((resolve) => setTimeout(resolve, SHARED_SLOT_POLL_MS));
+      // Backing off: a flood of guesses at one key must not become a flood of IPC requests.
+      for (let wait = SHARED_SLOT_POLL_MS; !(await shared(key, this.#o.throttlePolicy)); ) {
+        await new Promise((resolve) => setTimeout(resolve, wait));
+        wait = Math.min(SHARED_SLOT_POLL_MAX_MS, wait * 2);
+      }
       return;
     }
     for (;;) {

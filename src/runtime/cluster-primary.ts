@@ -75,6 +75,9 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
   let stopping = false;
   let started = false;
   let fatal: ((reason: string) => void) | undefined;
+  // A worker that refused the configuration (exit 2: a refusal outside compileConfig) makes
+  // serve exit 2 too; any other start-up death exits 1.
+  let startExitCode = 1;
   const startFailed = new Promise<string>((resolve) => {
     fatal = resolve;
   });
@@ -124,8 +127,10 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
         if (table.every((s) => s.worker === undefined)) onAllExited();
         return;
       }
-      if (!started)
+      if (!started) {
+        if (code === 2) startExitCode = 2;
         return fatal?.(`worker ${slot.index} exited during start-up (${signal ?? `code ${code}`})`);
+      }
       const lived = Date.now() - slot.startedAt;
       slot.quickDeaths = lived < HEALTHY_MS ? slot.quickDeaths + 1 : 0;
       const delay = slot.quickDeaths === 0 ? 0 : Math.min(MAX_BACKOFF_MS, 100 * 2 ** slot.quickDeaths);
@@ -163,7 +168,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
     stopping = true;
     for (const s of table) s.worker?.process.kill('SIGKILL');
     logger.error('serve did not start', { reason: failure });
-    return 1;
+    return startExitCode;
   }
   started = true;
   for (const fields of firstListening ?? []) logger.info('listening', { ...fields, workers: o.workers });

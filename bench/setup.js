@@ -178,6 +178,8 @@ export async function setUp({
     const ports = { warn: await freePort(), info: await freePort() };
     const config = (level) => ({
       listen: `127.0.0.1:${ports[level]}`,
+      // Per-worker efficiency against the single-threaded floors; bench/workers.js measures scaling.
+      workers: 1,
       token: {
         issuer: ISSUER,
         service: SERVICE,

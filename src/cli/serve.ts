@@ -1,22 +1,21 @@
-import { openAuditLog } from '../audit/audit-log.js';
-import { type Config, readKubernetesSection } from '../config/load.js';
-import { ConfigError, type PurserError } from '../core/errors.js';
-import { RegistryProxy } from '../proxy/server.js';
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import { compileConfig } from '../compile/compile-config.js';
+import { type Config, loadConfigFile, readKubernetesSection } from '../config/load.js';
+import type { PurserError } from '../core/errors.js';
+import { runPrimary } from '../runtime/cluster-primary.js';
+import { runWorker } from '../runtime/cluster-worker.js';
 import {
   blameOverlay,
   type ConfigOverlay,
   type ConfigOverlaySource,
   loadConfigSecretsSource,
   loadLayeredConfig,
-  overlayAtFault,
 } from '../runtime/config-overlays.js';
 import { FileWatch, referencedFiles } from '../runtime/file-watch.js';
-import { closeState, Runtime } from '../runtime/runtime.js';
-import { TlsReloader } from '../runtime/tls-reload.js';
-import { buildApp } from '../server/app.js';
-import { TokenHttpServer } from '../server/http.js';
+import { ReloadQueue } from '../runtime/reload-queue.js';
+import { restartNeeded, ServerProcess } from '../runtime/server-process.js';
 import { Metrics } from '../server/metrics.js';
-import { redisReady, redisStores } from '../state/redis-stores.js';
 import { createLogger } from '../util/log.js';
 import { devBanner } from './dev-banner.js';
 import {
@@ -30,12 +29,16 @@ import {
 } from './dev-registry.js';
 import { DEV_USER, embeddedDefault } from './embedded.js';
 import { registrySnippets } from './registry-config.js';
-import { type CommandIo, flag, parse, str, UsageError } from './usage.js';
+import { type CommandIo, flag, parse, str, UsageError, type Values } from './usage.js';
 
-export const SERVE_HELP = `Usage: purser serve [--config FILE]
+export const SERVE_HELP = `Usage: purser serve [--config FILE] [--workers N] [--shutdown-timeout SECONDS]
        purser serve [--registry-bin PATH | --no-registry]
 
-Runs the token server (and the proxy when the config has proxy:).
+Runs the token server (and the proxy when the config has proxy:), in N worker processes
+that share the listeners and the failed-login counts, revocations and replay cache
+(through the primary process, or Redis with redis:). N defaults to workers: in the
+config, else the available parallelism; 1 runs a single process. The development
+default (no --config) runs a single process.
 Without --config, runs the embedded development default: keys and a development
 user under ./.purser/, listening on 127.0.0.1:5001 (PURSER_LISTEN overrides). When a
 distribution registry binary is found (docker-registry or registry on PATH, or
@@ -47,11 +50,15 @@ Reload: SIGHUP, or a change to the configuration file or a file it names (htpass
 signing keys, providers' keys and ca, \${file:…} files, tls certificates and keys), reloads
 it; an invalid one is logged with the key at fault and the old one keeps serving. With
 kubernetes.configSecrets in the file, the matching Secrets' config keys are merged over it
-and a change to them reloads too; an invalid Secret is logged with its name and the key at
-fault, and the old one keeps serving. SIGTERM/SIGINT stop after requests in flight finish.
+and a change to them reloads too (one process then: the Secrets are watched in it); an
+invalid Secret is logged with its name and the key at fault. SIGTERM/SIGINT stop accepting connections, let
+requests in flight finish (proxied downloads too) for up to shutdownTimeout seconds
+(default 30), close what is left, and exit 0.
 
 Options:
   --config FILE        YAML configuration file (see docs/configuration.md)
+  --workers N          worker processes (overrides workers: in the file)
+  --shutdown-timeout S seconds to let requests in flight finish on SIGTERM/SIGINT
   --registry-bin PATH  the registry binary for the development default
   --no-registry        development default without the child registry
 `;
@@ -61,6 +68,8 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
     config: { type: 'string', short: 'c' },
     'registry-bin': { type: 'string' },
     'no-registry': { type: 'boolean' },
+    workers: { type: 'string' },
+    'shutdown-timeout': { type: 'string' },
   });
   if (flag(values, 'help')) {
     io.stdout(SERVE_HELP);
@@ -69,12 +78,22 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
   const file = str(values, 'config');
   const registryBinFlag = str(values, 'registry-bin');
   const noRegistry = flag(values, 'no-registry');
+  const workersFlag = numberFlag(values, 'workers', { integer: true, min: 1, max: 256 });
+  const timeoutFlag = numberFlag(values, 'shutdown-timeout', { integer: false, min: 0, max: 3600 });
   if (file && (registryBinFlag !== undefined || noRegistry))
     throw new UsageError(
       '--registry-bin and --no-registry apply to the development default only (no --config)',
     );
+  if (!file && workersFlag !== undefined)
+    throw new UsageError('--workers needs --config (the development default runs one process)');
   if (registryBinFlag !== undefined && noRegistry)
     throw new UsageError('--registry-bin and --no-registry exclude each other');
+  if (file && cluster.isWorker) {
+    // A worker forked by the primary below, started with the same arguments.
+    const config = loadConfigFile(file);
+    const logger = createLogger({ level: config.log.level, format: config.log.format });
+    return runWorker(file, logger, (timeoutFlag ?? config.shutdownTimeout) * 1000);
+  }
   const registryListen = process.env.PURSER_REGISTRY_LISTEN || DEFAULT_REGISTRY_LISTEN;
   if (!file && !noRegistry) splitHostPort(registryListen);
   const registryBin = noRegistry
@@ -95,7 +114,7 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
   };
   const metrics = new Metrics();
   // Until the file's log: settings are known (the Secrets are read before the rest is valid).
-  let logger = createLogger({});
+  let bootLogger = createLogger({});
   if (file) {
     const kube = readKubernetesSection(file);
     if (kube?.configSecrets) {
@@ -105,7 +124,7 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
         labelSelector,
         onWatchError: (error, retryInMs) => {
           metrics.configSourceWatchRestarts.inc({ source: 'secret' });
-          logger.warn('watching the config Secrets failed; restarting the watch', {
+          bootLogger.warn('watching the config Secrets failed; restarting the watch', {
             namespace,
             labelSelector,
             error,
@@ -126,27 +145,20 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
     config = d.config;
     dev = d;
   }
-  logger = createLogger({ level: config.log.level, format: config.log.format });
-  // Shared stores are built once: reloads keep them (a changed redis: takes a restart).
-  const shared = config.redis ? redisStores(config.redis, config.baseDir, logger) : undefined;
-  if (shared && !(await redisReady(shared.client, 3_000)))
-    logger.warn('redis not reachable yet; serving with its outage policy meanwhile', {
-      rateLimits: config.redis!.onError.rateLimits,
-      revocation: config.redis!.onError.revocation,
-    });
-  let state: Awaited<ReturnType<typeof buildApp>>;
-  try {
-    state = await buildApp(config, logger, metrics, shared ? { stores: shared.stores } : {});
-  } catch (e) {
-    await overlaySource?.close();
-    await shared?.close();
-    throw file ? await blameOverlay(e, file, overlays) : e;
+  const logger = createLogger({ level: config.log.level, format: config.log.format });
+  bootLogger = logger;
+  const shutdownTimeoutMs = (timeoutFlag ?? config.shutdownTimeout) * 1000;
+  let workers = file ? (workersFlag ?? config.workers ?? availableParallelism()) : 1;
+  if (overlaySource && workers > 1) {
+    // The Secrets are watched in this process and merged here; workers read the file only.
+    logger.warn('kubernetes.configSecrets: serving in one process; workers applies without it', { workers });
+    workers = 1;
   }
-  const audit = openAuditLog(config.audit, { onDrop: () => metrics.auditDropped.inc() });
-  let runtime: Runtime | undefined;
-  const server = new TokenHttpServer(state, logger, metrics, { enter: () => runtime!.enter(), audit });
-  runtime = new Runtime(state, (next) => server.setState(next));
-  const rt = runtime;
+  if (file && workers > 1) {
+    // Every load-time refusal here, once, before any worker starts (exit 2 naming the key).
+    await compileConfig(config, { logger });
+    return runPrimary({ file, config, workers, shutdownTimeoutMs, logger });
+  }
   // Listening for SIGTERM/SIGINT from here: one during the start-up (the development
   // registry takes a while) stops Purser once it is up, instead of killing it outright.
   let signalled: (signal: string) => void = () => {};
@@ -157,39 +169,17 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
   const onInt = () => signalled('SIGINT');
   process.once('SIGTERM', onTerm);
   process.once('SIGINT', onInt);
-  const url = await server.listen(config.listen, config.tls);
-  const tokenTls = config.tls && server.server ? new TlsReloader('token', server.server, logger) : undefined;
-  if (config.tls) tokenTls?.reload(config.tls, 'start');
-  const realm = `${url.origin}/token`;
-  logger.info('listening', {
-    server: 'token',
-    url: url.origin,
-    issuer: config.token.issuer,
-    services: config.token.services,
-    keyId: config.token.keyId,
-    kid: state.keyring.kidOf(state.keyring.keys[0]!),
-  });
-
-  let proxy: RegistryProxy | undefined;
-  let proxyTls: TlsReloader | undefined;
-  if (config.proxy) {
-    proxy = new RegistryProxy(config.proxy, server, rt, logger, metrics);
-    const purl = await proxy.listen();
-    if (config.proxy.tls && proxy.server) {
-      proxyTls = new TlsReloader('proxy', proxy.server, logger);
-      proxyTls.reload(config.proxy.tls, 'start');
-    }
-    logger.info('listening', {
-      server: 'proxy',
-      url: purl.origin,
-      upstream: config.proxy.upstream,
-      externalUrl: proxy.externalUrl,
-      upstreamAuth:
-        typeof config.proxy.upstreamAuth === 'string'
-          ? config.proxy.upstreamAuth
-          : config.proxy.upstreamAuth.kind,
-    });
+  let proc: ServerProcess;
+  try {
+    proc = await ServerProcess.start(config, logger, metrics);
+  } catch (e) {
+    await overlaySource?.close();
+    throw file ? await blameOverlay(e, file, overlays) : e;
   }
+  const rt = proc.runtime;
+  for (const fields of proc.listening) logger.info('listening', fields);
+  const url = new URL(proc.listening[0]!.url);
+  const realm = `${url.origin}/token`;
 
   let registry: DevRegistry | undefined;
   let stopping = false;
@@ -247,110 +237,78 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
     );
   }
 
-  // SIGHUP and a change to the file or a file it names both reload; one at a time, and a
-  // trigger during a reload runs one more after it (it may have missed the change).
-  let reloading: Promise<void> | undefined;
-  let again: string | undefined;
-  const reload = (trigger: string): void => {
-    if (!file || stopping) return;
-    if (reloading) {
-      again = trigger;
+  // SIGHUP and a change to the file or a file it names both reload.
+  const queue = new ReloadQueue(async (trigger) => {
+    if (!file) return;
+    const before = rt.state.config;
+    const r = await proc.reload(file, { overlays, trigger });
+    if (!r.ok) {
+      if (r.secret) metrics.configSourceErrors.inc({ source: r.secret.kind });
+      logger.error('configuration reload failed; keeping the previous configuration', {
+        trigger,
+        ...(r.secret ? { secret: r.secret.name } : {}),
+        key: r.key,
+        error: r.error,
+      });
       return;
     }
-    reloading = reloadOnce(file, trigger).finally(() => {
-      reloading = undefined;
-      if (again !== undefined) {
-        const t = again;
-        again = undefined;
-        reload(t);
-      }
-    });
-  };
-  onOverlays = (list) => {
-    overlays = list;
-    reload('Secret change');
-  };
-  const watch = new FileWatch(() => reload('file change'), {
+    const next = rt.state.config;
+    for (const [msg, fields] of restartNeeded(before, next)) logger.warn(msg, fields);
+    watch.set(referencedFiles(next));
+    logger.info('configuration reloaded', { file, trigger, generation: r.generation });
+  });
+  const watch = new FileWatch(() => queue.trigger('file change'), {
     onError: (dir, err) =>
       logger.warn('cannot watch for changes; SIGHUP still reloads', { dir, error: err.message }),
   });
   if (file) watch.set(referencedFiles(config));
-  const reloadOnce = async (path: string, trigger: string): Promise<void> => {
-    const layers = overlays;
-    try {
-      const next = loadLayeredConfig(path, layers);
-      const current = rt.state.config;
-      if (JSON.stringify(next.kubernetes) !== JSON.stringify(current.kubernetes))
-        logger.warn('kubernetes settings changed; restart to apply them');
-      if (next.listen !== current.listen)
-        logger.warn('listen changed; restart to apply it', { listen: next.listen });
-      if (JSON.stringify(next.limits) !== JSON.stringify(current.limits))
-        logger.warn('limits changed; restart to apply them');
-      // proxy.tags is read from the state of each request and proxy.tls is applied below: a
-      // reload applies both. The rest of proxy: takes a restart.
-      const settings = (p: typeof next.proxy) => JSON.stringify(p && { ...p, tags: undefined, tls: 0 });
-      if (settings(next.proxy) !== settings(current.proxy))
-        logger.warn('proxy settings changed; restart to apply them');
-      if (JSON.stringify(next.redis) !== JSON.stringify(current.redis))
-        logger.warn('redis settings changed; restart to apply them');
-      // Built whole before the swap: an invalid config never replaces a working one.
-      const built = await buildApp(next, logger, metrics, { previous: rt.state });
-      if (rt.closed) return void (await closeState(built));
-      rt.swap(built);
-      watch.set(referencedFiles(next));
-      metrics.reloads.inc({ outcome: 'ok' });
-      logger.info('configuration reloaded', { file: path, trigger, generation: rt.generation });
-    } catch (caught) {
-      const e = await blameOverlay(caught, path, layers);
-      const secret = overlayAtFault(e, layers);
-      metrics.reloads.inc({ outcome: 'error' });
-      if (secret) metrics.configSourceErrors.inc({ source: secret.kind });
-      logger.error('configuration reload failed; keeping the previous configuration', {
-        trigger,
-        ...(secret ? { secret: secret.name } : {}),
-        ...(e instanceof ConfigError ? { key: e.path || undefined } : {}),
-        error: (e as Error).message,
-      });
-    } finally {
-      // Certificates follow the configuration in force (the previous one when the new one
-      // was refused): a renewal is applied even while the config file has a typo.
-      reloadTls(rt.state.config, trigger);
-    }
+  onOverlays = (list) => {
+    overlays = list;
+    queue.trigger('Secret change');
   };
-  const reloadTls = (c: Readonly<Config>, trigger: string): void => {
-    for (const [reloader, tls, name] of [
-      [tokenTls, c.tls, 'tls'],
-      [proxyTls, c.proxy?.tls, 'proxy.tls'],
-    ] as const) {
-      if (reloader && tls) reloader.reload(tls, trigger);
-      else if (!reloader !== !tls) logger.warn(`${name} added or removed; restart to apply it`);
-    }
-  };
-  const onHup = () => reload('SIGHUP');
+  if (missedOverlays) queue.trigger('Secret change');
+  const onHup = () => queue.trigger('SIGHUP');
   process.on('SIGHUP', onHup);
-  if (missedOverlays) reload('Secret change');
 
   const signal = await stopRequested;
   logger.info('shutting down', { signal });
   stopping = true;
   watch.close();
-  await overlaySource?.close();
   process.off('SIGHUP', onHup);
   process.off('SIGTERM', onTerm);
   process.off('SIGINT', onInt);
+  await overlaySource?.close();
+  await queue.stop();
   let force: NodeJS.Timeout | undefined;
   await Promise.race([
-    // Listeners first (no new requests), then the runtime drains and closes every state.
-    Promise.all([server.close(), proxy?.close(), registry?.stop()])
-      .then(() => reloading)
-      .then(() => rt.close())
-      .then(() => shared?.close())
-      .then(() => audit?.close()),
+    Promise.all([proc.drain(shutdownTimeoutMs), registry?.stop()]),
+    // Past the deadline the drain cuts what is left; this only guards a close that hangs.
     new Promise<void>((resolve) => {
-      force = setTimeout(resolve, 10_000);
+      force = setTimeout(resolve, shutdownTimeoutMs + 10_000);
       force.unref();
     }),
   ]);
   clearTimeout(force);
   return 0;
+}
+
+function numberFlag(
+  values: Values,
+  name: string,
+  o: { integer: boolean; min: number; max: number },
+): number | undefined {
+  const raw = str(values, name);
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (
+    raw.trim() === '' ||
+    !Number.isFinite(n) ||
+    (o.integer && !Number.isInteger(n)) ||
+    n < o.min ||
+    n > o.max
+  )
+    throw new UsageError(
+      `--${name}: expected ${o.integer ? 'an integer' : 'a number'} from ${o.min} to ${o.max}, got ${JSON.stringify(raw.slice(0, 40))}`,
+    );
+  return n;
 }

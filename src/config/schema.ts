@@ -784,6 +784,23 @@ export const configSchema = z
     webhooks: webhooks.optional(),
     proxy: proxy.optional(),
     redis: redis.optional(),
+    workers: z
+      .number()
+      .int()
+      .min(1)
+      .max(256)
+      .optional()
+      .describe(
+        'Worker processes of `serve`, each serving the token endpoint and the proxy on all listeners (`--workers` overrides). Default: the available parallelism (os.availableParallelism()); 1 runs a single process. Failed-login counts, revocations and the replay cache are shared by the workers (through the primary process, or Redis when `redis:` is set). Changing it takes a restart.',
+      ),
+    shutdownTimeout: z
+      .number()
+      .min(0)
+      .max(3600)
+      .default(30)
+      .describe(
+        'Seconds SIGTERM/SIGINT waits for requests in flight (token requests, proxied streams) before closing their connections (`--shutdown-timeout` overrides). Changing it takes a restart.',
+      ),
     log,
     audit: audit.optional(),
     kubernetes: kubernetesSchema.optional(),

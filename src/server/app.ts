@@ -232,6 +232,8 @@ export async function buildApp(
         if (age !== undefined) yield [p.name, age] as [string, number];
       }
     },
+    // Across workers: the oldest keys any of them serves with.
+    'max',
   );
   // Only now that the state is built: the previous state must not close what it handed on.
   for (const p of carried) prev?.handedOver.add(p);

@@ -150,6 +150,22 @@ export class Metrics {
     [],
   );
 
+  readonly redisErrors = new Counter(
+    this.#r,
+    'purser_redis_errors_total',
+    'Calls to the Redis stores that failed (Redis down, unreachable, slow, or an index full), by store; counted whatever redis.onError then did.',
+    ['store'],
+  );
+  /** Requests this process answered on either listener, by worker slot (0 without workers). */
+  readonly workerRequests = new Counter(
+    this.#r,
+    'purser_worker_requests_total',
+    'HTTP requests answered, by worker (its slot 0..N-1, stable across restarts of a worker); shows how the workers share the load.',
+    ['worker'],
+  );
+  /** Renders the whole /metrics text instead of this registry (the workers' primary sums them). */
+  #aggregate: (() => Promise<string>) | undefined;
+
   constructor() {
     client.collectDefaultMetrics({ register: this.registry });
     this.gauge(
@@ -176,14 +192,18 @@ export class Metrics {
     return new Counter(this.#r, name, help, labelNames);
   }
 
-  /** A gauge read when /metrics is rendered. */
-  gauge(name: string, help: string, read: () => number): void {
+  /**
+   * A gauge read when /metrics is rendered. `aggregator` says how the workers' values
+   * combine (default their sum).
+   */
+  gauge(name: string, help: string, read: () => number, aggregator?: client.Aggregator): void {
     // A component rebuilt on the same instance (a proxy after a restart) reads its own state.
     this.registry.removeSingleMetric(name);
     new client.Gauge({
       name,
       help,
       registers: [this.#r],
+      ...(aggregator ? { aggregator } : {}),
       collect() {
         this.set(read());
       },
@@ -191,13 +211,20 @@ export class Metrics {
   }
 
   /** A gauge with one label, its values read when /metrics is rendered (bounded by the caller). */
-  labelledGauge(name: string, help: string, label: string, read: () => Iterable<[string, number]>): void {
+  labelledGauge(
+    name: string,
+    help: string,
+    label: string,
+    read: () => Iterable<[string, number]>,
+    aggregator?: client.Aggregator,
+  ): void {
     this.registry.removeSingleMetric(name);
     new client.Gauge({
       name,
       help,
       labelNames: [label],
       registers: [this.#r],
+      ...(aggregator ? { aggregator } : {}),
       collect() {
         this.reset();
         for (const [v, n] of read()) this.set({ [label]: v }, n);
@@ -209,7 +236,12 @@ export class Metrics {
     return this.registry.contentType;
   }
 
+  /** From now on /metrics answers what `aggregate` renders (every worker's sum). */
+  aggregateWith(aggregate: () => Promise<string>): void {
+    this.#aggregate = aggregate;
+  }
+
   render(): Promise<string> {
-    return this.registry.metrics();
+    return this.#aggregate ? this.#aggregate() : this.registry.metrics();
   }
 }

@@ -21,6 +21,10 @@ import { identityClaims } from '../token/proxy-identity.js';
 import { issueRefreshToken, refreshTokenSigner, verifyRefreshToken } from '../token/refresh.js';
 import { keyedDigest } from '../util/keyed-digest.js';
 
+/** How often a login waiting for a slot of a store shared by workers asks again. */
+const SHARED_SLOT_POLL_MS = 10;
+const SHARED_SLOT_POLL_MAX_MS = 200;
+
 export interface TokenResponse {
   token: string;
   access_token: string;
@@ -135,6 +139,17 @@ export class TokenService {
 
   /** Waits for a slot: the capacity comes from the store, the gate is this process's. */
   async #acquire(key: string): Promise<void> {
+    const shared = this.#throttle.acquire?.bind(this.#throttle);
+    // A store shared by workers gates across them (its slots are in one place); a slot freed
+    // in another process sends no news here, so a waiter asks again shortly.
+    if (shared) {
+      // Backing off: a flood of guesses at one key must not become a flood of IPC requests.
+      for (let wait = SHARED_SLOT_POLL_MS; !(await shared(key, this.#o.throttlePolicy)); ) {
+        await new Promise((resolve) => setTimeout(resolve, wait));
+        wait = Math.min(SHARED_SLOT_POLL_MAX_MS, wait * 2);
+      }
+      return;
+    }
     for (;;) {
       const idle = this.#slots.get(key);
       // No check in flight for this key: the first one always starts (the store's verdict
@@ -157,6 +172,11 @@ export class TokenService {
   }
 
   #release(key: string): void {
+    if (this.#throttle.release) {
+      // Sent after the check's fail/succeed on the same channel: the next holder sees its count.
+      this.#throttle.release(key).catch(() => {});
+      return;
+    }
     const slot = this.#slots.get(key);
     if (!slot) return;
     slot.active--;

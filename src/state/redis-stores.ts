@@ -6,7 +6,9 @@ import { FailOpenRevocationStore, FailOpenThrottleStore } from './redis-policy.j
 import { RedisReplayStore } from './redis-replay.js';
 import { RedisRevocationStore } from './redis-revocation.js';
 import { RedisThrottleStore } from './redis-throttle.js';
+import type { RevocationStore } from './revocation.js';
 import type { Stores } from './stores.js';
+import type { ThrottleStore } from './throttle.js';
 
 /** The stores of a `redis:` configuration, and what `serve` needs to watch and close them. */
 export interface RedisStores {
@@ -25,8 +27,14 @@ const LOG_EVERY_MS = 10_000;
  * login cache stays per process (it only saves bcrypt work). Replay always fails closed:
  * accepting a token that may have been seen is what `replay: once` forbids.
  */
-export function redisStores(s: RedisSettings, baseDir: string, logger: Logger): RedisStores {
+export function redisStores(
+  s: RedisSettings,
+  baseDir: string,
+  logger: Logger,
+  options: { onError?: (store: RedisStoreName) => void } = {},
+): RedisStores {
   const client = createRedisClient(s, baseDir);
+  const onError = options.onError ?? (() => {});
   let absorbed = 0;
   let lastLog = 0;
   let sinceLog = 0;
@@ -40,14 +48,17 @@ export function redisStores(s: RedisSettings, baseDir: string, logger: Logger): 
     sinceLog = 0;
   };
   const o = { keyPrefix: s.keyPrefix };
-  const throttle = new RedisThrottleStore(client, o);
-  const revocation = new RedisRevocationStore(client, o);
+  const throttle = countedThrottle(new RedisThrottleStore(client, o), onError);
+  const revocation = countedRevocation(new RedisRevocationStore(client, o), onError);
+  const replay = new RedisReplayStore(client, o);
   return {
     stores: {
       throttle: s.onError.rateLimits === 'open' ? new FailOpenThrottleStore(throttle, sink) : throttle,
       revocation:
         s.onError.revocation === 'open' ? new FailOpenRevocationStore(revocation, sink) : revocation,
-      replay: new RedisReplayStore(client, o),
+      replay: {
+        firstUse: (key, expiresAt) => counted(() => replay.firstUse(key, expiresAt), 'replay', onError),
+      },
       loginCache: new MemoryLoginCacheStore(),
     },
     client,
@@ -61,3 +72,36 @@ export function redisStores(s: RedisSettings, baseDir: string, logger: Logger): 
 }
 
 export { redisReady };
+
+/** The stores whose Redis calls are counted (a metric label). */
+export type RedisStoreName = 'throttle' | 'revocation' | 'replay';
+
+// Every failed call is counted, whatever the outage policy in front then makes of it.
+async function counted<T>(
+  run: () => Promise<T>,
+  store: RedisStoreName,
+  onError: (s: RedisStoreName) => void,
+) {
+  try {
+    return await run();
+  } catch (e) {
+    onError(store);
+    throw e;
+  }
+}
+
+function countedThrottle(t: ThrottleStore, onError: (s: RedisStoreName) => void): ThrottleStore {
+  return {
+    retryAfter: (k, p) => counted(() => t.retryAfter(k, p), 'throttle', onError),
+    remaining: (k, p) => counted(() => t.remaining(k, p), 'throttle', onError),
+    fail: (k, p) => counted(() => t.fail(k, p), 'throttle', onError),
+    succeed: (k) => counted(() => t.succeed(k), 'throttle', onError),
+  };
+}
+
+function countedRevocation(r: RevocationStore, onError: (s: RedisStoreName) => void): RevocationStore {
+  return {
+    revoke: (x) => counted(() => r.revoke(x), 'revocation', onError),
+    isRevoked: (q) => counted(() => r.isRevoked(q), 'revocation', onError),
+  };
+}

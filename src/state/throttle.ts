@@ -28,6 +28,14 @@ export interface ThrottleStore {
    * to forget.
    */
   check?(key: string, policy: ThrottlePolicy): Promise<{ retryAfter: number; failures: number }>;
+  /**
+   * For a store that processes share (the workers' store in their primary): takes one of
+   * `key`'s check slots across all of them, granted while none is taken or fewer are than the
+   * failures left; false: ask again shortly. Without it each process gates its own checks.
+   */
+  acquire?(key: string, policy: ThrottlePolicy): Promise<boolean>;
+  /** Gives back a slot `acquire` granted. */
+  release?(key: string): Promise<void>;
 }
 
 interface Window {

@@ -281,7 +281,8 @@ describe('purser check --jwt and provider config errors', { timeout: 60_000 }, (
       acl,
     });
     const { startProcess } = await import('../helpers/proc.js');
-    const p = startProcess(process.execPath, [purserBin, 'serve', '--config', cfg], {
+    // One process: this is about the providers, and workers only slow the start on a busy CI.
+    const p = startProcess(process.execPath, [purserBin, 'serve', '--config', cfg, '--workers', '1'], {
       cwd: repoRoot,
       name: 'purser serve',
     });

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { purserBin } from '../helpers/paths.js';
 import { run } from '../helpers/proc.js';
+import { parseExposition } from '../helpers/prom-text.js';
 import { generateKeys, type KeyPair, type Purser, startPurser } from '../helpers/purser.js';
 import { type RedisServer, startRedis } from '../helpers/redis.js';
 import { makeTempDir, removeDir } from '../helpers/tmp.js';
@@ -125,6 +126,10 @@ describe('two replicas sharing one redis-server', () => {
       assert.equal(res.status, 503, `refresh refused while revocations cannot be checked (${p.url})`);
     }
     await eventually('the fail-open log line', async () => /redis unreachable: failing open/.test(a.logs()));
+    // Both outages are counted: the absorbed (throttle) and the refused (revocation) calls.
+    const m = parseExposition(await (await fetch(`${a.url}/metrics`)).text());
+    assert.ok(m.value('purser_redis_errors_total', { store: 'throttle' }) > 0, 'throttle errors counted');
+    assert.ok(m.value('purser_redis_errors_total', { store: 'revocation' }) > 0, 'revocation errors counted');
     await redis.restart();
     for (const p of [a, b])
       await eventually(

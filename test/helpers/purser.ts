@@ -65,7 +65,10 @@ export async function startPurser(
 ): Promise<Purser> {
   const ownDir = opts.dir === undefined;
   const dir = opts.dir ?? makeTempDir('purser-server-');
-  const cfg: Record<string, unknown> = { listen: '127.0.0.1:0', ...config };
+  // One process unless a test asks for workers (the suite runs many servers on few cores);
+  // PURSER_TEST_WORKERS runs every test's server with that many.
+  const workers = Number(process.env.PURSER_TEST_WORKERS ?? 1);
+  const cfg: Record<string, unknown> = { listen: '127.0.0.1:0', workers, ...config };
   const wantProxy = opts.proxy ?? cfg.proxy !== undefined;
   if (cfg.proxy && typeof cfg.proxy === 'object') cfg.proxy = { listen: '127.0.0.1:0', ...cfg.proxy };
   const configPath = join(dir, 'purser.yml');

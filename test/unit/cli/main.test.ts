@@ -103,6 +103,24 @@ describe('purser CLI', { concurrency: true }, () => {
     assert.match(r.stderr, /confg/);
   });
 
+  test('serve --workers: not a whole number from 1 to 256, or without --config -> exit 2 naming it', async () => {
+    const f = writeFile(t.dir, 'w.yml', good());
+    const rs = await Promise.all([
+      inproc(['serve', '--config', f, '--workers', '0']),
+      inproc(['serve', '--config', f, '--workers', '1.5']),
+      inproc(['serve', '--config', f, '--shutdown-timeout', 'soon']),
+      inproc(['serve', '--workers', '2']),
+    ]);
+    for (const r of rs) {
+      assert.equal(r.code, 2, r.stderr);
+      assert.ok(oneLine(r.stderr), r.stderr);
+    }
+    assert.match(rs[0]!.stderr, /--workers: expected an integer from 1 to 256, got "0"/);
+    assert.match(rs[1]!.stderr, /--workers/);
+    assert.match(rs[2]!.stderr, /--shutdown-timeout/);
+    assert.match(rs[3]!.stderr, /--workers needs --config/);
+  });
+
   test('serve --config with an unknown key -> exit 2, one stderr line naming the file and key', async () => {
     const f = writeFile(
       t.dir,

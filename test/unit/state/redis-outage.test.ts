@@ -14,11 +14,13 @@ describe('Redis stores while Redis is unreachable', () => {
   let port: number;
   const lines: string[] = [];
   const made: RedisStores[] = [];
+  const counted: string[] = [];
   const make = (onError: RedisSettings['onError']) => {
     const s = redisStores(
       { url: `redis://:pw-not-logged@127.0.0.1:${port}`, keyPrefix: 'p:', onError },
       '.',
       createLogger({ level: 'warn', write: (l) => lines.push(l) }),
+      { onError: (store) => counted.push(store) },
     );
     made.push(s);
     return s;
@@ -49,6 +51,18 @@ describe('Redis stores while Redis is unreachable', () => {
     await assert.rejects(s.stores.replay.firstUse('x', Math.floor(Date.now() / 1000) + 60), {
       code: 'UNAVAILABLE',
     });
+  });
+
+  test('every failed Redis call is counted by store (purser_redis_errors_total), whatever the policy', async () => {
+    counted.length = 0;
+    const open = make({ rateLimits: 'open', revocation: 'open' });
+    await open.stores.throttle.fail('k', policy);
+    assert.equal(await open.stores.revocation.isRevoked(q), false);
+    const closed = make({ rateLimits: 'closed', revocation: 'closed' });
+    await assert.rejects(closed.stores.throttle.remaining('k', policy));
+    await assert.rejects(closed.stores.revocation.isRevoked(q));
+    await assert.rejects(closed.stores.replay.firstUse('x', Math.floor(Date.now() / 1000) + 60));
+    assert.deepEqual(counted, ['throttle', 'revocation', 'throttle', 'revocation', 'replay']);
   });
 
   test('rateLimits closed throws UNAVAILABLE; revocation open answers not revoked', async () => {

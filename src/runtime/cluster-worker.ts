@@ -1,0 +1,56 @@
+import { loadConfigFile } from '../config/load.js';
+import { Metrics } from '../server/metrics.js';
+import { ipcStores } from '../state/ipc-stores.js';
+import { IpcChannel, type IpcEndpoint } from '../util/ipc-channel.js';
+import type { Logger } from '../util/log.js';
+import { WORKER_SLOT_ENV } from './cluster-primary.js';
+import { ServerProcess } from './server-process.js';
+
+/** The worker's /metrics waits this long for its primary's sum. */
+const METRICS_TIMEOUT_MS = 5_000;
+
+/**
+ * One worker of `serve --workers N` (see cluster-primary.ts): serves both listeners on the
+ * sockets its primary shares, with the stores the primary holds (or Redis), reloads when
+ * the primary says so, and drains when told to stop (or when the primary is gone). SIGINT is
+ * left to the primary (a terminal sends it to every process of the group); a SIGTERM sent to
+ * the worker alone drains it, and the primary starts another. Resolves with the exit code.
+ */
+export async function runWorker(file: string, logger: Logger, shutdownTimeoutMs: number): Promise<number> {
+  const endpoint: IpcEndpoint = {
+    send: (m) => process.send?.(m) ?? false,
+    on: (e, l) => process.on(e, l),
+    off: (e, l) => process.off(e, l),
+  };
+  const channel = new IpcChannel(endpoint);
+  const slot = Number(process.env[WORKER_SLOT_ENV] ?? 0);
+  const config = loadConfigFile(file);
+  const metrics = new Metrics();
+  metrics.aggregateWith(() => channel.request<string>('metrics', null, METRICS_TIMEOUT_MS));
+  let stop: () => void = () => {};
+  const stopped = new Promise<void>((resolve) => {
+    stop = resolve;
+  });
+  // Reloads come from the primary; a hang-up of the whole process group must not kill workers.
+  process.on('SIGINT', () => {});
+  process.on('SIGHUP', () => {});
+  process.once('SIGTERM', () => stop());
+  process.once('disconnect', () => stop());
+  const p = await ServerProcess.start(config, logger, metrics, {
+    ...(config.redis ? {} : { stores: ipcStores(channel) }),
+    slot,
+  });
+  channel.handle('metrics-json', () => metrics.registry.getMetricsAsJSON());
+  channel.handle('reload', (trigger) =>
+    p.reload(file, { count: false, trigger: typeof trigger === 'string' ? trigger : 'reload' }),
+  );
+  channel.handle('shutdown', () => {
+    stop();
+    return null;
+  });
+  await channel.request('ready', p.listening, 30_000);
+  await stopped;
+  await p.drain(shutdownTimeoutMs);
+  channel.close();
+  return 0;
+}

@@ -144,9 +144,12 @@ export async function checkRegistry(
     } else out.push({ level: 'ok', message: `realm ${theirRealm} is this config's token URL` });
 
     const date = Date.parse(header(v2, 'date'));
+    // The registry's clock, as far as its Date tells (0 when it sends none).
+    let skewMs = 0;
     if (Number.isFinite(date)) {
       // Date has a resolution of one second; a couple of seconds is no skew.
       const skew = Math.round((date - Date.now()) / 1000);
+      if (Math.abs(skew) > REGISTRY_LEEWAY_S) skewMs = skew * 1000;
       if (Math.abs(skew) > REGISTRY_LEEWAY_S)
         out.push({
           level: 'error',
@@ -162,12 +165,20 @@ export async function checkRegistry(
     }
 
     const audience = theirService && services.includes(theirService) ? theirService : services[0]!;
-    const accepted = async (key: SigningKey, keyId: KeyIdMode, aud = audience): Promise<boolean | string> => {
+    const accepted = async (
+      key: SigningKey,
+      keyId: KeyIdMode,
+      aud = audience,
+      clockMs = 0,
+    ): Promise<boolean | string> => {
       if (keyId === 'x5c' && !key.x5c) return 'no certificate';
       const signer = new TokenSigner(key, { issuer: config.token.issuer, keyId, expiresIn: 60 });
-      const { token } = signer.issue('purser-doctor', aud, [
-        { type: 'repository', name: PROBE_REPO, actions: ['pull'] },
-      ]);
+      const { token } = signer.issue(
+        'purser-doctor',
+        aud,
+        [{ type: 'repository', name: PROBE_REPO, actions: ['pull'] }],
+        Date.now() + clockMs,
+      );
       const a = await get(`/v2/${PROBE_REPO}/tags/list`, `Bearer ${token}`);
       if (a.status === 401) {
         const err = parseBearerChallenge(header(a, 'www-authenticate'))?.error;
@@ -193,6 +204,13 @@ export async function checkRegistry(
     }
     if (results[0] === true)
       out.push({ level: 'ok', message: `the registry accepts tokens signed by key [0] (${where(0).key})` });
+    else if (skewMs !== 0 && (await accepted(ring.keys[0]!, keyId, audience, skewMs)) === true)
+      // Dated by the registry's clock the same token passes: the skew is the whole problem.
+      out.push({
+        level: 'error',
+        message: `the registry refuses key [0]'s token only for the clock skew: dated by its clock, it is accepted`,
+        fix: 'synchronise both clocks (NTP)',
+      });
     else out.push(...(await diagnose(config, ring, opts, accepted, audience, theirService)));
     // Rotation: every published key should be trusted before it is moved first to sign.
     results.forEach((r, i) => {

@@ -198,11 +198,25 @@ describe('doctor --registry (live checks against docker-registry 2.8)', { timeou
     assert.match(r.stdout, /answers 200 without a token: the registry has no token auth configured/);
   });
 
-  test('clock skew beyond the registry leeway is an error', async () => {
-    // A registry double that only answers the challenge, with a Date 5 minutes ahead.
-    const server = createServer((_req, res) => {
-      res.setHeader('date', new Date(Date.now() + 300_000).toUTCString());
-      res.setHeader('www-authenticate', `Bearer realm="${REALM}",service="${SERVICE}"`);
+  test('clock skew beyond the registry leeway is an error, and named as the whole problem', async () => {
+    // A registry double 5 minutes ahead that checks a token's dates as distribution does
+    // (60 s leeway on exp and nbf, against its own clock) and nothing else.
+    const ahead = 300_000;
+    const server = createServer((req, res) => {
+      const now = (Date.now() + ahead) / 1000;
+      res.setHeader('date', new Date(Date.now() + ahead).toUTCString());
+      const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+      if (bearer) {
+        const claims = JSON.parse(Buffer.from(bearer.split('.')[1]!, 'base64url').toString());
+        if (now <= claims.exp + 60 && now >= claims.nbf - 60) {
+          res.statusCode = 404;
+          return res.end();
+        }
+      }
+      res.setHeader(
+        'www-authenticate',
+        `Bearer realm="${REALM}",service="${SERVICE}"${bearer ? ',error="invalid_token"' : ''}`,
+      );
       res.statusCode = 401;
       res.end();
     });
@@ -213,8 +227,13 @@ describe('doctor --registry (live checks against docker-registry 2.8)', { timeou
       assert.equal(r.code, 1, describeRun(r));
       assert.match(
         r.stdout,
-        /the registry's clock is 30\d s ahead of this machine's, beyond its 60 s leeway/,
+        /the registry's clock is (29\d|30\d) s ahead of this machine's, beyond its 60 s leeway/,
       );
+      assert.match(
+        r.stdout,
+        /refuses key \[0\]'s token only for the clock skew: dated by its clock, it is accepted/,
+      );
+      assert.doesNotMatch(r.stdout, /auth\.token\.issuer is not/);
     } finally {
       server.close();
     }

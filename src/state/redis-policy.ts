@@ -39,6 +39,16 @@ export class FailOpenThrottleStore implements ThrottleStore {
   succeed(key: string): Promise<void> {
     return this.#or(() => this.#inner.succeed(key), undefined);
   }
+  // Slots across replicas fail open too: with the store down every check runs (and is not
+  // counted), as the outage policy says.
+  acquire(key: string, policy: ThrottlePolicy): Promise<boolean> {
+    const inner = this.#inner;
+    return inner.acquire ? this.#or(() => inner.acquire!(key, policy), true) : Promise.resolve(true);
+  }
+  release(key: string): Promise<void> {
+    const inner = this.#inner;
+    return inner.release ? this.#or(() => inner.release!(key), undefined) : Promise.resolve();
+  }
 }
 
 /**

@@ -8,7 +8,7 @@ import { RedisRevocationStore } from './redis-revocation.js';
 import { RedisThrottleStore } from './redis-throttle.js';
 import type { RevocationStore } from './revocation.js';
 import type { Stores } from './stores.js';
-import type { ThrottleStore } from './throttle.js';
+import type { ThrottlePolicy, ThrottleStore } from './throttle.js';
 
 /** The stores of a `redis:` configuration, and what `serve` needs to watch and close them. */
 export interface RedisStores {
@@ -96,6 +96,12 @@ function countedThrottle(t: ThrottleStore, onError: (s: RedisStoreName) => void)
     remaining: (k, p) => counted(() => t.remaining(k, p), 'throttle', onError),
     fail: (k, p) => counted(() => t.fail(k, p), 'throttle', onError),
     succeed: (k) => counted(() => t.succeed(k), 'throttle', onError),
+    ...(t.acquire && t.release
+      ? {
+          acquire: (k: string, p: ThrottlePolicy) => counted(() => t.acquire!(k, p), 'throttle', onError),
+          release: (k: string) => counted(() => t.release!(k), 'throttle', onError),
+        }
+      : {}),
   };
 }
 

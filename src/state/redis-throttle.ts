@@ -21,6 +21,37 @@ redis.call('PEXPIREAT', KEYS[1], s + win)
 return 1
 `);
 
+// A key's login checks in flight, across replicas: one counter per key, taken only while it
+// is 0 or below the failures the key has left (its window read in the same script), so a
+// burst of guesses spread over replicas runs no more checks at once than one process would.
+// The counter expires LEASE ms after its last taker: a replica that dies mid-check frees its
+// slots then.
+const ACQUIRE = new RedisScript(`
+local active = tonumber(redis.call('GET', KEYS[2]) or '0')
+if active > 0 then
+  local now = tonumber(ARGV[1])
+  local win = tonumber(ARGV[2])
+  local left = tonumber(ARGV[3])
+  local s = tonumber(redis.call('HGET', KEYS[1], 's'))
+  if s and s + win > now then
+    left = left - (tonumber(redis.call('HGET', KEYS[1], 'c')) or 0)
+  end
+  if active >= left then return 0 end
+end
+redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+return 1
+`);
+
+const RELEASE = new RedisScript(`
+local n = redis.call('DECR', KEYS[1])
+if n <= 0 then redis.call('DEL', KEYS[1]) end
+return n
+`);
+
+/** How long a replica's slot outlives it at most (longer than any one login check). */
+const SLOT_LEASE_MS = 30_000;
+
 /**
  * Failed-login counts in Redis, shared by every replica with the same key prefix. Each key
  * is one small hash under a fixed-size digest of the caller's key; Redis drops it when its
@@ -74,5 +105,22 @@ export class RedisThrottleStore implements ThrottleStore {
 
   async succeed(key: string): Promise<void> {
     await redisCall('throttle', () => this.#client.del(this.#key(key)));
+  }
+
+  async acquire(key: string, policy: ThrottlePolicy): Promise<boolean> {
+    const k = this.#key(key);
+    const taken = await redisCall('throttle', () =>
+      ACQUIRE.run(
+        this.#client,
+        [k, `${k}:busy`],
+        [this.#now(), policy.windowSeconds * 1000, policy.max, SLOT_LEASE_MS],
+      ),
+    );
+    return Number(taken) === 1;
+  }
+
+  async release(key: string): Promise<void> {
+    const k = `${this.#key(key)}:busy`;
+    await redisCall('throttle', () => RELEASE.run(this.#client, [k], []));
   }
 }

@@ -67,6 +67,7 @@ describe('two replicas sharing one redis-server', () => {
       bob: { password: 'pw' },
       carol: { password: 'pw' },
       dave: { password: 'pw' },
+      erin: { password: 'pw' },
     },
     acl: [{ match: { name: 'team/*' }, actions: ['pull'] }],
     redis: { url: redis.url, keyPrefix: 'e2e:' },
@@ -94,6 +95,19 @@ describe('two replicas sharing one redis-server', () => {
     assert.equal(res.status, 429, 'the right password, on the other replica: still locked out');
     assert.ok(Number(res.headers.get('retry-after')) > 0);
     assert.equal((await login(b, 'bob', 'pw')).status, 200, 'other users unaffected');
+  });
+
+  test('a burst of guesses spread over both replicas gets max attempts in all', async () => {
+    // Concurrent, not sequential: each replica's own gate would let `max` checks run at once,
+    // so without the slots in Redis two replicas ran twice as many.
+    const guesses = await Promise.all(
+      Array.from({ length: 16 }, (_, i) => login(i % 2 ? a : b, 'erin', `wrong-${i}`)),
+    );
+    const statuses = guesses.map((g) => g.status);
+    assert.equal(statuses.filter((s) => s === 401).length, 3, `401s among ${statuses.join(',')}`);
+    assert.equal(statuses.filter((s) => s === 429).length, 13);
+    assert.equal((await login(a, 'erin', 'pw')).status, 429);
+    assert.equal((await login(b, 'erin', 'pw')).status, 429);
   });
 
   test('a refresh token revoked with `purser revoke` is refused by both replicas', async () => {

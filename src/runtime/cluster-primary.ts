@@ -180,6 +180,13 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
       // Refused here once, not by every worker.
       await compileConfig(next, { logger });
     } catch (e) {
+      // The workers keep their config, but re-read its certificate files: a renewal is
+      // applied even while the config file has a typo (as in a single process).
+      await Promise.all(
+        table
+          .filter((s) => s.ready && s.channel)
+          .map((s) => s.channel!.request('tls', trigger, RELOAD_TIMEOUT_MS).catch(() => {})),
+      );
       return void reloadFailed(
         trigger,
         (e as Error).message,

@@ -44,6 +44,10 @@ export async function runWorker(file: string, logger: Logger, shutdownTimeoutMs:
   channel.handle('reload', (trigger) =>
     p.reload(file, { count: false, trigger: typeof trigger === 'string' ? trigger : 'reload' }),
   );
+  channel.handle('tls', (trigger) => {
+    p.reloadTls(typeof trigger === 'string' ? trigger : 'reload');
+    return null;
+  });
   channel.handle('shutdown', () => {
     stop();
     return null;

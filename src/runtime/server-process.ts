@@ -175,11 +175,13 @@ export class ServerProcess {
     } finally {
       // Certificates follow the configuration in force (the previous one when the new one
       // was refused): a renewal is applied even while the config file has a typo.
-      if (!rt.closed) this.#reloadTls(rt.state.config, options.trigger ?? 'reload');
+      if (!rt.closed) this.reloadTls(options.trigger ?? 'reload');
     }
   }
 
-  #reloadTls(c: Readonly<Config>, trigger: string): void {
+  /** Re-reads the TLS listeners' certificate and key files, from the config in force. */
+  reloadTls(trigger: string): void {
+    const c = this.runtime.state.config;
     for (const [reloader, tls, name] of [
       [this.#tls.token, c.tls, 'tls'],
       [this.#tls.proxy, c.proxy?.tls, 'proxy.tls'],

@@ -238,3 +238,42 @@ describe('tls: certificate reload and minimum version', () => {
     assert.equal(out.toString(), '200');
   });
 });
+
+describe('tls: with workers, a renewal applies while the config file is refused', () => {
+  let dir: string;
+  let purser: Purser;
+
+  after(async () => {
+    await purser?.stop();
+    if (dir) removeDir(dir);
+  });
+
+  test('the primary refuses the typo, every worker still re-reads the certificate', async () => {
+    dir = makeTempDir('purser-tls-workers-');
+    const keys = await generateKeys(dir, 'ES256');
+    const a = makePair(dir, 'a');
+    const b = makePair(dir, 'b');
+    const live = { cert: join(dir, 'live.crt'), key: join(dir, 'live.key') };
+    copyFileSync(a.cert, live.cert);
+    copyFileSync(a.key, live.key);
+    purser = await startPurser(
+      {
+        workers: 2,
+        tls: { cert: 'live.crt', key: 'live.key' },
+        token: { issuer: 'purser', service: 'registry.test', key: keys.key, certificate: keys.crt },
+        auth: { anonymous: true },
+        acl: [{ match: { account: '' }, actions: ['pull'] }],
+      },
+      { dir },
+    );
+    assert.equal(await fingerprintOf(purser.port), a.fingerprint);
+    writeFileSync(purser.configPath, `${readFileSync(purser.configPath, 'utf8')}\nnot-a-key: [\n`);
+    writeFileSync(live.cert, readFileSync(b.cert));
+    writeFileSync(live.key, readFileSync(b.key));
+    purser.proc.child.kill('SIGHUP');
+    // Both workers (connections are spread round-robin): every handshake gets pair b.
+    await until(async () => (await fingerprintOf(purser.port)) === b.fingerprint, 'pair b');
+    for (let i = 0; i < 6; i++) assert.equal(await fingerprintOf(purser.port), b.fingerprint);
+    assert.match(purser.logs(), /configuration reload failed; keeping the previous configuration/);
+  });
+});

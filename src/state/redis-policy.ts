@@ -39,6 +39,16 @@ export class FailOpenThrottleStore implements ThrottleStore {
   succeed(key: string): Promise<void> {
     return this.#or(() => this.#inner.succeed(key), undefined);
   }
+  check(key: string, policy: ThrottlePolicy): Promise<{ retryAfter: number; failures: number }> {
+    const inner = this.#inner;
+    // Fails open as retryAfter does; failures 1 so a success still tries to forget any.
+    if (!inner.check)
+      return this.#or(async () => ({ retryAfter: await inner.retryAfter(key, policy), failures: 1 }), {
+        retryAfter: 0,
+        failures: 1,
+      });
+    return this.#or(() => inner.check!(key, policy), { retryAfter: 0, failures: 1 });
+  }
   // Slots across replicas fail open too: with the store down every check runs (and is not
   // counted), as the outage policy says.
   acquire(key: string, policy: ThrottlePolicy): Promise<boolean> {

@@ -96,6 +96,9 @@ function countedThrottle(t: ThrottleStore, onError: (s: RedisStoreName) => void)
     remaining: (k, p) => counted(() => t.remaining(k, p), 'throttle', onError),
     fail: (k, p) => counted(() => t.fail(k, p), 'throttle', onError),
     succeed: (k) => counted(() => t.succeed(k), 'throttle', onError),
+    ...(t.check
+      ? { check: (k: string, p: ThrottlePolicy) => counted(() => t.check!(k, p), 'throttle', onError) }
+      : {}),
     ...(t.acquire && t.release
       ? {
           acquire: (k: string, p: ThrottlePolicy) => counted(() => t.acquire!(k, p), 'throttle', onError),

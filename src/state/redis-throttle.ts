@@ -91,6 +91,16 @@ export class RedisThrottleStore implements ThrottleStore {
     return Math.ceil((w.start + policy.windowSeconds * 1000 - now) / 1000);
   }
 
+  /** retryAfter and the failures counted from one read: a success with none skips `succeed`. */
+  async check(key: string, policy: ThrottlePolicy): Promise<{ retryAfter: number; failures: number }> {
+    const now = this.#now();
+    const w = await this.#window(key, policy, now);
+    if (!w) return { retryAfter: 0, failures: 0 };
+    const retryAfter =
+      w.count < policy.max ? 0 : Math.ceil((w.start + policy.windowSeconds * 1000 - now) / 1000);
+    return { retryAfter, failures: w.count };
+  }
+
   async remaining(key: string, policy: ThrottlePolicy): Promise<number> {
     const w = await this.#window(key, policy, this.#now());
     return w ? Math.max(0, policy.max - w.count) : policy.max;

@@ -106,6 +106,40 @@ export function throttleStoreContract(name: string, make: (s: StoreSetup) => Thr
       await Promise.all(Array.from({ length: 20 }, () => s.fail('k', p(100, 60))));
       assert.equal(await s.remaining('k', p(100, 60)), 80);
     });
+
+    test('check(), where the store has it, agrees with retryAfter and counts the failures', async (t) => {
+      const c = clock();
+      const s = make({ now: c.fn });
+      if (!s.check) return t.skip('no check()');
+      assert.deepEqual(await s.check('k', p(2, 60)), { retryAfter: 0, failures: 0 });
+      await s.fail('k', p(2, 60));
+      assert.deepEqual(await s.check('k', p(2, 60)), { retryAfter: 0, failures: 1 });
+      await s.fail('k', p(2, 60));
+      c.now += 1000;
+      assert.deepEqual(await s.check('k', p(2, 60)), {
+        retryAfter: await s.retryAfter('k', p(2, 60)),
+        failures: 2,
+      });
+      assert.ok((await s.check('k', p(2, 60))).retryAfter > 0);
+    });
+
+    test('acquire(), where the store has it: the first slot always, then only while failures are left', async (t) => {
+      const c = clock();
+      const s = make({ now: c.fn });
+      if (!s.acquire || !s.release) return t.skip('no shared slots');
+      const pol = p(2, 60);
+      assert.equal(await s.acquire('k', pol), true, 'the first check always runs');
+      assert.equal(await s.acquire('k', pol), true, 'two failures left: a second one too');
+      assert.equal(await s.acquire('k', pol), false, 'not a third at once');
+      assert.equal(await s.acquire('other', pol), true, 'other keys have their own slots');
+      await s.release('k');
+      await s.fail('k', pol);
+      assert.equal(await s.acquire('k', pol), false, 'one failure left and one check running');
+      await s.release('k');
+      assert.equal(await s.acquire('k', pol), true, 'none running: the first always runs');
+      await s.release('k');
+      await s.release('other');
+    });
   });
 }
 

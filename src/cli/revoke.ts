@@ -1,6 +1,5 @@
 import { loadConfigFile } from '../config/load.js';
 import { PurserError } from '../core/errors.js';
-import { createRedisClient, redisCall, redisReady } from '../state/redis-client.js';
 import { RedisRevocationStore } from '../state/redis-revocation.js';
 import type { Revocation } from '../state/revocation.js';
 import { type CommandIo, flag, parse, str, UsageError } from './usage.js';
@@ -85,6 +84,8 @@ export async function revokeCommand(args: string[], io: CommandIo): Promise<numb
     io.stdout('nothing to revoke: every refresh token it could cover has expired already\n');
     return 0;
   }
+  // Loaded here, not with the CLI: every other command (serve too) runs without ioredis.
+  const { createRedisClient, redisCall, redisReady } = await import('../state/redis-client.js');
   const client = createRedisClient(config.redis, config.baseDir);
   try {
     if (!(await redisReady(client, 5_000)))

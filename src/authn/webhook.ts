@@ -1,11 +1,10 @@
 import { z } from 'zod';
 import { PurserError } from '../core/errors.js';
 import { type Identity, WEBHOOK_PROVIDER } from '../core/identity.js';
-import type { Secret } from '../core/secret.js';
 import type { Scope } from '../protocol/scope.js';
 import type { Logger } from '../util/log.js';
 import { shown } from '../util/redact.js';
-import { parseAnswer, WebhookCall } from '../util/webhook-call.js';
+import { parseAnswer, WebhookCall, type WebhookTransportOptions } from '../util/webhook-call.js';
 import { WEBHOOK_API_VERSION, WebhookCallError } from '../util/webhook-client.js';
 import type { Authenticator, AuthnContext, AuthnResult, Credentials } from './authenticator.js';
 
@@ -45,17 +44,8 @@ export const authnAnswerSchema = z.discriminatedUnion('allowed', [
 
 type AuthnAnswer = { allowed: true; identity: Identity } | { allowed: false; reason: string | undefined };
 
-export interface WebhookAuthenticatorOptions {
-  url: string;
-  secret: Secret;
-  ca: string | undefined;
-  timeoutMs: number;
-  maxResponseBytes: number;
-  cacheSeconds: number;
-  cacheEntries: number;
+export interface WebhookAuthenticatorOptions extends WebhookTransportOptions {
   logger: Logger;
-  onCall?: (outcome: 'ok' | 'error' | 'hit', seconds: number) => void;
-  now?: () => number;
 }
 
 /** A scope as both webhooks' request documents carry it. */
@@ -80,18 +70,10 @@ export class WebhookAuthenticator implements Authenticator {
   readonly #call: WebhookCall<AuthnAnswer>;
   readonly #logger: Logger;
 
-  constructor(o: WebhookAuthenticatorOptions) {
-    this.#logger = o.logger;
+  constructor({ logger, ...transport }: WebhookAuthenticatorOptions) {
+    this.#logger = logger;
     this.#call = new WebhookCall<AuthnAnswer>({
-      url: o.url,
-      secret: o.secret,
-      ca: o.ca,
-      timeoutMs: o.timeoutMs,
-      maxResponseBytes: o.maxResponseBytes,
-      cacheSeconds: o.cacheSeconds,
-      cacheEntries: o.cacheEntries,
-      ...(o.now ? { now: o.now } : {}),
-      ...(o.onCall ? { onCall: o.onCall } : {}),
+      ...transport,
       parse: parseAuthnAnswer,
       cacheable: (a) => a.allowed,
       sizeOf: (a) => (a.allowed ? 2 * JSON.stringify(a.identity).length : 64),

@@ -1,9 +1,8 @@
 import { z } from 'zod';
 import { scopeDocument } from '../authn/webhook.js';
 import type { Identity } from '../core/identity.js';
-import type { Secret } from '../core/secret.js';
 import type { Logger } from '../util/log.js';
-import { parseAnswer, WebhookCall } from '../util/webhook-call.js';
+import { parseAnswer, WebhookCall, type WebhookTransportOptions } from '../util/webhook-call.js';
 import { WEBHOOK_API_VERSION, WebhookCallError } from '../util/webhook-client.js';
 import type { AccessRequest, Authorizer, ScopeAnswer } from './authorizer.js';
 
@@ -27,19 +26,10 @@ export const authzAnswerSchema = z.strictObject({
 
 type AuthzAnswer = z.output<typeof authzAnswerSchema>['scopes'];
 
-export interface WebhookAuthorizerOptions {
-  url: string;
-  secret: Secret;
-  ca: string | undefined;
-  timeoutMs: number;
-  maxResponseBytes: number;
-  cacheSeconds: number;
-  cacheEntries: number;
+export interface WebhookAuthorizerOptions extends WebhookTransportOptions {
   /** Claims of a provider's identity sent along, by name. */
   claims: readonly string[];
   logger: Logger;
-  onCall?: (outcome: 'ok' | 'error' | 'hit', seconds: number) => void;
-  now?: () => number;
 }
 
 /**
@@ -56,19 +46,11 @@ export class WebhookAuthorizer implements Authorizer {
   readonly #claims: readonly string[];
   readonly #logger: Logger;
 
-  constructor(o: WebhookAuthorizerOptions) {
-    this.#claims = o.claims;
-    this.#logger = o.logger;
+  constructor({ claims, logger, ...transport }: WebhookAuthorizerOptions) {
+    this.#claims = claims;
+    this.#logger = logger;
     this.#call = new WebhookCall<AuthzAnswer>({
-      url: o.url,
-      secret: o.secret,
-      ca: o.ca,
-      timeoutMs: o.timeoutMs,
-      maxResponseBytes: o.maxResponseBytes,
-      cacheSeconds: o.cacheSeconds,
-      cacheEntries: o.cacheEntries,
-      ...(o.now ? { now: o.now } : {}),
-      ...(o.onCall ? { onCall: o.onCall } : {}),
+      ...transport,
       parse: parseAuthzAnswer,
       sizeOf: (a) => 2 * JSON.stringify(a).length,
     });

@@ -8,18 +8,22 @@ import { WebhookCallError, WebhookClient, type WebhookClientOptions } from './we
 /** Bytes the cached answers of one webhook may take at most. */
 const CACHE_BYTES = 16 * 1024 * 1024;
 
-export interface WebhookCallOptions<T> extends WebhookClientOptions {
+/** What both webhooks are configured with: the signed call and its cache. */
+export interface WebhookTransportOptions extends WebhookClientOptions {
   /** Seconds an answer is reused for the same request document; 0: never. */
   cacheSeconds: number;
   cacheEntries: number;
+  /** Each call: its outcome (`hit`: answered from the cache) and seconds taken. */
+  onCall?: (outcome: 'ok' | 'error' | 'hit', seconds: number) => void;
+}
+
+export interface WebhookCallOptions<T> extends WebhookTransportOptions {
   /** Checks the answer and turns it into what callers use; throws WebhookCallError('invalid'). */
   parse: (answer: unknown) => T;
   /** Whether an answer may be cached (default: every valid one). */
   cacheable?: (value: T) => boolean;
   /** Bytes a parsed answer costs in the cache (an estimate). */
   sizeOf: (value: T) => number;
-  /** Each call: its outcome (`hit`: answered from the cache) and seconds taken. */
-  onCall?: (outcome: 'ok' | 'error' | 'hit', seconds: number) => void;
 }
 
 /**

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { ConfigError } from '../core/errors.js';
+import { colonLines, readListFile } from './colon-file.js';
 
 /** Bounds on a groups file, so a wrong path (a log, say) is refused rather than loaded. */
 const MAX_BYTES = 4 * 1024 * 1024;
@@ -7,16 +7,7 @@ const MAX_GROUP_NAME = 256;
 
 /** Reads a groups file (`groupsFile`): user name → its groups, in file order. */
 export function readGroupsFile(file: string): Map<string, string[]> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ConfigError(
-      file,
-      '',
-      `cannot read groups file: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
-    );
-  }
+  const text = readListFile(file, 'groups file');
   if (text.length > MAX_BYTES) throw new ConfigError(file, '', 'groups file over 4 MiB');
   return parseGroupsFile(text, file);
 }
@@ -28,24 +19,16 @@ export function readGroupsFile(file: string): Map<string, string[]> {
  */
 export function parseGroupsFile(text: string, file: string): Map<string, string[]> {
   const byUser = new Map<string, string[]>();
-  text.split(/\r?\n/).forEach((raw, i) => {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) return;
-    const where = `line ${i + 1}`;
-    const colon = line.indexOf(':');
-    if (colon <= 0) throw new ConfigError(file, where, 'expected group: user1 user2 …');
-    const group = line.slice(0, colon).trim();
+  for (const { name, rest, where } of colonLines(text, file, 'expected group: user1 user2 …')) {
+    const group = name.trim();
     if (/\s/.test(group) || group.length > MAX_GROUP_NAME)
       throw new ConfigError(file, where, 'a group name is one word of at most 256 characters');
-    for (const user of line
-      .slice(colon + 1)
-      .trim()
-      .split(/\s+/)) {
+    for (const user of rest.trim().split(/\s+/)) {
       if (user === '') continue;
       const groups = byUser.get(user) ?? [];
       if (!groups.includes(group)) groups.push(group);
       byUser.set(user, groups);
     }
-  });
+  }
   return byUser;
 }

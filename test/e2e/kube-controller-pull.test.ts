@@ -7,26 +7,28 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { assertFails, assertOk, NO_ACCESS } from '../helpers/assert.js';
-import { TestIssuer, waitFor } from '../helpers/issuer.js';
+import type { TestIssuer } from '../helpers/issuer.js';
 import { KubeApi, type KubeObject } from '../helpers/kube-api/index.js';
 import { type Replica, startReplica, until } from '../helpers/kube-controller.js';
+import { type KubeStack, startKubeStack } from '../helpers/kube-stack.js';
 import { withLogs } from '../helpers/logs.js';
-import { buildOciImage, type OciImage, readLayoutDigest } from '../helpers/oci.js';
-import { createSkopeo, type Skopeo } from '../helpers/skopeo.js';
-import { ALICE, SERVICE, type Stack, startStack } from '../helpers/stack.js';
+import { type OciImage, readLayoutDigest } from '../helpers/oci.js';
+import type { Skopeo } from '../helpers/skopeo.js';
+import { SERVICE, type Stack } from '../helpers/stack.js';
 import { makeTempDir, removeDir } from '../helpers/tmp.js';
 
 type Secret = KubeObject & { data?: Record<string, string> };
 
 describe('kube-controller pull secret → skopeo --authfile → Purser → registry', { timeout: 180_000 }, () => {
-  let issuer: TestIssuer | undefined;
-  let stack: Stack | undefined;
+  let kube: KubeStack | undefined;
+  let issuer: TestIssuer;
+  let stack: Stack;
   let api: KubeApi | undefined;
   let replica: Replica | undefined;
-  let sk: Skopeo | undefined;
+  let sk: Skopeo;
   let img: OciImage;
   const dirs: string[] = [];
-  const logs = () => [...(stack?.logSources() ?? [])];
+  const logs = () => [...(kube?.stack.logSources() ?? [])];
 
   /** The Secret's .dockerconfigjson, once the controller has written a token into it. */
   async function pullSecret(ns: string, sa: string): Promise<string> {
@@ -34,40 +36,18 @@ describe('kube-controller pull secret → skopeo --authfile → Purser → regis
     await until(() => {
       const s = api!.get<Secret>('secrets', ns, `${sa}-purser-pull`);
       text = Buffer.from(s?.data?.['.dockerconfigjson'] ?? '', 'base64').toString('utf8');
-      return text.includes(stack!.host);
+      return text.includes(stack.host);
     }, `the pull secret of ${ns}/${sa}`);
     return text;
   }
 
   before(async () => {
-    const [iss, image] = await Promise.all([TestIssuer.start(), buildOciImage({ tag: 'v1' })]);
-    issuer = iss;
-    img = image;
-    dirs.push(img.dir);
-    sk = createSkopeo();
-    stack = await startStack({
-      acl: [
-        { match: { account: ALICE.username }, actions: ['*'] },
-        {
-          match: { provider: 'kubernetes', type: 'repository', name: '${labels.namespace}/*' },
-          actions: ['pull'],
-          comment: 'a ServiceAccount pulls the images of its own namespace',
-        },
-      ],
-      extra: {
-        auth: { anonymous: false, failedLogins: { max: 1000 } },
-        providers: [{ name: 'kubernetes', preset: 'kubernetes', issuer: issuer.url, audience: SERVICE }],
-      },
-    });
-    await waitFor(() => issuer!.hits.jwks >= 1, 'Purser to fetch the JWKS');
-    assertOk(
-      await sk.copy(img.ref, `docker://${stack.host}/team-a/app:v1`, { dest: ALICE }),
-      'alice seeds team-a/app',
-    );
+    kube = await startKubeStack('a ServiceAccount');
+    ({ issuer, stack, sk, img } = kube);
     // What the API server's TokenRequest signs for a Secret binding (k/k pkg/serviceaccount/claims.go).
     api = await KubeApi.start({
       mint: (i) =>
-        issuer!.kubernetes(i.namespace, i.serviceAccount.metadata.name!, {
+        issuer.kubernetes(i.namespace, i.serviceAccount.metadata.name!, {
           aud: i.audiences,
           iat: i.issuedAt,
           nbf: i.issuedAt,
@@ -94,9 +74,7 @@ describe('kube-controller pull secret → skopeo --authfile → Purser → regis
   after(async () => {
     await replica?.stop();
     await api?.close();
-    await stack?.stop();
-    await issuer?.close();
-    sk?.cleanup();
+    await kube?.close();
     for (const d of dirs) removeDir(d);
   });
 
@@ -107,12 +85,12 @@ describe('kube-controller pull secret → skopeo --authfile → Purser → regis
         metadata: { name: 'web', annotations: { 'purser.dev/pull-secret': 'true' } },
       });
       const authfile = await pullSecret('team-a', 'web');
-      assert.equal(JSON.parse(authfile).auths[stack!.host].username, 'kubernetes');
-      writeFileSync(sk!.authFile, authfile);
+      assert.equal(JSON.parse(authfile).auths[stack.host].username, 'kubernetes');
+      writeFileSync(sk.authFile, authfile);
       const out = makeTempDir('purser-kube-pull-out-');
       dirs.push(out);
       // No --creds: skopeo takes them from the auth file, as the kubelet does from the Secret.
-      assertOk(await sk!.copy(`docker://${stack!.host}/team-a/app:v1`, `oci:${out}:v1`), 'pull team-a/app');
+      assertOk(await sk.copy(`docker://${stack.host}/team-a/app:v1`, `oci:${out}:v1`), 'pull team-a/app');
       assert.equal(readLayoutDigest(out, 'v1'), img.manifestDigest);
     }),
   );
@@ -123,9 +101,9 @@ describe('kube-controller pull secret → skopeo --authfile → Purser → regis
       api!.create('serviceaccounts', 'team-b', {
         metadata: { name: 'web', annotations: { 'purser.dev/pull-secret': 'true' } },
       });
-      writeFileSync(sk!.authFile, await pullSecret('team-b', 'web'));
+      writeFileSync(sk.authFile, await pullSecret('team-b', 'web'));
       assertFails(
-        await sk!.inspect(`docker://${stack!.host}/team-a/app:v1`),
+        await sk.inspect(`docker://${stack.host}/team-a/app:v1`),
         NO_ACCESS,
         'team-b pulls team-a/app',
       );

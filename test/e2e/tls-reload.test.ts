@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { connect, type SecureVersion, type TLSSocket } from 'node:tls';
 import { waitFor } from '../helpers/issuer.js';
 import { generateKeys, type Purser, startPurser } from '../helpers/purser.js';
+import { makeSelfSigned } from '../helpers/test-ca.js';
 import { makeTempDir, removeDir } from '../helpers/tmp.js';
 
 interface Pair {
@@ -22,31 +23,7 @@ interface Pair {
 }
 
 function makePair(dir: string, name: string): Pair {
-  const cert = join(dir, `${name}.crt`);
-  const key = join(dir, `${name}.key`);
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-subj',
-      `/CN=${name}`,
-      '-days',
-      '2',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ],
-    { stdio: 'ignore' },
-  );
+  const { certFile: cert, keyFile: key } = makeSelfSigned(dir, name);
   return { cert, key, fingerprint: new X509Certificate(readFileSync(cert)).fingerprint256 };
 }
 

@@ -83,3 +83,30 @@ export function makeTestCa(dir: string, name = 'purser-test-ca'): TestCa {
     keyFile: join(dir, `${name}-server.key`),
   };
 }
+
+/** A self-signed P-256 certificate for 127.0.0.1 and localhost: `dir/NAME.crt` and `dir/NAME.key`. */
+export function makeSelfSigned(dir: string, name: string): { certFile: string; keyFile: string } {
+  const certFile = join(dir, `${name}.crt`);
+  const keyFile = join(dir, `${name}.key`);
+  openssl(
+    dir,
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${name}`,
+    '-addext',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    '-keyout',
+    keyFile,
+    '-out',
+    certFile,
+  );
+  return { certFile, keyFile };
+}

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { median, rssMiB, runLoad } from './load-run.js';
-import { freePort, log, machine, ROOT, startServer, stopServer } from './setup.js';
+import { benchToken, freePort, generateKeys, log, machine, ROOT, startServer, stopServer } from './setup.js';
 
 const env = process.env;
 const ROUNDS = Number(env.BENCH_ROUNDS ?? 3);
@@ -98,14 +98,7 @@ async function main() {
   const tmp = mkdtempSync(join(tmpdir(), 'purser-acl-scale-'));
   const servers = [];
   try {
-    execFileSync(
-      process.execPath,
-      ['bin/purser.js', 'keys', 'generate', '--alg', 'ES256', '--out', join(tmp, 'keys')],
-      {
-        cwd: ROOT,
-        stdio: ['ignore', 'ignore', 'inherit'],
-      },
-    );
+    generateKeys(tmp);
     const variants = [];
     for (const [name, n] of [
       ['10 rules', 10],
@@ -117,12 +110,7 @@ async function main() {
         file,
         stringify({
           listen: `127.0.0.1:${port}`,
-          token: {
-            issuer: 'purser-bench',
-            service: SERVICE,
-            key: 'keys/token.key',
-            certificate: 'keys/token.crt',
-          },
+          token: benchToken(),
           auth: { anonymous: true },
           acl: tenantRules(n),
           log: { level: LEVEL },

@@ -28,6 +28,26 @@ const basic = (u, p) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
 const tokenPath = (scope) => `/token?service=${SERVICE}&scope=${encodeURIComponent(scope)}`;
 
 /** A free loopback port (Purser at log level warn does not print its "listening" line). */
+/** `purser keys generate` into DIR/keys (token.key, token.crt), with Purser's own CLI. */
+export function generateKeys(dir) {
+  execFileSync(
+    process.execPath,
+    ['bin/purser.js', 'keys', 'generate', '--alg', 'ES256', '--out', join(dir, 'keys')],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+}
+
+/** The `token:` block every bench config shares (keys from generateKeys). */
+export const benchToken = () => ({
+  issuer: ISSUER,
+  service: SERVICE,
+  key: 'keys/token.key',
+  certificate: 'keys/token.crt',
+});
+
 export function freePort() {
   return new Promise((resolve, reject) => {
     const srv = createNetServer();
@@ -153,15 +173,7 @@ export async function setUp({
     });
   };
   try {
-    // The signing key, made with Purser's own CLI.
-    execFileSync(
-      process.execPath,
-      ['bin/purser.js', 'keys', 'generate', '--alg', 'ES256', '--out', join(tmp, 'keys')],
-      {
-        cwd: ROOT,
-        stdio: ['ignore', 'ignore', 'inherit'],
-      },
-    );
+    generateKeys(tmp);
     // bcrypt cost 10 ($2y$ as `htpasswd -B` writes it where @node-rs/bcrypt 2.x can say so;
     // 1.x takes the cost as a number and writes $2b$).
     let hash;
@@ -181,10 +193,7 @@ export async function setUp({
       // Per-worker efficiency against the single-threaded floors; bench/workers.js measures scaling.
       workers: 1,
       token: {
-        issuer: ISSUER,
-        service: SERVICE,
-        key: 'keys/token.key',
-        certificate: 'keys/token.crt',
+        ...benchToken(),
         keyId: 'libtrust',
         expiresIn: EXPIRES_IN,
       },

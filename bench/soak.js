@@ -1,15 +1,3 @@
-// Soak (issue 11): one Purser process at the default log level, first driven flat out for a few
-// seconds to find its maximum rate, then held at HALF that rate for N minutes with the three
-// request kinds mixed (anonymous pull, cached static login, refused login). Reports errors,
-// latency and RSS at the start and the end of the soak; prints one result line. The goal:
-// 0 errors and RSS flat within 10 %.
-//
-//   npm run build && node bench/soak.js [--minutes 10]
-//
-// The load is open-loop (requests start on a schedule, not when the previous one ends), from
-// an undici Pool of 16 keep-alive connections in this process; a request that cannot start
-// because all connections are busy waits, and its latency counts from its scheduled time.
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +6,7 @@ import { hash as bcryptHash } from '@node-rs/bcrypt';
 import { Pool } from 'undici';
 import { stringify } from 'yaml';
 import { rssMiB, runLoad } from './load-run.js';
-import { freePort, log, machine, ROOT, startServer, stopServer } from './setup.js';
+import { benchToken, freePort, generateKeys, log, machine, startServer, stopServer } from './setup.js';
 
 const { values } = parseArgs({ options: { minutes: { type: 'string', default: '10' } } });
 const MINUTES = Number(values.minutes);
@@ -32,25 +20,13 @@ async function main() {
   const tmp = mkdtempSync(join(tmpdir(), 'purser-soak-'));
   let server;
   try {
-    execFileSync(
-      process.execPath,
-      ['bin/purser.js', 'keys', 'generate', '--alg', 'ES256', '--out', join(tmp, 'keys')],
-      {
-        cwd: ROOT,
-        stdio: ['ignore', 'ignore', 'inherit'],
-      },
-    );
+    generateKeys(tmp);
     const port = await freePort();
     writeFileSync(
       join(tmp, 'purser.yaml'),
       stringify({
         listen: `127.0.0.1:${port}`,
-        token: {
-          issuer: 'purser-bench',
-          service: SERVICE,
-          key: 'keys/token.key',
-          certificate: 'keys/token.crt',
-        },
+        token: benchToken(),
         auth: { anonymous: true },
         users: { 'ci-bot': await bcryptHash('pw', 10) },
         acl: [

@@ -11,7 +11,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { stringify } from 'yaml';
-import { BENCH, freePort, log, machine, ROOT, startServer, stopServer } from './setup.js';
+import { BENCH, benchToken, freePort, generateKeys, log, machine, startServer, stopServer } from './setup.js';
 
 const env = process.env;
 const ROUNDS = Number(env.BENCH_ROUNDS ?? 3);
@@ -84,14 +84,7 @@ function load(url) {
 const tmp = mkdtempSync(join(tmpdir(), 'purser-bench-workers-'));
 const servers = [];
 try {
-  execFileSync(
-    process.execPath,
-    ['bin/purser.js', 'keys', 'generate', '--alg', 'ES256', '--out', join(tmp, 'keys')],
-    {
-      cwd: ROOT,
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  );
+  generateKeys(tmp);
   const start = async (workers) => {
     const port = await freePort();
     const file = join(tmp, `purser-${workers}.yaml`);
@@ -100,12 +93,7 @@ try {
       stringify({
         listen: `127.0.0.1:${port}`,
         workers,
-        token: {
-          issuer: 'purser-bench',
-          service: 'registry.bench',
-          key: 'keys/token.key',
-          certificate: 'keys/token.crt',
-        },
+        token: benchToken(),
         acl: [{ match: { account: '', name: 'public/**' }, actions: ['pull'] }],
         log: { level: 'warn' },
       }),

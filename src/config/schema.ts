@@ -127,6 +127,14 @@ const userEntry = z.union([
   }),
 ]);
 
+// The two ways to find an LDAP user's groups name them, and follow nesting, alike.
+const groupNameAttribute = z
+  .string()
+  .min(1)
+  .default('cn')
+  .describe("The group entry's attribute that names it.");
+const nestedDepth = (what: string) => z.number().int().min(0).max(10).default(3).describe(what);
+
 const ldapSearch = z.strictObject({
   base: z.string().min(1).describe('The search base DN.'),
   filter: z.string().min(1).describe('An RFC 4515 filter; placeholders are escaped before they go in.'),
@@ -180,35 +188,17 @@ const ldap = z
             .min(1)
             .default('memberOf')
             .describe("The user's attribute listing its groups' DNs (memberOf)."),
-          nameAttribute: z
-            .string()
-            .min(1)
-            .default('cn')
-            .describe("The group entry's attribute that names it."),
-          nestedDepth: z
-            .number()
-            .int()
-            .min(0)
-            .max(10)
-            .default(3)
-            .describe("Levels of groups' own memberOf followed (0: direct groups only)."),
+          nameAttribute: groupNameAttribute,
+          nestedDepth: nestedDepth("Levels of groups' own memberOf followed (0: direct groups only)."),
         }),
         z.strictObject({
           search: ldapSearch.describe(
             'A group search; {dn} (the user or, for nesting, a group DN) and {username} are replaced in the filter.',
           ),
-          nameAttribute: z
-            .string()
-            .min(1)
-            .default('cn')
-            .describe("The group entry's attribute that names it."),
-          nestedDepth: z
-            .number()
-            .int()
-            .min(0)
-            .max(10)
-            .default(3)
-            .describe('Levels of the search repeated with {dn} a group found (0: direct groups only).'),
+          nameAttribute: groupNameAttribute,
+          nestedDepth: nestedDepth(
+            'Levels of the search repeated with {dn} a group found (0: direct groups only).',
+          ),
         }),
       ])
       .optional()

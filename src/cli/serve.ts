@@ -157,7 +157,7 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
   if (file && workers > 1) {
     // Every load-time refusal here, once, before any worker starts (exit 2 naming the key).
     await compileConfig(config, { logger });
-    return runPrimary({ file, config, workers, shutdownTimeoutMs, logger });
+    return runPrimary({ file, config, workers, shutdownTimeoutMs, logger, metrics });
   }
   // Listening for SIGTERM/SIGINT from here: one during the start-up (the development
   // registry takes a while) stops Purser once it is up, instead of killing it outright.

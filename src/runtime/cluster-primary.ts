@@ -3,7 +3,7 @@ import { AggregatorRegistry, type Registry } from 'prom-client';
 import { compileConfig } from '../compile/compile-config.js';
 import { type Config, loadConfigFile } from '../config/load.js';
 import { ConfigError } from '../core/errors.js';
-import { Metrics } from '../server/metrics.js';
+import type { Metrics } from '../server/metrics.js';
 import { serveStores } from '../state/ipc-stores.js';
 import { withMemoryStores } from '../state/stores.js';
 import { ThrottleSlots } from '../state/throttle-slots.js';
@@ -24,6 +24,8 @@ export interface PrimaryOptions {
   workers: number;
   shutdownTimeoutMs: number;
   logger: Logger;
+  /** The primary's own series (serve made them before it knew it would fork). */
+  metrics: Metrics;
 }
 
 type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
@@ -58,7 +60,7 @@ const METRICS_TIMEOUT_MS = 2_000;
 export async function runPrimary(o: PrimaryOptions): Promise<number> {
   const { logger, file } = o;
   let current = o.config;
-  const metrics = new Metrics();
+  const { metrics } = o;
   const restarts = metrics.counter('purser_worker_restarts_total', 'Workers restarted after they died.');
   const stores = withMemoryStores();
   const slots = new ThrottleSlots(stores.throttle);

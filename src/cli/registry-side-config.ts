@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { splitPemCertificates } from '../util/pem-value.js';
 import { UsageError } from './usage.js';
 
 /** What a registry's own config says about token auth (doctor's `--registry-config`). */
@@ -32,7 +33,7 @@ function obj(v: unknown): Record<string, unknown> | undefined {
 /** The public keys of every PEM certificate in a file, as base64 SPKI DER. */
 function certificateKeys(path: string): string[] {
   const pem = readFileSync(path, 'utf8');
-  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+  const blocks = splitPemCertificates(pem);
   if (blocks.length === 0) throw new Error('no PEM certificate in it');
   return blocks.map((b) =>
     new X509Certificate(b).publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),

@@ -12,7 +12,7 @@ import { ConfigError } from '../core/errors.js';
 import { CelCompileError, CelEvalError, type CelProgram, celClaims, compileCel } from '../expr/cel.js';
 import { loadSigningKey, type SigningKey } from '../token/keys.js';
 import { type Logger, silentLogger } from '../util/log.js';
-import { pemValueLabel, readPemValue } from '../util/pem-value.js';
+import { pemValueLabel, readPemValue, splitPemCertificates } from '../util/pem-value.js';
 import { shown } from '../util/redact.js';
 
 /**
@@ -240,7 +240,7 @@ function checkWebhookUrl(u: string, where: string, file: string | undefined): vo
 /** A CA bundle file that must hold at least one certificate Node can parse. */
 function readCaBundle(path: string, where: string, file: string | undefined): string {
   const pem = readCa(path, where, file);
-  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  const blocks = splitPemCertificates(pem);
   try {
     if (blocks.length === 0) throw new Error('no certificate');
     for (const b of blocks) new X509Certificate(b);

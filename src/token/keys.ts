@@ -7,7 +7,7 @@ import {
 } from 'node:crypto';
 import { exportJWK, type JWK } from 'jose';
 import { PurserError } from '../core/errors.js';
-import { pemValueLabel, readPemValue } from '../util/pem-value.js';
+import { pemValueLabel, readPemValue, splitPemCertificates } from '../util/pem-value.js';
 import { shown } from '../util/redact.js';
 import { jwkThumbprint, libtrustKeyId } from './keyid.js';
 
@@ -48,10 +48,6 @@ function algorithmOf(key: KeyObject, where: string): SigningAlgorithm {
     'INVALID_KEY',
     `${where}: unsupported key type ${key.asymmetricKeyType}; use P-256 (ES256) or RSA (RS256)`,
   );
-}
-
-function splitPemCertificates(pem: string): string[] {
-  return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
 }
 
 /** Builds a SigningKey from PEM text. `where` names the source in errors. */

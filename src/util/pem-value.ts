@@ -25,3 +25,8 @@ export function readPemBytes(value: string): Buffer {
 export function pemValueLabel(value: string): string {
   return isInlinePem(value) ? 'inline PEM' : value;
 }
+
+/** The PEM certificate blocks of a bundle, in order (leaf first in a chain). */
+export function splitPemCertificates(pem: string): string[] {
+  return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+}

@@ -110,6 +110,8 @@ async function main() {
         file,
         stringify({
           listen: `127.0.0.1:${port}`,
+          // One process: the ratio is per process, and CPU and RSS are read from its pid.
+          workers: 1,
           token: benchToken(),
           auth: { anonymous: true },
           acl: tenantRules(n),

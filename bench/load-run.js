@@ -1,7 +1,7 @@
 // One closed-loop load run (bench/load.js in its own process) against a server started with
 // setup.js's startServer, with the server's CPU time and RSS sampled over the measured window.
 // Shared by acl-scale.js and soak.js (run.js keeps its own copy, with the machine's CPU too).
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BENCH, CLK_TCK } from './setup.js';
@@ -16,6 +16,23 @@ export function cpuTicks(pid) {
 export function rssMiB(pid) {
   const m = /^VmRSS:\s*(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : Number.NaN;
+}
+
+/** The direct children of a process (a `serve --workers N` primary's workers). */
+export function children(pid) {
+  try {
+    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .map(Number);
+  } catch {
+    return []; // pgrep exits 1 when there is none
+  }
+}
+
+/** RSS of a process and its children, MiB: what a `serve` with workers holds in all. */
+export function rssTreeMiB(pid) {
+  return [pid, ...children(pid)].reduce((sum, p) => sum + rssMiB(p), 0);
 }
 
 export const median = (xs) => {

@@ -5,12 +5,13 @@
 //
 // Knobs (environment): BENCH_ROUNDS (3), BENCH_DURATION seconds (5), BENCH_WARMUP seconds (1),
 // BENCH_CONNECTIONS (32), BENCH_WORKERS (2).
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { stringify } from 'yaml';
+import { children, rssMiB } from './load-run.js';
 import { BENCH, benchToken, freePort, generateKeys, log, machine, startServer, stopServer } from './setup.js';
 
 const env = process.env;
@@ -27,21 +28,7 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-function rssMiB(pid) {
-  const kb = /^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-  return kb ? Math.round((Number(kb) / 1024) * 10) / 10 : Number.NaN;
-}
-
-function children(pid) {
-  try {
-    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
-      .trim()
-      .split('\n')
-      .map(Number);
-  } catch {
-    return [];
-  }
-}
+const round1 = (x) => Math.round(x * 10) / 10;
 
 /** Waits until the primary has `n` workers serving (its /metrics says so). */
 async function workersUp(url, n) {
@@ -116,9 +103,9 @@ try {
   // Idle: started, nothing served yet but the start-up probes.
   await new Promise((r) => setTimeout(r, 2_000));
   const idle = {
-    single: rssMiB(one.child.pid),
-    primary: rssMiB(many.child.pid),
-    workers: children(many.child.pid).map(rssMiB),
+    single: round1(rssMiB(one.child.pid)),
+    primary: round1(rssMiB(many.child.pid)),
+    workers: children(many.child.pid).map((p) => round1(rssMiB(p))),
   };
   log(
     `idle RSS: single process ${idle.single} MiB; primary ${idle.primary} MiB, workers ${idle.workers.join(', ')} MiB`,

@@ -1,12 +1,4 @@
 import { isPurserError } from '../core/errors.js';
-import { checkCommand } from './check.js';
-import { doctorCommand } from './doctor.js';
-import { hashCommand } from './hash.js';
-import { keysCommand } from './keys.js';
-import { kubeControllerCommand } from './kube-controller.js';
-import { revokeCommand } from './revoke.js';
-import { serveCommand } from './serve.js';
-import { testCommand } from './test.js';
 import { type CommandIo, processIo, UsageError } from './usage.js';
 
 const HELP = `Usage: purser <command> [options]
@@ -28,15 +20,19 @@ Run 'purser <command> --help' for a command's options.
 Exit codes: 0 success, 2 bad usage or invalid configuration, 1 other failure.
 `;
 
-const COMMANDS: Record<string, (args: string[], io: CommandIo) => Promise<number>> = {
-  serve: serveCommand,
-  keys: keysCommand,
-  hash: hashCommand,
-  check: checkCommand,
-  test: testCommand,
-  doctor: doctorCommand,
-  revoke: revokeCommand,
-  'kube-controller': kubeControllerCommand,
+type Command = (args: string[], io: CommandIo) => Promise<number>;
+
+// Each command is loaded when it runs: `serve` (and each of its workers) does not carry
+// the modules of the others (Redis's client for revoke, the doctor's HTTP client, …).
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  serve: async () => (await import('./serve.js')).serveCommand,
+  keys: async () => (await import('./keys.js')).keysCommand,
+  hash: async () => (await import('./hash.js')).hashCommand,
+  check: async () => (await import('./check.js')).checkCommand,
+  test: async () => (await import('./test.js')).testCommand,
+  doctor: async () => (await import('./doctor.js')).doctorCommand,
+  revoke: async () => (await import('./revoke.js')).revokeCommand,
+  'kube-controller': async () => (await import('./kube-controller.js')).kubeControllerCommand,
 };
 
 export async function main(argv: string[], io: CommandIo = processIo): Promise<number> {
@@ -49,12 +45,13 @@ export async function main(argv: string[], io: CommandIo = processIo): Promise<n
     io.stdout('purser 0.1.0\n');
     return 0;
   }
-  const run = COMMANDS[cmd];
-  if (!run) {
+  const load = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
+  if (!load) {
     io.stderr(`purser: unknown command ${JSON.stringify(cmd)}; run 'purser --help'\n`);
     return 2;
   }
   try {
+    const run = await load();
     return await run(rest, io);
   } catch (e) {
     if (e instanceof UsageError) {

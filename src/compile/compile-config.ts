@@ -1,8 +1,7 @@
 import { X509Certificate } from 'node:crypto';
-import { FilterParser } from 'ldapts';
 import { readGroupsFile } from '../authn/groups-file.js';
 import { readHtpasswd } from '../authn/htpasswd.js';
-import { fillFilter, placeholders } from '../authn/ldap/template.js';
+import { fillFilter, parseLdapFilter, placeholders } from '../authn/ldap/template.js';
 import { localKeySet } from '../authn/oidc/key-set.js';
 import type { StoredCredential } from '../authn/static-users.js';
 import { type CompiledRule, type ConditionCompiler, compileRules } from '../authz/acl.js';
@@ -194,7 +193,7 @@ function checkFilter(filter: string, key: string, no: (key: string, message: str
   }
   if (depth !== 0) no(key, 'not a valid LDAP filter (RFC 4515): unbalanced parentheses');
   try {
-    FilterParser.parseString(fillFilter(filter, { username: 'u', dn: 'cn=g' }));
+    parseLdapFilter(fillFilter(filter, { username: 'u', dn: 'cn=g' }));
   } catch (e) {
     no(key, `not a valid LDAP filter (RFC 4515): ${(e as Error).message}`);
   }

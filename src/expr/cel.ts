@@ -1,6 +1,9 @@
-import { Environment } from '@marcbachmann/cel-js';
+import type { Environment } from '@marcbachmann/cel-js';
+import { lazyModule } from '../util/lazy-module.js';
 import { Re2Cache } from '../util/re2.js';
 import { shownExpression } from '../util/redact.js';
+
+const celJs = lazyModule<typeof import('@marcbachmann/cel-js')>('@marcbachmann/cel-js');
 
 /**
  * CEL expressions in the configuration (ACL `when`, provider `account`/`when`/`labels`).
@@ -22,7 +25,7 @@ function environment(vars: readonly CelVariables[]): Environment {
   const key = vars.join(',');
   let env = envCache.get(key);
   if (!env) {
-    env = new Environment({
+    env = new (celJs().Environment)({
       homogeneousAggregateLiterals: false,
       limits: {
         maxAstNodes: 2000,

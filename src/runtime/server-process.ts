@@ -2,7 +2,7 @@ import { type AuditLog, openAuditLog } from '../audit/audit-log.js';
 import type { Config } from '../config/load.js';
 import { ConfigError } from '../core/errors.js';
 import { drainServer } from '../http/drain.js';
-import { RegistryProxy } from '../proxy/server.js';
+import type { RegistryProxy } from '../proxy/server.js';
 import { buildApp } from '../server/app.js';
 import { TokenHttpServer } from '../server/http.js';
 import type { Metrics } from '../server/metrics.js';
@@ -114,6 +114,8 @@ export class ServerProcess {
       kid: state.keyring.kidOf(state.keyring.keys[0]!),
     });
     if (config.proxy) {
+      // Loaded only here: the proxy and undici are most of a process that runs none.
+      const { RegistryProxy } = await import('../proxy/server.js');
       const proxy = new RegistryProxy(config.proxy, token, runtime, logger, metrics);
       p.proxy = proxy;
       const purl = await proxy.listen();

@@ -1,5 +1,5 @@
 import type { Authenticator } from '../authn/authenticator.js';
-import { LdapAuthenticator } from '../authn/ldap/authenticator.js';
+import type { LdapAuthenticator } from '../authn/ldap/authenticator.js';
 import { OidcAuthenticator, OidcProviders } from '../authn/oidc/authenticator.js';
 import { OidcProvider } from '../authn/oidc/provider.js';
 import { StaticUsers } from '../authn/static-users.js';
@@ -144,13 +144,18 @@ export async function buildApp(
   if (providerList.length) own.push(new OidcAuthenticator(providers, 'by-issuer'));
   // LDAP last: a username no static user or provider claims may be a directory user; a JWT
   // password is an OIDC login, never sent to the directory.
+  // ldapts is loaded only for a config with ldap:.
   const ldap = config.ldap
-    ? new LdapAuthenticator({ ...config.ldap, ca: compiled.ldapCa }, config.auth.cacheSeconds, {
-        loginCache: stores.loginCache,
-        loginCacheSecret: derivedSecret(keyring.signer.key, 'login cache'),
-        onLoginCache: (result) => metrics?.loginCache.inc({ result }),
-        logger,
-      })
+    ? new (await import('../authn/ldap/authenticator.js')).LdapAuthenticator(
+        { ...config.ldap, ca: compiled.ldapCa },
+        config.auth.cacheSeconds,
+        {
+          loginCache: stores.loginCache,
+          loginCacheSecret: derivedSecret(keyring.signer.key, 'login cache'),
+          onLoginCache: (result) => metrics?.loginCache.inc({ result }),
+          logger,
+        },
+      )
     : undefined;
   if (ldap) own.push(ldap);
   if (config.ldap?.url.startsWith('ldap:') && !config.ldap.startTLS) {

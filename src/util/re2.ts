@@ -1,4 +1,7 @@
-import { RE2JS } from 're2js';
+import type { RE2JS } from 're2js';
+import { lazyModule } from './lazy-module.js';
+
+const re2js = lazyModule<typeof import('re2js')>('re2js');
 
 /**
  * Regular expressions with RE2 semantics, matched in time linear in the input, for every
@@ -25,7 +28,7 @@ export function compileRe2(source: string): RE2JS {
     throw new RegexSyntaxError(`regular expression longer than ${MAX_PATTERN_LENGTH} characters`);
   let re: RE2JS;
   try {
-    re = RE2JS.compile(source);
+    re = re2js().RE2JS.compile(source);
   } catch (e) {
     // re2js messages quote only the offending fragment of the pattern.
     throw new RegexSyntaxError(e instanceof Error ? e.message : String(e));

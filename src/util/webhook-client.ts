@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
-import { Agent, type Dispatcher, request } from 'undici';
 import type { Secret } from '../core/secret.js';
+import { type LazyDispatcher, lazyDispatcher } from './lazy-dispatcher.js';
 
 /** The version of the request and answer documents (docs/authentication.md#webhooks). */
 export const WEBHOOK_API_VERSION = 'purser.dev/v1';
@@ -57,19 +57,22 @@ export function webhookTarget(url: string): string {
  */
 export class WebhookClient {
   readonly #o: WebhookClientOptions;
-  readonly #agent: Dispatcher;
+  readonly #agent: LazyDispatcher;
   readonly target: string;
 
   constructor(options: WebhookClientOptions) {
     this.#o = options;
     this.target = webhookTarget(options.url);
-    this.#agent = new Agent({
-      connect: { ...(options.ca ? { ca: options.ca } : {}), timeout: options.timeoutMs },
-      headersTimeout: options.timeoutMs,
-      bodyTimeout: options.timeoutMs,
-      keepAliveTimeout: 30_000,
-      connections: 16,
-    });
+    this.#agent = lazyDispatcher(
+      ({ Agent }) =>
+        new Agent({
+          connect: { ...(options.ca ? { ca: options.ca } : {}), timeout: options.timeoutMs },
+          headersTimeout: options.timeoutMs,
+          bodyTimeout: options.timeoutMs,
+          keepAliveTimeout: 30_000,
+          connections: 16,
+        }),
+    );
   }
 
   async post(document: unknown): Promise<unknown> {
@@ -97,9 +100,10 @@ export class WebhookClient {
       return new WebhookCallError('network', code ? `${code}: ${msg}` : msg);
     };
     try {
+      const [{ request }, dispatcher] = await Promise.all([import('undici'), this.#agent.get()]);
       const res = await request(this.#o.url, {
         method: 'POST',
-        dispatcher: this.#agent,
+        dispatcher,
         signal: controller.signal,
         body,
         headers: {

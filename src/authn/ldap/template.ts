@@ -1,4 +1,7 @@
-import { Filter } from 'ldapts';
+import { lazyModule } from '../../util/lazy-module.js';
+
+// Loaded at the first filter (a config with ldap:), not with every config.
+const ldapts = lazyModule<typeof import('ldapts')>('ldapts');
 
 /**
  * Placeholders in configured LDAP strings. Every value is escaped for where it goes, so a
@@ -11,7 +14,7 @@ const PLACEHOLDER = /\{(username|dn)\}/g;
 
 /** RFC 4515 §3: `*`, `(`, `)`, `\` and NUL become `\2a`, `\28`, `\29`, `\5c`, `\00`. */
 export function escapeFilterValue(value: string): string {
-  return Filter.escape(value);
+  return ldapts().Filter.escape(value);
 }
 
 /**
@@ -46,4 +49,9 @@ export function fillDn(template: string, username: string): string {
 /** The placeholders a template uses. */
 export function placeholders(template: string): Set<string> {
   return new Set([...template.matchAll(PLACEHOLDER)].map((m) => m[1]!));
+}
+
+/** Parses a filled filter (RFC 4515) with ldapts; throws its error for one that is not valid. */
+export function parseLdapFilter(filter: string): void {
+  ldapts().FilterParser.parseString(filter);
 }

@@ -1,19 +1,27 @@
-import { Agent, type Dispatcher, request } from 'undici';
+import type { Dispatcher } from 'undici';
+import { type LazyDispatcher, lazyDispatcher } from '../../util/lazy-dispatcher.js';
 
 const MAX_BYTES = 1024 * 1024;
 
-/** An HTTP client for one issuer: its own CA when configured, keep-alive, bounded bodies. */
-export function issuerDispatcher(ca: string | undefined): Dispatcher {
-  return new Agent({ connect: ca ? { ca } : {}, keepAliveTimeout: 30_000, connections: 4 });
+/** The agent for one issuer (made at the first fetch): its own CA when configured, keep-alive. */
+export function issuerDispatcher(ca: string | undefined): LazyDispatcher {
+  return lazyDispatcher(
+    ({ Agent }) => new Agent({ connect: ca ? { ca } : {}, keepAliveTimeout: 30_000, connections: 4 }),
+  );
 }
 
 /** GETs a JSON document with a timeout; throws an Error whose message says what went wrong. */
-export async function fetchJson(url: string, dispatcher: Dispatcher, timeoutMs: number): Promise<unknown> {
+export async function fetchJson(
+  url: string,
+  dispatcher: LazyDispatcher,
+  timeoutMs: number,
+): Promise<unknown> {
+  const { request } = await import('undici');
   const signal = AbortSignal.timeout(timeoutMs);
   let res: Dispatcher.ResponseData<unknown>;
   try {
     res = await request(url, {
-      dispatcher,
+      dispatcher: await dispatcher.get(),
       signal,
       headers: { accept: 'application/json' },
       maxRedirections: 0,

@@ -9,8 +9,8 @@ import {
   errors as joseErrors,
   type KeyObject,
 } from 'jose';
-import type { Dispatcher } from 'undici';
 import { PurserError } from '../../core/errors.js';
+import type { LazyDispatcher } from '../../util/lazy-dispatcher.js';
 import type { Logger } from '../../util/log.js';
 import { pemValueLabel, readPemValue } from '../../util/pem-value.js';
 import { fetchJson } from './fetch-json.js';
@@ -28,7 +28,7 @@ export interface KeySetOptions {
   cooldownMs: number;
   timeoutMs: number;
   staleForMs: number;
-  dispatcher: Dispatcher;
+  dispatcher: LazyDispatcher;
   logger: Logger;
   onFetch?: (kind: 'discovery' | 'jwks', outcome: 'ok' | 'error') => void;
   checkUrl: (url: string) => string | undefined;

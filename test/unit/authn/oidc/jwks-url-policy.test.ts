@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { MockAgent } from 'undici';
 import { RemoteKeySet } from '../../../../src/authn/oidc/key-set.js';
+import { lazyDispatcher } from '../../../../src/util/lazy-dispatcher.js';
 import { silentLogger } from '../../../../src/util/log.js';
 import { discoveredJwksUrlProblem } from '../../../../src/util/url-policy.js';
 import { TestIssuer } from '../../../helpers/issuer.js';
@@ -71,7 +72,7 @@ describe('discovery of a remote https issuer naming a loopback jwks_uri', () => 
       cooldownMs: 0,
       timeoutMs: 2_000,
       staleForMs: 0,
-      dispatcher: agent,
+      dispatcher: lazyDispatcher(() => agent),
       logger: silentLogger,
       // As OidcProvider wires it.
       checkUrl: (u) => discoveredJwksUrlProblem(u, ISSUER),

@@ -119,7 +119,9 @@ async function main() {
     );
     for (let round = 1; round <= ROUNDS; round++) {
       for (const sc of scenarios) {
-        for (const v of variants) {
+        // The order turns each round, so no server always runs first (or last) in a round.
+        const order = variants.map((_, i) => variants[(i + round - 1) % variants.length]);
+        for (const v of order) {
           const server = v.server(sc);
           const r = await runLoad(server, sc);
           runs.push({ round, scenario: sc.name, variant: v.key, server: server.name, ...r });
@@ -130,6 +132,14 @@ async function main() {
       }
     }
 
+    const pairedRatio = (scenario, variant) => {
+      const of = (v, round) =>
+        runs.find((r) => r.scenario === scenario && r.variant === v && r.round === round);
+      const ratios = [];
+      for (let round = 1; round <= ROUNDS; round++)
+        ratios.push(of(variant, round).rps / of('floor', round).rps);
+      return median(ratios);
+    };
     const summary = scenarios.map((sc) => {
       const of = (variant) => {
         const rs = runs.filter((r) => r.scenario === sc.name && r.variant === variant);
@@ -155,8 +165,13 @@ async function main() {
         floor,
         purserWarn,
         purserInfo,
-        ratioWarn: purserWarn.rps / floor.rps,
-        ratioInfo: purserInfo.rps / floor.rps,
+        // The machine's speed drifts within a run (a VM's neighbours): each Purser run is
+        // divided by the floor run of its own round, seconds away, and the median of those
+        // ratios is reported. The ratio of the medians is kept too.
+        ratioWarn: pairedRatio(sc.name, 'purserWarn'),
+        ratioInfo: pairedRatio(sc.name, 'purserInfo'),
+        ratioOfMediansWarn: purserWarn.rps / floor.rps,
+        ratioOfMediansInfo: purserInfo.rps / floor.rps,
       };
     });
 
@@ -217,7 +232,7 @@ function renderResults(r) {
   const s = r.settings;
   const lines = [
     `Measured ${m.date.slice(0, 10)} on ${m.nproc} cores (${m.cpu}), ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}` +
-      `${m.commit ? `, Purser at commit ${m.commit}` : ''}. ${s.rounds} rounds × (${s.warmup} s warm-up + ${s.duration} s measured) per server and scenario, ${s.connections} keep-alive connections; medians of the rounds; the whole run took ${r.elapsedSeconds} s; load average ${r.loadAverage.before} before, ${r.loadAverage.after} after.`,
+      `${m.commit ? `, Purser at commit ${m.commit}` : ''}. ${s.rounds} rounds × (${s.warmup} s warm-up + ${s.duration} s measured) per server and scenario, ${s.connections} keep-alive connections; medians of the rounds, and Purser / floor the median of the rounds' ratios; the whole run took ${r.elapsedSeconds} s; load average ${r.loadAverage.before} before, ${r.loadAverage.after} after.`,
     '',
     "| scenario | server | req/s | req/s per round | p50 ms | p99 ms | server CPU | server CPU µs/req | others' CPU | Purser / floor, req/s | Purser / floor, CPU per req |",
     '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

@@ -5,7 +5,7 @@ import type {
   ScopeAnswer,
   ScopeDecision,
 } from './authorizer.js';
-import { askClamped, finalDecision } from './clamp.js';
+import { askClamped, finalDecision, markDeciding } from './clamp.js';
 
 /**
  * Authorizers asked in order: for each scope, the first that decides (answers a `granted`
@@ -15,7 +15,15 @@ import { askClamped, finalDecision } from './clamp.js';
  */
 export function chainAuthorizers(authorizers: readonly Authorizer[]): DecidingAuthorizer {
   const members = [...authorizers];
-  return {
+  const [only] = members;
+  // One member (the ACL of most configs): its clamped answer, with undecided scopes closed.
+  if (members.length === 1 && only)
+    return markDeciding({
+      async authorize(req: AccessRequest): Promise<ScopeDecision[]> {
+        return (await askClamped(only, req)).map(finalDecision);
+      },
+    });
+  return markDeciding({
     async authorize(req: AccessRequest): Promise<ScopeDecision[]> {
       const answers: ScopeAnswer[] = req.scopes.map((s) => ({
         requested: { ...s, actions: [...s.actions] },
@@ -34,5 +42,5 @@ export function chainAuthorizers(authorizers: readonly Authorizer[]): DecidingAu
       }
       return answers.map(finalDecision);
     },
-  };
+  });
 }

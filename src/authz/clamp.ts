@@ -97,23 +97,37 @@ const frozenScope = (s: Scope): Scope =>
 
 /**
  * Asks `inner` and clamps its answer (clampAnswers). The authorizer sees frozen copies of
- * the scopes: it cannot change what the clamp compares against.
+ * the scopes, and the clamp compares against those same copies: whatever the authorizer
+ * does, it cannot change what its answer is held to.
  */
 export async function askClamped(inner: Authorizer, req: AccessRequest): Promise<ScopeAnswer[]> {
-  const scopes = req.scopes.map((s) => ({ ...s, actions: [...s.actions] }));
-  const answers = await inner.authorize({
-    ...req,
-    identity: Object.freeze({ ...req.identity }),
-    scopes: Object.freeze(scopes.map(frozenScope)),
-  });
+  const scopes = Object.freeze(req.scopes.map(frozenScope));
+  const answers = await inner.authorize({ ...req, identity: Object.freeze({ ...req.identity }), scopes });
   return clampAnswers(scopes, answers);
 }
 
-/** Wraps an authorizer so every answer is clamped and every scope decided (nothing by default). */
+/**
+ * The authorizers this module and chain.ts make: each answer already clamped to the
+ * request and every scope decided, from code that changes nothing it is given. Clamping
+ * one again would copy and compare the same scopes twice per token.
+ */
+const deciding = new WeakSet<object>();
+
+/** Marks an authorizer made here or by chainAuthorizers as already clamping (see `deciding`). */
+export function markDeciding(a: DecidingAuthorizer): DecidingAuthorizer {
+  deciding.add(a);
+  return a;
+}
+
+/**
+ * Wraps an authorizer so every answer is clamped and every scope decided (nothing by
+ * default); one that already does (a chain, or a wrapper made here) is returned as is.
+ */
 export function clampedAuthorizer(inner: Authorizer): DecidingAuthorizer {
-  return {
+  if (deciding.has(inner)) return inner as DecidingAuthorizer;
+  return markDeciding({
     async authorize(req: AccessRequest): Promise<ScopeDecision[]> {
       return (await askClamped(inner, req)).map(finalDecision);
     },
-  };
+  });
 }

@@ -48,6 +48,13 @@ export interface Authenticator {
    */
   throttleKey?(credentials: Credentials, ip: string): string | undefined;
   /**
+   * True when exactly these credentials passed a full check recently (a login cache hit):
+   * such a request is no guess, so it skips the limit on checks of one key running at once
+   * (a burst of right passwords is not queued behind it); the lockout itself still applies.
+   * Must not check anything slow: it runs before the login. Without the hook: false.
+   */
+  verified?(credentials: Credentials): Promise<boolean>;
+  /**
    * Seconds a refresh token issued to `identity` lives; 0 (or no hook) means none. Also asked
    * of each authenticator in turn, for `purser.issue()` identities no login produced: the
    * first with a lifetime issues the refresh token, so answer 0 for identities not yours.

@@ -149,6 +149,13 @@ export class StaticUsers implements Authenticator {
     return this.#checks.imitate();
   }
 
+  async verified(credentials: Credentials): Promise<boolean> {
+    const stored = this.#users.get(credentials.username);
+    if (!stored || !('hash' in stored)) return false; // a plaintext check is never queued long
+    const id = this.#cache.id(credentials.username, credentials.password.reveal(), stored.hash);
+    return (await this.#cache.state(id, this.#now())) !== 'miss';
+  }
+
   async authenticate(credentials: Credentials, ctx: AuthnContext): Promise<AuthnResult> {
     const stored = this.#users.get(credentials.username);
     if (!stored) return { outcome: 'no-match' };

@@ -129,12 +129,20 @@ export class TokenService {
     request?: LoginRequest,
   ): Promise<Established> {
     const limitKey = this.#throttleKey(credentials, ip);
+    // Credentials an authenticator has just verified are no guess: no slot to wait for.
+    if (await this.#verified(credentials))
+      return this.#authenticateNow(credentials, ip, limitKey, trace, request);
     await this.#acquire(limitKey);
     try {
       return await this.#authenticateNow(credentials, ip, limitKey, trace, request);
     } finally {
       this.#release(limitKey);
     }
+  }
+
+  async #verified(credentials: Credentials): Promise<boolean> {
+    for (const a of this.#o.authenticators) if (a.verified && (await a.verified(credentials))) return true;
+    return false;
   }
 
   /** Waits for a slot: the capacity comes from the store, the gate is this process's. */

@@ -82,6 +82,17 @@ export class LdapAuthenticator implements Authenticator {
     ]);
   }
 
+  async verified(credentials: Credentials): Promise<boolean> {
+    const { username } = credentials;
+    const password = credentials.password.reveal();
+    if (username === '' || username.length > MAX_USERNAME || password === '') return false;
+    const id = this.#cache.id(username, password, this.#fingerprint);
+    return (
+      (await this.#cache.state(id, this.#now())) !== 'miss' &&
+      this.#identities.get(id, this.#now()) !== undefined
+    );
+  }
+
   async authenticate(credentials: Credentials, ctx: AuthnContext): Promise<AuthnResult> {
     const { username } = credentials;
     const password = credentials.password.reveal();

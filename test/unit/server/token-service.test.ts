@@ -190,6 +190,58 @@ describe('TokenService', () => {
     assert.ok(evaluated <= 2, `${evaluated} of 30 guesses were checked with max=2: ${JSON.stringify(codes)}`);
   });
 
+  test('credentials an authenticator has verified skip the limit on checks at once, not the lockout', async () => {
+    // A stand-in: the right password is known-good (a login cache hit); each check takes 30 ms.
+    let running = 0;
+    let most = 0;
+    const make = (withVerified: boolean): Authenticator => ({
+      kind: 'cached',
+      ...(withVerified ? { verified: async (c: Credentials) => c.password.reveal() === 'pw' } : {}),
+      async authenticate(c) {
+        most = Math.max(most, ++running);
+        await new Promise((r) => setTimeout(r, 30));
+        running--;
+        return c.password.reveal() === 'pw'
+          ? {
+              outcome: 'authenticated',
+              identity: { account: c.username, provider: 'static', labels: {}, claims: {} },
+            }
+          : { outcome: 'rejected', reason: 'wrong' };
+      },
+    });
+    const burst = (s: TokenService, password: string, n: number) =>
+      Promise.allSettled(Array.from({ length: n }, () => s.authenticate(pw('bob', password), '10.9.9.9')));
+    // Without the hook a burst of right passwords runs at most max (2) at once…
+    const plain = service({ authenticators: [make(false)] }).s;
+    assert.ok((await burst(plain, 'pw', 8)).every((r) => r.status === 'fulfilled'));
+    assert.equal(most, 2);
+    // …with it, all at once; wrong passwords are still gated to max.
+    most = 0;
+    const { s } = service({ authenticators: [make(true)] });
+    assert.ok((await burst(s, 'pw', 8)).every((r) => r.status === 'fulfilled'));
+    assert.equal(most, 8);
+    most = 0;
+    const wrong = await burst(s, 'guess', 8);
+    assert.ok(most <= 2, `${most} wrong passwords were checked at once with max=2`);
+    assert.ok(
+      wrong.some(
+        (r) => r.status === 'rejected' && (r.reason as { code?: string }).code === 'TOO_MANY_ATTEMPTS',
+      ),
+    );
+    // Locked out now: a verified password is refused too (the lockout is not the gate).
+    await assert.rejects(s.authenticate(pw('bob', 'pw'), '10.9.9.9'), purserError('TOO_MANY_ATTEMPTS'));
+  });
+
+  test('StaticUsers.verified: true only for a password that passed the bcrypt check and is cached', async () => {
+    const users = new StaticUsers(new Map([['alice', { hash: cheapHash('pw') }]]), 60);
+    assert.equal(await users.verified(pw('alice', 'pw')), false, 'before any check');
+    const ctx = { ip: '10.1.1.1' };
+    assert.equal((await users.authenticate(pw('alice', 'pw'), ctx)).outcome, 'authenticated');
+    assert.equal(await users.verified(pw('alice', 'pw')), true);
+    assert.equal(await users.verified(pw('alice', 'other')), false);
+    assert.equal(await users.verified(pw('nobody', 'pw')), false);
+  });
+
   test('refused workload JWTs from one address do not lock out other JWTs with the same username', async () => {
     // A stand-in for a provider: accepts exactly one JWT-shaped password, and counts failures
     // per token (as OidcAuthenticator does) rather than per username.

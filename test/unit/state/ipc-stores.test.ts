@@ -114,6 +114,25 @@ describe('ipc stores shared by workers', () => {
     assert.equal(h.slots.size, 1);
   });
 
+  test('an acquire of a full key waits for a slot given back, and answers false only after its wait', async () => {
+    const throttle = new MemoryThrottleStore();
+    const h = { ...host(), throttle, slots: new ThrottleSlots(throttle, { waitMs: 300 }) };
+    const [w1, w2] = [worker(h, 1), worker(h, 2)];
+    for (let i = 0; i < 3; i++) assert.equal(await w1.stores.throttle.acquire!('k', policy), true);
+    // Full: the fourth waits; a slot given back 50 ms later lets it through then, not at 300 ms.
+    const t0 = Date.now();
+    const waiting = w2.stores.throttle.acquire!('k', policy);
+    setTimeout(() => void w1.stores.throttle.release!('k'), 50);
+    assert.equal(await waiting, true);
+    const waited = Date.now() - t0;
+    assert.ok(waited >= 45 && waited < 250, `took the slot after ${waited} ms`);
+    // Full again and nothing given back: false once the wait is over.
+    const t1 = Date.now();
+    assert.equal(await w2.stores.throttle.acquire!('k', policy), false);
+    assert.ok(Date.now() - t1 >= 290, 'answered before its wait was over');
+    assert.equal(h.slots.size, 1);
+  });
+
   test("a worker's slots come back when it dies", async () => {
     const h = host();
     const w1 = worker(h, 1);

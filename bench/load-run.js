@@ -18,6 +18,12 @@ export function rssMiB(pid) {
   return m ? Number(m[1]) / 1024 : Number.NaN;
 }
 
+/** Proportional set size, MiB: RSS with each shared page divided among the processes mapping it. */
+export function pssMiB(pid) {
+  const m = /^Pss:\s*(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : Number.NaN;
+}
+
 /** The direct children of a process (a `serve --workers N` primary's workers). */
 export function children(pid) {
   try {

@@ -4,14 +4,14 @@
 // summary on stderr. `node bench/workers.js` after `npm run build`.
 //
 // Knobs (environment): BENCH_ROUNDS (3), BENCH_DURATION seconds (5), BENCH_WARMUP seconds (1),
-// BENCH_CONNECTIONS (32), BENCH_WORKERS (2).
+// BENCH_CONNECTIONS (32), BENCH_WORKERS (2), BENCH_IDLE seconds before the idle RSS (30).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { stringify } from 'yaml';
-import { children, rssMiB } from './load-run.js';
+import { children, pssMiB, rssMiB } from './load-run.js';
 import { BENCH, benchToken, freePort, generateKeys, log, machine, startServer, stopServer } from './setup.js';
 
 const env = process.env;
@@ -20,6 +20,7 @@ const DURATION = Number(env.BENCH_DURATION ?? 5);
 const WARMUP = Number(env.BENCH_WARMUP ?? 1);
 const CONNECTIONS = Number(env.BENCH_CONNECTIONS ?? 32);
 const WORKERS = Number(env.BENCH_WORKERS ?? 2);
+const IDLE = Number(env.BENCH_IDLE ?? 30);
 const PATH = `/token?service=registry.bench&scope=${encodeURIComponent('repository:public/app:pull')}`;
 
 const median = (xs) => {
@@ -100,15 +101,20 @@ try {
   };
   const one = await start(1);
   const many = await start(WORKERS);
-  // Idle: started, nothing served yet but the start-up probes.
-  await new Promise((r) => setTimeout(r, 2_000));
+  // Idle: started, nothing served yet but the start-up probes, left alone for IDLE seconds
+  // (V8 gives back the young generation start-up grew once a process has been idle a while).
+  // RSS counts the pages of node's binary every process maps; PSS shares them out.
+  await new Promise((r) => setTimeout(r, IDLE * 1000));
+  const mem = (pid) => ({ rss: round1(rssMiB(pid)), pss: round1(pssMiB(pid)) });
   const idle = {
-    single: round1(rssMiB(one.child.pid)),
-    primary: round1(rssMiB(many.child.pid)),
-    workers: children(many.child.pid).map((p) => round1(rssMiB(p))),
+    afterSeconds: IDLE,
+    single: mem(one.child.pid),
+    primary: mem(many.child.pid),
+    workers: children(many.child.pid).map(mem),
   };
+  const show = (m) => `${m.rss} (PSS ${m.pss})`;
   log(
-    `idle RSS: single process ${idle.single} MiB; primary ${idle.primary} MiB, workers ${idle.workers.join(', ')} MiB`,
+    `idle after ${IDLE} s, MiB RSS (PSS): single process ${show(idle.single)}; primary ${show(idle.primary)}, workers ${idle.workers.map(show).join(', ')}`,
   );
   const runs = { 1: [], [WORKERS]: [] };
   for (let round = 1; round <= ROUNDS; round++) {

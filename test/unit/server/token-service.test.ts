@@ -240,6 +240,12 @@ describe('TokenService', () => {
     assert.equal(await users.verified(pw('alice', 'pw')), true);
     assert.equal(await users.verified(pw('alice', 'other')), false);
     assert.equal(await users.verified(pw('nobody', 'pw')), false);
+    // The id is kept with the credentials object, but only for that username and password.
+    const reused = pw('alice', 'pw');
+    assert.equal(await users.verified(reused), true);
+    reused.password = new Secret('other');
+    assert.equal(await users.verified(reused), false);
+    assert.equal((await users.authenticate(reused, ctx)).outcome, 'rejected');
   });
 
   test('refused workload JWTs from one address do not lock out other JWTs with the same username', async () => {

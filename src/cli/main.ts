@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { isPurserError } from '../core/errors.js';
 import { type CommandIo, processIo, UsageError } from './usage.js';
 
@@ -45,7 +46,14 @@ export async function main(argv: string[], io: CommandIo = processIo): Promise<n
     io.stdout('purser 0.1.0\n');
     return 0;
   }
-  const load = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
+  // A worker forked by `serve --workers N` (same arguments): it takes its config from its
+  // primary, so it loads none of serve's file reading and validation.
+  const load =
+    cmd === 'serve' && cluster.isWorker
+      ? async (): Promise<Command> => (await import('../runtime/cluster-worker.js')).runWorker
+      : Object.hasOwn(COMMANDS, cmd)
+        ? COMMANDS[cmd]
+        : undefined;
   if (!load) {
     io.stderr(`purser: unknown command ${JSON.stringify(cmd)}; run 'purser --help'\n`);
     return 2;

@@ -4,7 +4,6 @@ import { compileConfig } from '../compile/compile-config.js';
 import { type Config, loadConfigFile, readKubernetesSection } from '../config/load.js';
 import type { PurserError } from '../core/errors.js';
 import { runPrimary } from '../runtime/cluster-primary.js';
-import { runWorker } from '../runtime/cluster-worker.js';
 import {
   blameOverlay,
   type ConfigOverlay,
@@ -88,12 +87,6 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
     throw new UsageError('--workers needs --config (the development default runs one process)');
   if (registryBinFlag !== undefined && noRegistry)
     throw new UsageError('--registry-bin and --no-registry exclude each other');
-  if (file && cluster.isWorker) {
-    // A worker forked by the primary below, started with the same arguments.
-    const config = loadConfigFile(file);
-    const logger = createLogger({ level: config.log.level, format: config.log.format });
-    return runWorker(file, logger, (timeoutFlag ?? config.shutdownTimeout) * 1000);
-  }
   const registryListen = process.env.PURSER_REGISTRY_LISTEN || DEFAULT_REGISTRY_LISTEN;
   if (!file && !noRegistry) splitHostPort(registryListen);
   const registryBin = noRegistry

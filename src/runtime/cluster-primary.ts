@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import { compileConfig } from '../compile/compile-config.js';
 import { type Config, loadConfigFile } from '../config/load.js';
+import { encodeConfig } from '../config/transfer.js';
 import { ConfigError } from '../core/errors.js';
 import type { Metrics } from '../server/metrics.js';
 import { serveStores } from '../state/ipc-stores.js';
@@ -13,9 +14,9 @@ import { FileWatch, referencedFiles } from './file-watch.js';
 import { ReloadQueue } from './reload-queue.js';
 import type { ListeningFields, ReloadResult } from './server-process.js';
 import { restartNeeded } from './server-process.js';
+import { WORKER_SLOT_ENV, type WorkerReload, type WorkerSettings } from './worker-protocol.js';
 
 /** The environment variable that gives a worker its slot (0..N-1). */
-export const WORKER_SLOT_ENV = 'PURSER_WORKER_SLOT';
 
 export interface PrimaryOptions {
   file: string;
@@ -112,6 +113,10 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
     slot.ready = false;
     slot.startedAt = Date.now();
     if (shared) serveStores(channel, worker.id, shared, slots);
+    channel.handle(
+      'settings',
+      (): WorkerSettings => ({ config: encodeConfig(current), shutdownTimeoutMs: o.shutdownTimeoutMs }),
+    );
     channel.handle('metrics', () => aggregate());
     channel.handle('ready', (body) => {
       slot.ready = true;
@@ -197,10 +202,12 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
     }
     for (const [msg, fields] of restartNeeded(current, next)) logger.warn(msg, fields);
     const live = table.filter((s) => s.ready && s.channel);
+    // Every worker gets the config validated here, not the file (which may change meanwhile).
+    const reload: WorkerReload = { config: encodeConfig(next), trigger };
     const results = await Promise.all(
       live.map((s) =>
         s
-          .channel!.request<ReloadResult>('reload', trigger, RELOAD_TIMEOUT_MS)
+          .channel!.request<ReloadResult>('reload', reload, RELOAD_TIMEOUT_MS)
           .catch((e: Error): ReloadResult => ({ ok: false, error: e.message, key: undefined })),
       ),
     );

@@ -1,10 +1,10 @@
-import { loadConfigFile } from '../config/load.js';
+import { decodeConfig } from '../config/transfer.js';
 import { Metrics } from '../server/metrics.js';
 import { ipcStores } from '../state/ipc-stores.js';
 import { IpcChannel, type IpcEndpoint } from '../util/ipc-channel.js';
-import type { Logger } from '../util/log.js';
-import { WORKER_SLOT_ENV } from './cluster-primary.js';
+import { createLogger } from '../util/log.js';
 import { ServerProcess } from './server-process.js';
+import { WORKER_SLOT_ENV, type WorkerReload, type WorkerSettings } from './worker-protocol.js';
 
 /** The worker's /metrics waits this long for its primary's sum. */
 const METRICS_TIMEOUT_MS = 5_000;
@@ -16,7 +16,7 @@ const METRICS_TIMEOUT_MS = 5_000;
  * left to the primary (a terminal sends it to every process of the group); a SIGTERM sent to
  * the worker alone drains it, and the primary starts another. Resolves with the exit code.
  */
-export async function runWorker(file: string, logger: Logger, shutdownTimeoutMs: number): Promise<number> {
+export async function runWorker(): Promise<number> {
   const endpoint: IpcEndpoint = {
     send: (m) => process.send?.(m) ?? false,
     on: (e, l) => process.on(e, l),
@@ -24,7 +24,12 @@ export async function runWorker(file: string, logger: Logger, shutdownTimeoutMs:
   };
   const channel = new IpcChannel(endpoint);
   const slot = Number(process.env[WORKER_SLOT_ENV] ?? 0);
-  const config = loadConfigFile(file);
+  // The primary's config, not the file's: the worker loads neither the YAML parser nor the
+  // schema, and applies exactly what was validated.
+  const settings = await channel.request<WorkerSettings>('settings', null, 30_000);
+  const config = decodeConfig(settings.config);
+  const { shutdownTimeoutMs } = settings;
+  const logger = createLogger({ level: config.log.level, format: config.log.format });
   const metrics = new Metrics();
   metrics.aggregateWith(() => channel.request<string>('metrics', null, METRICS_TIMEOUT_MS));
   let stop: () => void = () => {};
@@ -41,9 +46,10 @@ export async function runWorker(file: string, logger: Logger, shutdownTimeoutMs:
     slot,
   });
   channel.handle('metrics-json', () => metrics.registry.getMetricsAsJSON());
-  channel.handle('reload', (trigger) =>
-    p.reload(file, { count: false, trigger: typeof trigger === 'string' ? trigger : 'reload' }),
-  );
+  channel.handle('reload', (body) => {
+    const r = body as WorkerReload;
+    return p.reloadWith(decodeConfig(r.config), { count: false, trigger: r.trigger });
+  });
   channel.handle('tls', (trigger) => {
     p.reloadTls(typeof trigger === 'string' ? trigger : 'reload');
     return null;

@@ -9,7 +9,7 @@ import type { Metrics } from '../server/metrics.js';
 import type { RedisStores } from '../state/redis-stores.js';
 import type { Stores } from '../state/stores.js';
 import type { Logger } from '../util/log.js';
-import { blameOverlay, type ConfigOverlay, loadLayeredConfig, overlayAtFault } from './config-overlays.js';
+import type { ConfigOverlay } from './config-overlays.js';
 import { closeState, Runtime } from './runtime.js';
 import { TlsReloader } from './tls-reload.js';
 
@@ -145,18 +145,52 @@ export class ServerProcess {
    * files, from whichever config is in force.
    */
   reload(file: string, options: ReloadOptions = {}): Promise<ReloadResult> {
-    // One at a time: a reload asked for during one runs after it.
-    const run = (this.#reloading ?? Promise.resolve()).then(() => this.#reloadOnce(file, options));
-    this.#reloading = run;
-    return run;
+    return this.#queue(async () => {
+      // Loaded here, not at start-up: a worker is handed its config and never reads a file.
+      const { blameOverlay, loadLayeredConfig, overlayAtFault } = await import('./config-overlays.js');
+      const overlays = options.overlays ?? [];
+      return this.#reloadOnce(
+        () => loadLayeredConfig(file, overlays),
+        async (caught) => {
+          const e = await blameOverlay(caught, file, overlays);
+          const secret = overlayAtFault(e, overlays);
+          return { e, ...(secret ? { secret: { kind: secret.kind, name: secret.name } } : {}) };
+        },
+        options,
+      );
+    });
   }
 
-  async #reloadOnce(file: string, options: ReloadOptions): Promise<ReloadResult> {
+  /**
+   * Swaps in the state built from `config`, validated already (a worker's, by its primary);
+   * the same as reload() otherwise.
+   */
+  reloadWith(config: Readonly<Config>, options: ReloadOptions = {}): Promise<ReloadResult> {
+    return this.#queue(() =>
+      this.#reloadOnce(
+        () => config,
+        async (e) => ({ e }),
+        options,
+      ),
+    );
+  }
+
+  /** One reload at a time: one asked for during another runs after it. */
+  #queue(run: () => Promise<ReloadResult>): Promise<ReloadResult> {
+    const next = (this.#reloading ?? Promise.resolve()).then(run);
+    this.#reloading = next;
+    return next;
+  }
+
+  async #reloadOnce(
+    load: () => Readonly<Config>,
+    blame: (caught: unknown) => Promise<{ e: unknown; secret?: { kind: string; name: string } }>,
+    options: ReloadOptions,
+  ): Promise<ReloadResult> {
     const rt = this.runtime;
-    const overlays = options.overlays ?? [];
     const count = options.count ?? true;
     try {
-      const next = loadLayeredConfig(file, overlays);
+      const next = load();
       // Built whole before the swap: an invalid config never replaces a working one.
       const built = await buildApp(next, this.#logger, this.#metrics, { previous: rt.state });
       if (rt.closed) {
@@ -167,14 +201,13 @@ export class ServerProcess {
       if (count) this.#metrics.reloads.inc({ outcome: 'ok' });
       return { ok: true, generation: rt.generation };
     } catch (caught) {
-      const e = await blameOverlay(caught, file, overlays);
-      const secret = overlayAtFault(e, overlays);
+      const { e, secret } = await blame(caught);
       if (count) this.#metrics.reloads.inc({ outcome: 'error' });
       return {
         ok: false,
         error: (e as Error).message,
         key: e instanceof ConfigError ? e.path || undefined : undefined,
-        ...(secret ? { secret: { kind: secret.kind, name: secret.name } } : {}),
+        ...(secret ? { secret } : {}),
       };
     } finally {
       // Certificates follow the configuration in force (the previous one when the new one

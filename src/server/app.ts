@@ -3,12 +3,12 @@ import type { LdapAuthenticator } from '../authn/ldap/authenticator.js';
 import { OidcAuthenticator, OidcProviders } from '../authn/oidc/authenticator.js';
 import { OidcProvider } from '../authn/oidc/provider.js';
 import { StaticUsers } from '../authn/static-users.js';
-import { WebhookAuthenticator } from '../authn/webhook.js';
+import type { WebhookAuthenticator } from '../authn/webhook.js';
 import { Acl } from '../authz/acl.js';
 import type { Authorizer, DecidingAuthorizer } from '../authz/authorizer.js';
 import { chainAuthorizers } from '../authz/chain.js';
 import { clampedAuthorizer } from '../authz/clamp.js';
-import { WebhookAuthorizer } from '../authz/webhook.js';
+import type { WebhookAuthorizer } from '../authz/webhook.js';
 import { zotCompatAuthorizer } from '../authz/zot-compat.js';
 import { type CompiledConfig, compileConfig } from '../compile/compile-config.js';
 import type { Config, WebhookConfig } from '../config/load.js';
@@ -169,7 +169,9 @@ export async function buildApp(
     metrics?.webhookDuration.observe(seconds, { hook });
   };
   const authnHook = config.webhooks.authn;
+  // The webhooks (and zod, which checks their answers) are loaded for a config with one.
   if (authnHook) {
+    const { WebhookAuthenticator } = await import('../authn/webhook.js');
     const hook = new WebhookAuthenticator({
       ...webhookTransport(authnHook, compiled.webhookCas.authn),
       logger,
@@ -185,6 +187,7 @@ export async function buildApp(
   const chain: Authorizer[] = options.withoutAcl ? [] : [acl.chainMember()];
   const authzHook = config.webhooks.authz;
   if (authzHook) {
+    const { WebhookAuthorizer } = await import('../authz/webhook.js');
     const hook = new WebhookAuthorizer({
       ...webhookTransport(authzHook, compiled.webhookCas.authz),
       claims: authzHook.claims,

@@ -3,7 +3,7 @@
 // it: undici (OIDC issuers, webhooks, the proxy), ioredis (redis:), ldapts (ldap:), CEL and
 // RE2 (expressions and regex patterns), the proxy, and the CLI's other commands.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { generateKeys, type KeyPair, startPurser } from '../helpers/purser.js';
@@ -15,7 +15,7 @@ const ESM_HOOKS = `
 import { appendFileSync } from 'node:fs';
 export async function load(url, context, next) {
   const r = await next(url, context);
-  appendFileSync(process.env.PURSER_TEST_LOADED, url + '\\n');
+  appendFileSync(process.env.PURSER_TEST_LOADED + '-' + process.pid, url + '\\n');
   return r;
 }`;
 const PRELOAD = `
@@ -27,7 +27,7 @@ const load = Module._load;
 Module._load = function (request, parent, isMain) {
   const out = load.apply(this, arguments);
   try {
-    appendFileSync(process.env.PURSER_TEST_LOADED, Module._resolveFilename(request, parent, isMain) + '\\n');
+    appendFileSync(process.env.PURSER_TEST_LOADED + '-' + process.pid, Module._resolveFilename(request, parent, isMain) + '\\n');
   } catch {}
   return out;
 };`;
@@ -55,13 +55,14 @@ describe('a serving process loads only what its config uses', () => {
   });
   after(() => removeDir(dir));
 
-  /** The optional parts a server with `config` loaded by the time it served one token. */
-  async function loadedBy(config: Record<string, unknown>): Promise<string[]> {
-    const file = join(dir, `loaded-${++n}.txt`);
-    writeFileSync(file, '');
+  /** What each process of a server with `config` loaded by the time it served one token. */
+  async function loadedByEach(config: Record<string, unknown>): Promise<string[]> {
+    const prefix = `loaded-${++n}`;
     const p = await startPurser(
       { token: { issuer: 'lazy', service: 'registry', key: keys.key, certificate: keys.crt }, ...config },
-      { env: { PURSER_TEST_LOADED: file, NODE_OPTIONS: `--require ${join(dir, 'preload.cjs')}` } },
+      {
+        env: { PURSER_TEST_LOADED: join(dir, prefix), NODE_OPTIONS: `--require ${join(dir, 'preload.cjs')}` },
+      },
     );
     try {
       const res = await fetch(`${p.url}/token?service=registry&scope=repository:public/app:pull`);
@@ -69,11 +70,21 @@ describe('a serving process loads only what its config uses', () => {
     } finally {
       await p.stop();
     }
-    const loaded = readFileSync(file, 'utf8');
-    assert.match(loaded, /dist\/src\/cli\/serve\.js/, 'the hooks recorded nothing');
-    return Object.entries(OPTIONAL)
+    const files = readdirSync(dir).filter((f) => f.startsWith(`${prefix}-`));
+    assert.ok(files.length > 0, 'the hooks recorded nothing');
+    return files.map((f) => readFileSync(join(dir, f), 'utf8'));
+  }
+
+  const optionalIn = (loaded: string) =>
+    Object.entries(OPTIONAL)
       .filter(([, re]) => re.test(loaded))
       .map(([name]) => name);
+
+  /** The optional parts a one-process server with `config` loaded. */
+  async function loadedBy(config: Record<string, unknown>): Promise<string[]> {
+    const [loaded] = await loadedByEach({ workers: 1, ...config });
+    assert.match(loaded!, /dist\/src\/cli\/serve\.js/, 'the hooks recorded nothing');
+    return optionalIn(loaded!);
   }
 
   test('static users, a glob ACL, anonymous pulls: none of the optional parts', async () => {
@@ -94,5 +105,22 @@ describe('a serving process loads only what its config uses', () => {
       acl: [{ match: { account: '', name: '/public/[a-z]+/' }, when: 'request.ip != ""', actions: ['pull'] }],
     });
     assert.deepEqual(loaded.sort(), ['cel-js', 're2js']);
+  });
+
+  test('with workers, a worker loads neither the YAML parser nor the schema: its primary hands it the config', async () => {
+    const all = await loadedByEach({
+      workers: 2,
+      auth: { anonymous: true },
+      acl: [{ match: { account: '', name: 'public/**' }, actions: ['pull'] }],
+    });
+    const workers = all.filter((l) => /dist\/src\/runtime\/cluster-worker\.js/.test(l));
+    const primary = all.filter((l) => /dist\/src\/runtime\/cluster-primary\.js/.test(l));
+    assert.equal(workers.length, 2, `${all.length} processes recorded`);
+    assert.equal(primary.length, 1);
+    assert.match(primary[0]!, /node_modules\/zod\//, 'the primary validates the config');
+    for (const w of workers) {
+      assert.doesNotMatch(w, /node_modules\/(zod|yaml)\//);
+      assert.deepEqual(optionalIn(w), []);
+    }
   });
 });

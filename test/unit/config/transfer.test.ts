@@ -16,7 +16,10 @@ function assertSame(a: unknown, b: unknown, path = 'config'): void {
     assert.equal(String(b), '***', path);
     return;
   }
-  if (a === null || typeof a !== 'object') return assert.equal(b, a, path);
+  if (a === null || typeof a !== 'object') {
+    assert.equal(b, a, path);
+    return;
+  }
   assert.ok(b !== null && typeof b === 'object', `${path}: not an object`);
   assert.ok(Object.isFrozen(b), `${path}: not frozen`);
   assert.equal(Array.isArray(b), Array.isArray(a), path);

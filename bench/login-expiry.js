@@ -9,14 +9,13 @@
 //
 // Knobs (environment): BENCH_CACHE seconds (2), BENCH_DURATION seconds (12),
 // BENCH_CONNECTIONS (32), BENCH_WORKERS (the serve default).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hash as bcryptHash } from '@node-rs/bcrypt';
 import { request } from 'undici';
-import { stringify } from 'yaml';
 import { runLoad } from './load-run.js';
-import { benchToken, freePort, generateKeys, log, machine, startServer, stopServer } from './setup.js';
+import { benchToken, generateKeys, log, machine, startPurserWith, stopServer } from './setup.js';
 
 const env = process.env;
 const CACHE = Number(env.BENCH_CACHE ?? 2);
@@ -39,26 +38,13 @@ const tmp = mkdtempSync(join(tmpdir(), 'purser-login-expiry-'));
 let server;
 try {
   generateKeys(tmp);
-  const port = await freePort();
-  writeFileSync(
-    join(tmp, 'purser.yaml'),
-    stringify({
-      listen: `127.0.0.1:${port}`,
-      ...(WORKERS === undefined ? {} : { workers: WORKERS }),
-      token: benchToken(),
-      auth: { cacheSeconds: CACHE },
-      users: { 'ci-bot': await bcryptHash('pw', 10) },
-      acl: [{ match: { account: 'ci-bot', name: 'team/*' }, actions: ['pull', 'push'] }],
-    }),
-  );
-  server = await startServer(
-    'purser',
-    process.execPath,
-    ['bin/purser.js', 'serve', '--config', join(tmp, 'purser.yaml')],
-    {},
-    join(tmp, 'purser.log'),
-    `http://127.0.0.1:${port}`,
-  );
+  server = await startPurserWith(tmp, {
+    ...(WORKERS === undefined ? {} : { workers: WORKERS }),
+    token: benchToken(),
+    auth: { cacheSeconds: CACHE },
+    users: { 'ci-bot': await bcryptHash('pw', 10) },
+    acl: [{ match: { account: 'ci-bot', name: 'team/*' }, actions: ['pull', 'push'] }],
+  });
   const before = await loginCacheCounts(server.url);
   const r = await runLoad(server, {
     path: `/token?service=${SERVICE}&scope=${encodeURIComponent('repository:team/app:pull,push')}`,

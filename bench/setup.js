@@ -96,6 +96,24 @@ export async function startServer(name, cmd, args, extraEnv, logFile, url, timeo
   throw new Error(`${name} did not start within ${timeoutMs / 1000} s: ${stderr}`);
 }
 
+/**
+ * `purser serve` with `config` (written to DIR/purser.yaml, `listen` on a free loopback port
+ * added), as users run it; its stdout goes to DIR/purser.log. Resolves like startServer.
+ */
+export async function startPurserWith(dir, config, name = 'purser') {
+  const port = await freePort();
+  const file = join(dir, 'purser.yaml');
+  writeFileSync(file, stringify({ listen: `127.0.0.1:${port}`, ...config }));
+  return startServer(
+    name,
+    process.execPath,
+    ['bin/purser.js', 'serve', '--config', file],
+    {},
+    join(dir, 'purser.log'),
+    `http://127.0.0.1:${port}`,
+  );
+}
+
 export async function stopServer(s) {
   if (s.child.exitCode !== null) return;
   const exited = new Promise((r) => s.child.once('exit', r));

@@ -1,12 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { hash as bcryptHash } from '@node-rs/bcrypt';
 import { Pool } from 'undici';
-import { stringify } from 'yaml';
 import { rssTreeMiB } from './load-run.js';
-import { benchToken, freePort, generateKeys, log, machine, startServer, stopServer } from './setup.js';
+import { benchToken, generateKeys, log, machine, startPurserWith, stopServer } from './setup.js';
 
 const { values } = parseArgs({ options: { minutes: { type: 'string', default: '10' } } });
 const MINUTES = Number(values.minutes);
@@ -40,28 +39,15 @@ async function main() {
   let server;
   try {
     generateKeys(tmp);
-    const port = await freePort();
-    writeFileSync(
-      join(tmp, 'purser.yaml'),
-      stringify({
-        listen: `127.0.0.1:${port}`,
-        token: benchToken(),
-        auth: { anonymous: true },
-        users: { 'ci-bot': await bcryptHash('pw', 10) },
-        acl: [
-          { match: { account: 'ci-bot', name: 'team/*' }, actions: ['pull', 'push'] },
-          { match: { account: '', name: 'public/**' }, actions: ['pull'] },
-        ],
-      }),
-    );
-    server = await startServer(
-      'purser',
-      process.execPath,
-      ['bin/purser.js', 'serve', '--config', join(tmp, 'purser.yaml')],
-      {},
-      join(tmp, 'purser.log'),
-      `http://127.0.0.1:${port}`,
-    );
+    server = await startPurserWith(tmp, {
+      token: benchToken(),
+      auth: { anonymous: true },
+      users: { 'ci-bot': await bcryptHash('pw', 10) },
+      acl: [
+        { match: { account: 'ci-bot', name: 'team/*' }, actions: ['pull', 'push'] },
+        { match: { account: '', name: 'public/**' }, actions: ['pull'] },
+      ],
+    });
     const kinds = [
       {
         name: 'anonymous',

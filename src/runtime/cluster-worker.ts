@@ -24,6 +24,16 @@ export async function runWorker(): Promise<number> {
   };
   const channel = new IpcChannel(endpoint);
   const slot = Number(process.env[WORKER_SLOT_ENV] ?? 0);
+  let stop: () => void = () => {};
+  const stopped = new Promise<void>((resolve) => {
+    stop = resolve;
+  });
+  // Set before anything is awaited. Reloads come from the primary; a hang-up of the whole
+  // process group must not kill workers.
+  process.on('SIGINT', () => {});
+  process.on('SIGHUP', () => {});
+  process.once('SIGTERM', () => stop());
+  process.once('disconnect', () => stop());
   // The primary's config, not the file's: the worker loads neither the YAML parser nor the
   // schema, and applies exactly what was validated.
   const settings = await channel.request<WorkerSettings>('settings', null, 30_000);
@@ -32,15 +42,6 @@ export async function runWorker(): Promise<number> {
   const logger = createLogger({ level: config.log.level, format: config.log.format });
   const metrics = new Metrics();
   metrics.aggregateWith(() => channel.request<string>('metrics', null, METRICS_TIMEOUT_MS));
-  let stop: () => void = () => {};
-  const stopped = new Promise<void>((resolve) => {
-    stop = resolve;
-  });
-  // Reloads come from the primary; a hang-up of the whole process group must not kill workers.
-  process.on('SIGINT', () => {});
-  process.on('SIGHUP', () => {});
-  process.once('SIGTERM', () => stop());
-  process.once('disconnect', () => stop());
   const p = await ServerProcess.start(config, logger, metrics, {
     ...(config.redis ? {} : { stores: ipcStores(channel) }),
     slot,

@@ -141,7 +141,10 @@ export class TokenService {
   }
 
   async #verified(credentials: Credentials): Promise<boolean> {
-    for (const a of this.#o.authenticators) if (a.verified && (await a.verified(credentials))) return true;
+    for (const a of this.#o.authenticators) {
+      // A hook that fails only costs the shortcut: the login then waits for its slot.
+      if (a.verified && (await a.verified(credentials).catch(() => false))) return true;
+    }
     return false;
   }
 

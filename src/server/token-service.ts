@@ -15,15 +15,16 @@ import { isZotCatalogScope, type Scope } from '../protocol/scope.js';
 import type { TokenRequest } from '../protocol/token-request.js';
 import type { RevocationStore } from '../state/revocation.js';
 import { MemoryThrottleStore, type ThrottlePolicy, type ThrottleStore } from '../state/throttle.js';
+import { ThrottleSlots } from '../state/throttle-slots.js';
 import { fingerprintKey } from '../token/fingerprint-key.js';
 import type { KeyRing } from '../token/keyring.js';
 import { identityClaims } from '../token/proxy-identity.js';
 import { issueRefreshToken, refreshTokenSigner, verifyRefreshToken } from '../token/refresh.js';
 import { keyedDigest } from '../util/keyed-digest.js';
 
-/** How often a login waiting for a slot of a store shared by workers asks again. */
-const SHARED_SLOT_POLL_MS = 10;
-const SHARED_SLOT_POLL_MAX_MS = 200;
+/** How soon a login refused a check slot asks again (backing off to the max). */
+const SLOT_POLL_MS = 10;
+const SLOT_POLL_MAX_MS = 200;
 
 export interface TokenResponse {
   token: string;
@@ -88,13 +89,33 @@ export class TokenService {
   readonly #authorizer: DecidingAuthorizer;
   readonly #throttle: ThrottleStore;
   readonly #throttleSecret: Buffer;
-  readonly #slots = new Map<string, { active: number; waiters: (() => void)[] }>();
+  /**
+   * The check slots: the store's own when it has them (a store shared by workers or replicas
+   * gates across all of them), else this process's, kept by the same ThrottleSlots a
+   * primary keeps for its workers.
+   */
+  readonly #gate: { acquire(key: string): Promise<boolean>; release(key: string): Promise<void> };
   constructor(options: TokenServiceOptions) {
     this.#o = options;
     // Clamped here too, for a TokenService built without buildApp (idempotent).
     this.#authorizer = clampedAuthorizer(options.authorizer);
-    this.#throttle = options.throttle ?? new MemoryThrottleStore();
+    const throttle: ThrottleStore = options.throttle ?? new MemoryThrottleStore();
+    this.#throttle = throttle;
     this.#throttleSecret = options.throttleSecret ?? randomBytes(32);
+    const policy = options.throttlePolicy;
+    if (throttle.acquire && throttle.release) {
+      const { acquire, release } = throttle;
+      this.#gate = {
+        acquire: (key) => acquire.call(throttle, key, policy),
+        release: (key) => release.call(throttle, key),
+      };
+    } else {
+      const slots = new ThrottleSlots(throttle);
+      this.#gate = {
+        acquire: (key) => slots.acquire(0, key, policy),
+        release: async (key) => slots.release(0, key),
+      };
+    }
   }
 
   /**
@@ -148,53 +169,23 @@ export class TokenService {
     return false;
   }
 
-  /** Waits for a slot: the capacity comes from the store, the gate is this process's. */
+  /**
+   * Waits for a slot. The gate waits a while itself for one given back (in this process, or
+   * in the primary); a slot freed elsewhere (another replica, through Redis) sends no news
+   * here, so a waiter asks again, backing off: a flood of guesses at one key must not become
+   * a flood of requests to the store.
+   */
   async #acquire(key: string): Promise<void> {
-    const shared = this.#throttle.acquire?.bind(this.#throttle);
-    // A store shared by workers gates across them (its slots are in one place); a slot freed
-    // in another process sends no news here, so a waiter asks again shortly.
-    if (shared) {
-      // Backing off: a flood of guesses at one key must not become a flood of IPC requests.
-      for (let wait = SHARED_SLOT_POLL_MS; !(await shared(key, this.#o.throttlePolicy)); ) {
-        await new Promise((resolve) => setTimeout(resolve, wait));
-        wait = Math.min(SHARED_SLOT_POLL_MAX_MS, wait * 2);
-      }
-      return;
-    }
-    for (;;) {
-      const idle = this.#slots.get(key);
-      // No check in flight for this key: the first one always starts (the store's verdict
-      // comes in #authenticateNow), so the common case takes its slot without a store call.
-      if (!idle || idle.active === 0) {
-        if (idle) idle.active++;
-        else this.#slots.set(key, { active: 1, waiters: [] });
-        return;
-      }
-      const remaining = await this.#throttle.remaining(key, this.#o.throttlePolicy);
-      const slot = this.#slots.get(key);
-      if (!slot) continue; // emptied while the store answered: take it as idle
-      // Synchronous from here: the check and the increment cannot interleave with another.
-      if (slot.active === 0 || slot.active < remaining) {
-        slot.active++;
-        return;
-      }
-      await new Promise<void>((resolve) => slot.waiters.push(resolve));
+    for (let wait = SLOT_POLL_MS; !(await this.#gate.acquire(key)); ) {
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      wait = Math.min(SLOT_POLL_MAX_MS, wait * 2);
     }
   }
 
   #release(key: string): void {
-    if (this.#throttle.release) {
-      // Sent after the check's fail/succeed on the same channel: the next holder sees its count.
-      this.#throttle.release(key).catch(() => {});
-      return;
-    }
-    const slot = this.#slots.get(key);
-    if (!slot) return;
-    slot.active--;
-    // Wake everyone waiting: each re-checks the capacity (which may have shrunk).
-    const waiters = slot.waiters.splice(0);
-    for (const w of waiters) w();
-    if (slot.active === 0 && slot.waiters.length === 0) this.#slots.delete(key);
+    // Sent after the check's fail/succeed (on the same channel, for a shared store): the
+    // next holder sees its count.
+    this.#gate.release(key).catch(() => {});
   }
 
   async #authenticateNow(

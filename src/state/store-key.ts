@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { lengthPrefixed } from '../util/keyed-digest.js';
 
 /**
  * A fixed-size stand-in for a key a memory store keeps (22 characters): whatever a caller
@@ -6,7 +7,5 @@ import { createHash } from 'node:crypto';
  * bounds in entries and bytes are real.
  */
 export function storeKey(...parts: string[]): string {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(`${Buffer.byteLength(p)}:`).update(p);
-  return h.digest('base64url').slice(0, 22);
+  return createHash('sha256').update(lengthPrefixed(parts)).digest('base64url').slice(0, 22);
 }

@@ -7,9 +7,16 @@ import { createHmac } from 'node:crypto';
  * Each part is length-prefixed, so ("a\0b", "c") and ("a", "b\0c") differ.
  */
 export function keyedDigest(key: Buffer | string, ...parts: string[]): string {
-  // One update of the length-prefixed parts (each update is a call into C++: on the login
-  // path this runs twice per request).
-  let input = '';
-  for (const p of parts) input += `${Buffer.byteLength(p)}:${p}`;
-  return createHmac('sha256', key).update(input).digest('base64url').slice(0, 22);
+  return createHmac('sha256', key).update(lengthPrefixed(parts)).digest('base64url').slice(0, 22);
+}
+
+/**
+ * `parts` as one string, each after its UTF-8 length and a colon, so no two lists of parts
+ * give the same string. Hashed with one update: each update is a call into C++, and the
+ * login path hashes keys built this way several times per request.
+ */
+export function lengthPrefixed(parts: readonly string[]): string {
+  let out = '';
+  for (const p of parts) out += `${Buffer.byteLength(p)}:${p}`;
+  return out;
 }

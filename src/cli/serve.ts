@@ -1,17 +1,16 @@
-import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { compileConfig } from '../compile/compile-config.js';
-import { type Config, loadConfigFile, readKubernetesSection } from '../config/load.js';
+import { type Config, readKubernetesSection } from '../config/load.js';
 import type { PurserError } from '../core/errors.js';
 import { runPrimary } from '../runtime/cluster-primary.js';
 import {
   blameOverlay,
   type ConfigOverlay,
-  type ConfigOverlaySource,
   loadConfigSecretsSource,
   loadLayeredConfig,
 } from '../runtime/config-overlays.js';
 import { FileWatch, referencedFiles } from '../runtime/file-watch.js';
+import { OverlayFeed } from '../runtime/overlay-feed.js';
 import { ReloadQueue } from '../runtime/reload-queue.js';
 import { restartNeeded, ServerProcess } from '../runtime/server-process.js';
 import { Metrics } from '../server/metrics.js';
@@ -49,9 +48,9 @@ Reload: SIGHUP, or a change to the configuration file or a file it names (htpass
 signing keys, providers' keys and ca, \${file:…} files, tls certificates and keys), reloads
 it; an invalid one is logged with the key at fault and the old one keeps serving. With
 kubernetes.configSecrets in the file, the matching Secrets' config keys are merged over it
-and a change to them reloads too (one process then: the Secrets are watched in it); an
-invalid Secret is logged with its name and the key at fault. SIGTERM/SIGINT stop accepting connections, let
-requests in flight finish (proxied downloads too) for up to shutdownTimeout seconds
+and a change to them reloads too (the primary watches them and hands every worker the
+merged configuration); an invalid Secret is logged with its name and the key at fault.
+SIGTERM/SIGINT stop accepting connections, let requests in flight finish (proxied downloads too) for up to shutdownTimeout seconds
 (default 30), close what is left, and exit 0.
 
 Options:
@@ -97,14 +96,8 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
   let config: Readonly<Config>;
   let dev: { password: string } | undefined;
   // Secrets merged over the file (kubernetes.configSecrets): the latest complete list.
-  let overlays: readonly ConfigOverlay[] = [];
-  let overlaySource: ConfigOverlaySource | undefined;
-  // A change while starting is kept and reloaded once reloads can run.
-  let missedOverlays = false;
-  let onOverlays: (list: readonly ConfigOverlay[]) => void = (list) => {
-    overlays = list;
-    missedOverlays = true;
-  };
+  let feed: OverlayFeed | undefined;
+  const overlays = (): readonly ConfigOverlay[] => feed?.list ?? [];
   const metrics = new Metrics();
   // Until the file's log: settings are known (the Secrets are read before the rest is valid).
   let bootLogger = createLogger({});
@@ -112,7 +105,7 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
     const kube = readKubernetesSection(file);
     if (kube?.configSecrets) {
       const { namespace, labelSelector } = kube.configSecrets;
-      overlaySource = await loadConfigSecretsSource(file, {
+      const source = await loadConfigSecretsSource(file, {
         namespace,
         labelSelector,
         onWatchError: (error, retryInMs) => {
@@ -125,13 +118,13 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
           });
         },
       });
-      overlays = await overlaySource.start((list) => onOverlays(list));
+      feed = await OverlayFeed.start(source);
     }
     try {
-      config = loadLayeredConfig(file, overlays);
+      config = loadLayeredConfig(file, overlays());
     } catch (caught) {
-      await overlaySource?.close();
-      throw await blameOverlay(caught, file, overlays);
+      await feed?.close();
+      throw await blameOverlay(caught, file, overlays());
     }
   } else {
     const d = await embeddedDefault();
@@ -141,16 +134,17 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
   const logger = createLogger({ level: config.log.level, format: config.log.format });
   bootLogger = logger;
   const shutdownTimeoutMs = (timeoutFlag ?? config.shutdownTimeout) * 1000;
-  let workers = file ? (workersFlag ?? config.workers ?? availableParallelism()) : 1;
-  if (overlaySource && workers > 1) {
-    // The Secrets are watched in this process and merged here; workers read the file only.
-    logger.warn('kubernetes.configSecrets: serving in one process; workers applies without it', { workers });
-    workers = 1;
-  }
+  const workers = file ? (workersFlag ?? config.workers ?? availableParallelism()) : 1;
   if (file && workers > 1) {
     // Every load-time refusal here, once, before any worker starts (exit 2 naming the key).
-    await compileConfig(config, { logger });
-    return runPrimary({ file, config, workers, shutdownTimeoutMs, logger, metrics });
+    try {
+      await compileConfig(config, { logger });
+    } catch (caught) {
+      await feed?.close();
+      throw await blameOverlay(caught, file, overlays());
+    }
+    // The primary watches the Secrets too, and hands every worker the merged result.
+    return runPrimary({ file, config, workers, shutdownTimeoutMs, logger, metrics, overlays: feed });
   }
   // Listening for SIGTERM/SIGINT from here: one during the start-up (the development
   // registry takes a while) stops Purser once it is up, instead of killing it outright.
@@ -166,8 +160,8 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
   try {
     proc = await ServerProcess.start(config, logger, metrics);
   } catch (e) {
-    await overlaySource?.close();
-    throw file ? await blameOverlay(e, file, overlays) : e;
+    await feed?.close();
+    throw file ? await blameOverlay(e, file, overlays()) : e;
   }
   const rt = proc.runtime;
   for (const fields of proc.listening) logger.info('listening', fields);
@@ -234,7 +228,7 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
   const queue = new ReloadQueue(async (trigger) => {
     if (!file) return;
     const before = rt.state.config;
-    const r = await proc.reload(file, { overlays, trigger });
+    const r = await proc.reload(file, { overlays: overlays(), trigger });
     if (!r.ok) {
       if (r.secret) metrics.configSourceErrors.inc({ source: r.secret.kind });
       logger.error('configuration reload failed; keeping the previous configuration', {
@@ -255,11 +249,7 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
       logger.warn('cannot watch for changes; SIGHUP still reloads', { dir, error: err.message }),
   });
   if (file) watch.set(referencedFiles(config));
-  onOverlays = (list) => {
-    overlays = list;
-    queue.trigger('Secret change');
-  };
-  if (missedOverlays) queue.trigger('Secret change');
+  feed?.onChange(() => queue.trigger('Secret change'));
   const onHup = () => queue.trigger('SIGHUP');
   process.on('SIGHUP', onHup);
 
@@ -270,7 +260,7 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
   process.off('SIGHUP', onHup);
   process.off('SIGTERM', onTerm);
   process.off('SIGINT', onInt);
-  await overlaySource?.close();
+  await feed?.close();
   await queue.stop();
   let force: NodeJS.Timeout | undefined;
   await Promise.race([

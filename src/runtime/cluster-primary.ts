@@ -1,7 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import { compileConfig } from '../compile/compile-config.js';
-import { type Config, loadConfigFile } from '../config/load.js';
+import type { Config } from '../config/load.js';
 import { encodeConfig } from '../config/transfer.js';
 import { ConfigError } from '../core/errors.js';
 import type { Metrics } from '../server/metrics.js';
@@ -10,7 +10,9 @@ import { withMemoryStores } from '../state/stores.js';
 import { ThrottleSlots } from '../state/throttle-slots.js';
 import { IpcChannel } from '../util/ipc-channel.js';
 import type { Logger } from '../util/log.js';
+import { blameOverlay, loadLayeredConfig, overlayAtFault } from './config-overlays.js';
 import { FileWatch, referencedFiles } from './file-watch.js';
+import type { OverlayFeed } from './overlay-feed.js';
 import { ReloadQueue } from './reload-queue.js';
 import type { ListeningFields, ReloadResult } from './server-process.js';
 import { restartNeeded } from './server-process.js';
@@ -27,6 +29,11 @@ export interface PrimaryOptions {
   logger: Logger;
   /** The primary's own series (serve made them before it knew it would fork). */
   metrics: Metrics;
+  /**
+   * kubernetes.configSecrets: merged over the file at every reload (a change to them reloads
+   * too), so the workers get the merged result; closed at shutdown.
+   */
+  overlays?: OverlayFeed | undefined;
 }
 
 type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
@@ -54,8 +61,8 @@ const METRICS_TIMEOUT_MS = 2_000;
  * listeners (the primary holds the listening sockets and hands connections round-robin);
  * holds the memory stores they share (failed logins, revocations, replay) unless `redis:` is
  * set; sums their metrics for /metrics; restarts a worker that dies (with backoff);
- * coordinates reloads (SIGHUP, file changes: validated here once, then applied by every
- * worker) and the graceful shutdown (SIGTERM/SIGINT: every worker drains, then the primary
+ * coordinates reloads (SIGHUP, file changes, changed config Secrets: merged and validated
+ * here once, then applied by every worker) and the graceful shutdown (SIGTERM/SIGINT: every worker drains, then the primary
  * exits). Resolves with the exit code.
  */
 export async function runPrimary(o: PrimaryOptions): Promise<number> {
@@ -174,6 +181,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
   if (failure !== undefined) {
     stopping = true;
     for (const s of table) s.worker?.process.kill('SIGKILL');
+    await o.overlays?.close();
     logger.error('serve did not start', { reason: failure });
     return startExitCode;
   }
@@ -181,12 +189,13 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
   for (const fields of firstListening ?? []) logger.info('listening', { ...fields, workers: o.workers });
 
   const reloadOnce = async (trigger: string): Promise<void> => {
+    const overlays = o.overlays?.list ?? [];
     let next: Readonly<Config>;
     try {
-      next = loadConfigFile(file);
+      next = loadLayeredConfig(file, overlays);
       // Refused here once, not by every worker.
       await compileConfig(next, { logger });
-    } catch (e) {
+    } catch (caught) {
       // The workers keep their config, but re-read its certificate files: a renewal is
       // applied even while the config file has a typo (as in a single process).
       await Promise.all(
@@ -194,10 +203,14 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
           .filter((s) => s.ready && s.channel)
           .map((s) => s.channel!.request('tls', trigger, RELOAD_TIMEOUT_MS).catch(() => {})),
       );
+      const e = await blameOverlay(caught, file, overlays);
+      const secret = overlayAtFault(e, overlays);
+      if (secret) metrics.configSourceErrors.inc({ source: secret.kind });
       return void reloadFailed(
         trigger,
         (e as Error).message,
         e instanceof ConfigError ? e.path || undefined : undefined,
+        secret?.name,
       );
     }
     for (const [msg, fields] of restartNeeded(current, next)) logger.warn(msg, fields);
@@ -224,9 +237,14 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
       workers: live.length,
     });
   };
-  const reloadFailed = (trigger: string, error: string, key: string | undefined) => {
+  const reloadFailed = (trigger: string, error: string, key: string | undefined, secret?: string) => {
     metrics.reloads.inc({ outcome: 'error' });
-    logger.error('configuration reload failed; keeping the previous configuration', { trigger, key, error });
+    logger.error('configuration reload failed; keeping the previous configuration', {
+      trigger,
+      ...(secret ? { secret } : {}),
+      key,
+      error,
+    });
   };
   const queue = new ReloadQueue(reloadOnce);
   const watch = new FileWatch(() => queue.trigger('file change'), {
@@ -234,6 +252,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
       logger.warn('cannot watch for changes; SIGHUP still reloads', { dir, error: err.message }),
   });
   watch.set(referencedFiles(current));
+  o.overlays?.onChange(() => queue.trigger('Secret change'));
   const onHup = () => queue.trigger('SIGHUP');
   process.on('SIGHUP', onHup);
 
@@ -242,6 +261,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
   stopping = true;
   watch.close();
   process.off('SIGHUP', onHup);
+  await o.overlays?.close();
   await queue.stop();
   const allExited = new Promise<void>((resolve) => {
     onAllExited = resolve;

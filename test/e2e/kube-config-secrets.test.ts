@@ -6,6 +6,7 @@
 // counted; a watch error recovers; deleting the Secret removes its user.
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { waitFor } from '../helpers/issuer.js';
@@ -27,16 +28,16 @@ describe('serve: configuration from Kubernetes Secrets', () => {
   let purser: Purser;
   let keyPem: string;
 
-  const putSecret = (name: string, config: string) => {
+  const putSecret = (name: string, config: string, ns = NS) => {
     const body = {
       apiVersion: 'v1',
       kind: 'Secret',
-      metadata: { name, namespace: NS, labels: { 'purser-config': 'true' } },
+      metadata: { name, namespace: ns, labels: { 'purser-config': 'true' } },
       data: { config: b64(config) },
     };
-    const cur = api.store.get('secrets', NS, name);
-    if (!cur) return api.store.create('secrets', NS, body);
-    return api.store.replace('secrets', NS, name, {
+    const cur = api.store.get('secrets', ns, name);
+    if (!cur) return api.store.create('secrets', ns, body);
+    return api.store.replace('secrets', ns, name, {
       ...body,
       metadata: { ...body.metadata, resourceVersion: cur.metadata.resourceVersion },
     });
@@ -145,6 +146,75 @@ describe('serve: configuration from Kubernetes Secrets', () => {
     assert.ok((await metric('purser_config_source_watch_restarts_total', { source: 'secret' })) >= 1);
     assert.equal(await tokenStatus('dave', 'dave-pw'), 401);
     assert.equal(await tokenStatus('carol', 'carol-pw'), 200);
+  });
+
+  test('workers: 2: the primary watches the Secrets and every worker applies their change', async () => {
+    const MULTI = 'multi';
+    putSecret('a-signing', `token:\n  key: |\n${keyPem.replace(/^/gm, '    ')}`, MULTI);
+    putSecret('b-users', 'users: { gina: { password: gina-pw } }\n', MULTI);
+    const multi = await startPurser(
+      {
+        workers: 2,
+        token: { issuer: 'purser', service: SERVICE },
+        auth: { anonymous: false },
+        acl: [{ match: { account: '?*' }, actions: ['pull'] }],
+        kubernetes: { configSecrets: { namespace: MULTI, labelSelector: 'purser-config=true' } },
+      },
+      { env: { KUBECONFIG: api.writeKubeconfig(dir) }, startTimeoutMs: 60_000 },
+    );
+    try {
+      assert.match(multi.logs(), /"msg":"listening".*"workers":2/);
+      // A new connection per request: the primary hands connections to its workers in turn,
+      // so these reach both of them.
+      const statuses = async (user: string, pw: string) =>
+        Promise.all(
+          Array.from(
+            { length: 8 },
+            () =>
+              new Promise<number>((resolve, reject) => {
+                const req = httpGet(
+                  `${multi.url}/token?service=${SERVICE}&scope=repository:team/app:pull`,
+                  { agent: false, headers: { authorization: basic(user, pw) } },
+                  (res) => {
+                    res.resume();
+                    res.on('end', () => resolve(res.statusCode ?? 0));
+                  },
+                );
+                req.on('error', reject);
+              }),
+          ),
+        );
+      assert.deepEqual(await statuses('gina', 'gina-pw'), Array(8).fill(200));
+      const reloadedLines = () =>
+        multi
+          .logs()
+          .split('\n')
+          .filter((l) => /"msg":"configuration reloaded"/.test(l));
+      putSecret('b-users', 'users: { hank: { password: hank-pw } }\n', MULTI);
+      await waitFor(() => reloadedLines().length > 0, 'the reload', 15_000);
+      assert.match(reloadedLines()[0]!, /"trigger":"Secret change".*"workers":2/);
+      assert.deepEqual(await statuses('hank', 'hank-pw'), Array(8).fill(200));
+      assert.deepEqual(await statuses('gina', 'gina-pw'), Array(8).fill(401));
+      // An invalid Secret: refused by the primary, named, counted; the workers keep serving.
+      putSecret('c-broken', 'users: { ivy: "not-a-bcrypt-hash" }\n', MULTI);
+      await waitFor(
+        () => /"msg":"configuration reload failed/.test(multi.logs()),
+        'the refused reload',
+        15_000,
+      );
+      assert.match(
+        multi.logs(),
+        /"msg":"configuration reload failed[^"]*","trigger":"Secret change","secret":"multi\/c-broken","key":"users\.ivy"/,
+      );
+      const res = await fetch(`${multi.url}/metrics`);
+      assert.equal(
+        parseExposition(await res.text()).value('purser_config_source_errors_total', { source: 'secret' }),
+        1,
+      );
+      assert.deepEqual(await statuses('hank', 'hank-pw'), Array(8).fill(200));
+    } finally {
+      await multi.stop();
+    }
   });
 
   test('at start-up, an invalid Secret stops serve (exit 2) naming the Secret and the key', async () => {

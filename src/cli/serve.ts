@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { compileConfig } from '../compile/compile-config.js';
 import { type Config, readKubernetesSection } from '../config/load.js';
 import type { PurserError } from '../core/errors.js';
@@ -9,6 +8,7 @@ import {
   loadConfigSecretsSource,
   loadLayeredConfig,
 } from '../runtime/config-overlays.js';
+import { cpuBudget } from '../runtime/cpu-budget.js';
 import { FileWatch, referencedFiles } from '../runtime/file-watch.js';
 import { OverlayFeed } from '../runtime/overlay-feed.js';
 import { ReloadQueue } from '../runtime/reload-queue.js';
@@ -35,7 +35,8 @@ export const SERVE_HELP = `Usage: purser serve [--config FILE] [--workers N] [--
 Runs the token server (and the proxy when the config has proxy:), in N worker processes
 that share the listeners and the failed-login counts, revocations and replay cache
 (through the primary process, or Redis with redis:). N defaults to workers: in the
-config, else the available parallelism; 1 runs a single process. The development
+config, else the available parallelism capped by the cgroup's CPU quota (a container's
+CPU limit); 1 runs a single process. The development
 default (no --config) runs a single process.
 Without --config, runs the embedded development default: keys and a development
 user under ./.purser/, listening on 127.0.0.1:5001 (PURSER_LISTEN overrides). When a
@@ -134,7 +135,13 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
   const logger = createLogger({ level: config.log.level, format: config.log.format });
   bootLogger = logger;
   const shutdownTimeoutMs = (timeoutFlag ?? config.shutdownTimeout) * 1000;
-  const workers = file ? (workersFlag ?? config.workers ?? availableParallelism()) : 1;
+  let workers = file ? (workersFlag ?? config.workers) : 1;
+  if (workers === undefined) {
+    const budget = cpuBudget();
+    workers = budget.cpus;
+    if (budget.quota !== undefined)
+      logger.info('workers: as many as the CPU quota allows', { workers, cpuQuota: budget.quota });
+  }
   if (file && workers > 1) {
     // Every load-time refusal here, once, before any worker starts (exit 2 naming the key).
     try {

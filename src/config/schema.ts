@@ -781,7 +781,7 @@ export const configSchema = z
       .max(256)
       .optional()
       .describe(
-        'Worker processes of `serve`, each serving the token endpoint and the proxy on all listeners (`--workers` overrides). Default: the available parallelism (os.availableParallelism()); 1 runs a single process. Failed-login counts, revocations and the replay cache are shared by the workers (through the primary process, or Redis when `redis:` is set). Changing it takes a restart.',
+        'Worker processes of `serve`, each serving the token endpoint and the proxy on all listeners (`--workers` overrides). Default: the available parallelism (os.availableParallelism()), capped by the CPU quota of its cgroup (the CPU limit of a container or pod, rounded down, at least 1); 1 runs a single process. Failed-login counts, revocations and the replay cache are shared by the workers (through the primary process, or Redis when `redis:` is set). Changing it takes a restart.',
       ),
     shutdownTimeout: z
       .number()

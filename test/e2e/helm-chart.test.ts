@@ -130,9 +130,18 @@ describe('Helm chart deploy/helm/purser', { timeout: 180_000, skip }, () => {
     // The config file: the inline config with listen filled in; the keys from existingSecret.
     const cfg = parse(find(objs, 'ConfigMap').data['purser.yml']);
     assert.equal(cfg.listen, '0.0.0.0:5001');
+    // One worker per pod unless asked (a pod without a CPU limit would start one per node CPU).
+    assert.equal(cfg.workers, 1);
     assert.equal(cfg.token.key, '/etc/purser/keys/token.key');
     const keys = dep.spec.template.spec.volumes.find((v: Obj) => v.name === 'signing-keys');
     assert.equal(keys.secret.secretName, 'purser-signing-keys');
+  });
+
+  test('workers: the value, unless the config sets it; null leaves it to the CPU limit', async () => {
+    const cfgOf = async (values: object) => parse(find(await template(values), 'ConfigMap').data['purser.yml']);
+    assert.equal((await cfgOf({ workers: 3 })).workers, 3);
+    assert.equal((await cfgOf({ workers: 3, config: { workers: 2 } })).workers, 2);
+    assert.equal(Object.hasOwn(await cfgOf({ workers: null }), 'workers'), false);
   });
 
   test('the schema check is not vacuous: a wrongly typed value makes an invalid Deployment', async () => {

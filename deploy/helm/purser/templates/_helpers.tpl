@@ -45,11 +45,14 @@ app.kubernetes.io/component: server
 {{- default .Release.Namespace .Values.configSecrets.namespace }}
 {{- end }}
 
-{{/* The config file: the inline config with listen and the Secrets source filled in. */}}
+{{/* The config file: the inline config with listen, workers and the Secrets source filled in. */}}
 {{- define "purser.config" -}}
 {{- $cfg := deepCopy (default (dict) .Values.config) }}
 {{- if not (hasKey $cfg "listen") }}
 {{- $_ := set $cfg "listen" (printf "0.0.0.0:%v" .Values.service.port) }}
+{{- end }}
+{{- if and (not (hasKey $cfg "workers")) .Values.workers }}
+{{- $_ := set $cfg "workers" (int .Values.workers) }}
 {{- end }}
 {{- if .Values.configSecrets.enabled }}
 {{- $k := default (dict) (get $cfg "kubernetes") }}

@@ -85,7 +85,7 @@ export class Metrics {
   readonly loginCache = new Counter(
     this.#r,
     'purser_login_cache_total',
-    'Static-user password checks by login-cache result (hit, refresh: hit with a background recheck, miss).',
+    'Static-user logins by login-cache result (hit; refresh: a hit near expiry, renewed by one background check per credential; miss).',
     ['result'],
   );
   readonly proxyRequests = new Counter(

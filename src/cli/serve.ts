@@ -1,5 +1,6 @@
+import { resolve } from 'node:path';
 import { compileConfig } from '../compile/compile-config.js';
-import { type Config, readKubernetesSection } from '../config/load.js';
+import { type Config, readConfigDocument, readKubernetesSection } from '../config/load.js';
 import type { PurserError } from '../core/errors.js';
 import { runPrimary } from '../runtime/cluster-primary.js';
 import {
@@ -103,7 +104,9 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
   // Until the file's log: settings are known (the Secrets are read before the rest is valid).
   let bootLogger = createLogger({});
   if (file) {
-    const kube = readKubernetesSection(file);
+    // Parsed once here for both the kubernetes: section and the rest.
+    const doc = readConfigDocument(resolve(file));
+    const kube = readKubernetesSection(file, doc);
     if (kube?.configSecrets) {
       const { namespace, labelSelector } = kube.configSecrets;
       const source = await loadConfigSecretsSource(file, {
@@ -122,7 +125,7 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
       feed = await OverlayFeed.start(source);
     }
     try {
-      config = loadLayeredConfig(file, overlays());
+      config = loadLayeredConfig(file, overlays(), doc);
     } catch (caught) {
       await feed?.close();
       throw await blameOverlay(caught, file, overlays());

@@ -439,11 +439,14 @@ export function loadConfigFile(file: string): Readonly<Config> {
 /**
  * The file's `kubernetes:` section alone, validated: it says where the rest of the
  * configuration comes from, so it is read before the rest (which may be incomplete without
- * the Secrets) is validated.
+ * the Secrets) is validated. `doc`: the file's document when the caller has read it already
+ * (a large file takes a while to parse, and leaves its garbage).
  */
-export function readKubernetesSection(file: string): KubernetesData | undefined {
+export function readKubernetesSection(
+  file: string,
+  doc: Record<string, unknown> = readConfigDocument(resolve(file)),
+): KubernetesData | undefined {
   const path = resolve(file);
-  const doc = readConfigDocument(path);
   if (doc.kubernetes === undefined) return undefined;
   const expanded = expandRefs(doc.kubernetes, 'kubernetes', path, dirname(path), new Set(), new Set());
   const parsed = kubernetesSchema.safeParse(expanded);

@@ -10,6 +10,7 @@ import { withMemoryStores } from '../state/stores.js';
 import { ThrottleSlots } from '../state/throttle-slots.js';
 import { IpcChannel } from '../util/ipc-channel.js';
 import type { Logger } from '../util/log.js';
+import { reclaimMemory } from '../util/reclaim-memory.js';
 import { blameOverlay, loadLayeredConfig, overlayAtFault } from './config-overlays.js';
 import { FileWatch, referencedFiles } from './file-watch.js';
 import type { OverlayFeed } from './overlay-feed.js';
@@ -68,6 +69,8 @@ const METRICS_TIMEOUT_MS = 2_000;
 export async function runPrimary(o: PrimaryOptions): Promise<number> {
   const { logger, file } = o;
   let current = o.config;
+  // The file's parser garbage (serve read and compiled it here), before the workers start.
+  reclaimMemory();
   const { metrics } = o;
   const restarts = metrics.counter('purser_worker_restarts_total', 'Workers restarted after they died.');
   const stores = withMemoryStores();
@@ -227,6 +230,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
     const failed = results.find((r) => !r.ok);
     if (failed && !failed.ok) return void reloadFailed(trigger, failed.error, failed.key);
     current = next;
+    reclaimMemory();
     watch.set(referencedFiles(next));
     metrics.reloads.inc({ outcome: 'ok' });
     const first = results[0];

@@ -56,10 +56,14 @@ function parseOverlay(o: ConfigOverlay): Record<string, unknown> {
  * The file's configuration with `overlays` merged over it (config/merge.ts), validated.
  * Relative paths in an overlay resolve against the file's directory. An overlay that is not
  * YAML, or sets `kubernetes`, is refused naming it; for other refusals see blameOverlay.
+ * `base`: the file's document, when the caller has just read it.
  */
-export function loadLayeredConfig(file: string, overlays: readonly ConfigOverlay[]): Readonly<Config> {
+export function loadLayeredConfig(
+  file: string,
+  overlays: readonly ConfigOverlay[],
+  base: Record<string, unknown> = readConfigDocument(resolve(file)),
+): Readonly<Config> {
   const path = resolve(file);
-  const base = readConfigDocument(path);
   if (overlays.length > MAX_OVERLAYS)
     throw new ConfigError(
       path,

@@ -187,6 +187,71 @@ describe('placeholders', () => {
     );
   });
 
+  test('property: a one-wildcard glob with placeholders (string operations) means what its RE2 translation means', () => {
+    // The reference: the same glob written as a /regex/ (the RE2 path), translated here
+    // independently of the code under test.
+    const reText = (literal: string) =>
+      literal
+        .split(/(\*\*\/|\*\*|\*)/)
+        .map((t) =>
+          t === '**/'
+            ? '(?:.*/)?'
+            : t === '**'
+              ? '.*'
+              : t === '*'
+                ? '[^/]*'
+                : t.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'),
+        )
+        .join('');
+    const chars = fc.constantFrom('a', 'b', '/', '.', '-', '\n', 'é', '*', '?', '[', '\\', '$');
+    const text = (max: number) => fc.array(chars, { maxLength: max }).map((a) => a.join(''));
+    const literal = fc
+      .array(fc.constantFrom('a', 'b', '/', '.', '-'), { maxLength: 4 })
+      .map((a) => a.join(''));
+    fc.assert(
+      fc.property(
+        literal,
+        fc.constantFrom('*', '**', '**/'),
+        literal,
+        fc.constantFrom('before', 'after', 'both'),
+        text(6),
+        text(6),
+        text(14),
+        (pre, wildcard, suf, where, account, claim, value) => {
+          // Led by `r`: a glob that starts and ends with `/` would be a regex.
+          const glob =
+            where === 'before'
+              ? `r${pre}\${account}${wildcard}${suf}`
+              : where === 'after'
+                ? `r${pre}${wildcard}${suf}\${claims.c}`
+                : `r\${account}${pre}${wildcard}${suf}\${claims.c}`;
+          const regex =
+            where === 'before'
+              ? `/r${reText(pre)}\${account}${reText(wildcard + suf)}/`
+              : where === 'after'
+                ? `/r${reText(pre + wildcard + suf)}\${claims.c}/`
+                : `/r\${account}${reText(pre + wildcard + suf)}\${claims.c}/`;
+          const who = id(account, { c: claim });
+          const g = compilePattern(glob);
+          const r = compilePattern(regex);
+          assert.equal(
+            g.test(value, who),
+            r.test(value, who),
+            `${JSON.stringify(glob)} ${JSON.stringify(value)}`,
+          );
+          // And the value built to match, when the placeholders have values.
+          const built = `r${where === 'after' ? '' : account}${pre}${wildcard === '*' ? 'x' : 'x/y/'}${suf}${where === 'before' ? '' : claim}`;
+          assert.equal(
+            g.test(built, who),
+            r.test(built, who),
+            `${JSON.stringify(glob)} ${JSON.stringify(built)}`,
+          );
+        },
+      ),
+      { numRuns: 3000, seed: 11 },
+    );
+  });
+
   test('unknown placeholders are refused when compiling', () => {
     assert.throws(() => compilePattern('${user}/*'), /unknown placeholder \$\{user\}/);
     assert.throws(() => compilePattern('${claims}'), /unknown placeholder/);

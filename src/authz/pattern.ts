@@ -105,7 +105,9 @@ type Part = { literal: string } | { placeholder: string };
  * the per-tenant rules of a multi-tenant ACL) matched by wildcardTest, the placeholders'
  * values taken as literal text on either side of it. Undefined for any other.
  */
-function simplePlaceholderGlob(parts: readonly Part[]): ((value: string, identity: Identity) => boolean) | undefined {
+function simplePlaceholderGlob(
+  parts: readonly Part[],
+): ((value: string, identity: Identity) => boolean) | undefined {
   let at: { part: number; index: number; wildcard: Wildcard; end: number } | undefined;
   for (let i = 0; i < parts.length; i++) {
     const p = parts[i]!;

@@ -138,7 +138,8 @@ describe('Helm chart deploy/helm/purser', { timeout: 180_000, skip }, () => {
   });
 
   test('workers: the value, unless the config sets it; null leaves it to the CPU limit', async () => {
-    const cfgOf = async (values: object) => parse(find(await template(values), 'ConfigMap').data['purser.yml']);
+    const cfgOf = async (values: object) =>
+      parse(find(await template(values), 'ConfigMap').data['purser.yml']);
     assert.equal((await cfgOf({ workers: 3 })).workers, 3);
     assert.equal((await cfgOf({ workers: 3, config: { workers: 2 } })).workers, 2);
     assert.equal(Object.hasOwn(await cfgOf({ workers: null }), 'workers'), false);

@@ -100,10 +100,25 @@ function simpleGlob(glob: string): ((value: string) => boolean) | undefined {
 
 type Part = { literal: string } | { placeholder: string };
 
+/** `parts` as text, each placeholder's value as it is; undefined when one has none. */
+function partsText(ps: readonly Part[], identity: Identity): string | undefined {
+  let out = '';
+  for (const p of ps) {
+    if ('literal' in p) out += p.literal;
+    else {
+      const v = resolvePlaceholder(p.placeholder, identity);
+      if (v === undefined) return undefined;
+      out += v;
+    }
+  }
+  return out;
+}
+
 /**
- * A glob with placeholders and one wildcard (`${account}/**`, `ci/${claims.repository}/*`:
- * the per-tenant rules of a multi-tenant ACL) matched by wildcardTest, the placeholders'
- * values taken as literal text on either side of it. Undefined for any other.
+ * A glob with placeholders and at most one wildcard (`${claims.repository}`, `${account}/**`,
+ * `ci/${claims.repository}/*`: the per-tenant rules of a multi-tenant ACL): the placeholders'
+ * values are literal text, compared whole or on either side of the wildcard (wildcardTest).
+ * Undefined for any other.
  */
 function simplePlaceholderGlob(
   parts: readonly Part[],
@@ -118,26 +133,17 @@ function simplePlaceholderGlob(
     if (at || p.literal.includes('*', w.end)) return undefined;
     at = { part: i, ...w };
   }
-  if (!at) return undefined;
+  if (!at) {
+    // No wildcard at all (`${claims.repository}`, `${account}/app`): the values' text itself.
+    return (value, identity) => value === partsText(parts, identity);
+  }
   const { part, index, wildcard, end } = at;
   const wildPart = (parts[part] as { literal: string }).literal;
   const before = [...parts.slice(0, part), { literal: wildPart.slice(0, index) }];
   const after = [{ literal: wildPart.slice(end) }, ...parts.slice(part + 1)];
-  const text = (ps: readonly Part[], identity: Identity): string | undefined => {
-    let out = '';
-    for (const p of ps) {
-      if ('literal' in p) out += p.literal;
-      else {
-        const v = resolvePlaceholder(p.placeholder, identity);
-        if (v === undefined) return undefined;
-        out += v;
-      }
-    }
-    return out;
-  };
   return (value, identity) => {
-    const pre = text(before, identity);
-    const suf = pre === undefined ? undefined : text(after, identity);
+    const pre = partsText(before, identity);
+    const suf = pre === undefined ? undefined : partsText(after, identity);
     return suf !== undefined && wildcardTest(value, pre!, wildcard, suf);
   };
 }

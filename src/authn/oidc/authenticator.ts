@@ -1,7 +1,8 @@
 import { ConfigError, PurserError } from '../../core/errors.js';
 import type { Identity } from '../../core/identity.js';
+import type { Secret } from '../../core/secret.js';
 import type { Authenticator, AuthnResult, Credentials } from '../authenticator.js';
-import type { OidcProvider } from './provider.js';
+import { type OidcProvider, tokenDigest } from './provider.js';
 import { looksLikeJwt, peekJwt } from './verify.js';
 
 /**
@@ -101,8 +102,40 @@ export class OidcProviders {
  * with any refused JWT lock every CI job behind the same address out. A JWT cannot be
  * guessed; repeated refusals of the same token are still throttled.
  */
-function jwtThrottleKey(ip: string, token: string): string {
-  return `jwt\0${ip}\0${token}`;
+function jwtThrottleKey(ip: string, digest: string): string {
+  return `jwt\0${ip}\0${digest}`;
+}
+
+/**
+ * What a request's password is as a JWT, worked out once: throttleKey, verified and
+ * authenticate each ask, and the token may be kilobytes. Kept with the Credentials object for
+ * as long as that lives, for its very password only.
+ */
+interface Looked {
+  password: Secret;
+  jwt: boolean;
+  digest: string | undefined;
+  /** The provider its iss and aud pick (by-issuer), null for none; undefined: not asked. */
+  byIssuer: OidcProvider | null | undefined;
+}
+const looked = new WeakMap<Credentials, Looked>();
+
+function look(credentials: Credentials): Looked {
+  const known = looked.get(credentials);
+  if (known && known.password === credentials.password) return known;
+  const l: Looked = {
+    password: credentials.password,
+    jwt: looksLikeJwt(credentials.password.reveal()),
+    digest: undefined,
+    byIssuer: undefined,
+  };
+  looked.set(credentials, l);
+  return l;
+}
+
+function digestOf(l: Looked): string {
+  l.digest ??= tokenDigest(l.password.reveal());
+  return l.digest;
 }
 
 export class OidcAuthenticator implements Authenticator {
@@ -117,12 +150,26 @@ export class OidcAuthenticator implements Authenticator {
   }
 
   throttleKey(credentials: Credentials, ip: string): string | undefined {
-    const token = credentials.password.reveal();
-    if (!looksLikeJwt(token)) return undefined;
+    const l = look(credentials);
+    if (!l.jwt) return undefined;
     // By name: only a username naming a provider. By issuer: asked after the static users,
     // which claim their own names first.
     if (this.#mode === 'by-name' && !this.#providers.byName(credentials.username)) return undefined;
-    return jwtThrottleKey(ip, token);
+    return jwtThrottleKey(ip, digestOf(l));
+  }
+
+  /** A JWT its provider verified before, its time claims still holding, is no guess. */
+  async verified(credentials: Credentials): Promise<boolean> {
+    const l = look(credentials);
+    if (!l.jwt) return false;
+    const provider = this.#providerOf(credentials, l);
+    return provider?.verifiedEarlier(digestOf(l)) === true;
+  }
+
+  #providerOf(credentials: Credentials, l: Looked): OidcProvider | undefined {
+    if (this.#mode === 'by-name') return this.#providers.byName(credentials.username);
+    if (l.byIssuer === undefined) l.byIssuer = this.#providers.forToken(l.password.reveal()) ?? null;
+    return l.byIssuer ?? undefined;
   }
 
   refreshLifetime(identity: Identity): number {
@@ -139,16 +186,17 @@ export class OidcAuthenticator implements Authenticator {
 
   async authenticate(credentials: Credentials, ctx: { ip: string; trace?: string[] }): Promise<AuthnResult> {
     const token = credentials.password.reveal();
+    const l = look(credentials);
     let provider: OidcProvider | undefined;
     if (this.#mode === 'by-name') {
       provider = this.#providers.byName(credentials.username);
       if (!provider) return { outcome: 'no-match' };
       ctx.trace?.push(`provider: ${provider.name} (chosen by the username)`);
-      if (!looksLikeJwt(token))
+      if (!l.jwt)
         return { outcome: 'rejected', reason: `provider ${provider.name} expects a JWT as the password` };
     } else {
-      if (!looksLikeJwt(token)) return { outcome: 'no-match' };
-      provider = this.#providers.forToken(token);
+      if (!l.jwt) return { outcome: 'no-match' };
+      provider = this.#providerOf(credentials, l);
       if (!provider) {
         const iss = peekJwt(token)?.payload.iss;
         if (typeof iss === 'string' && this.#providers.hasIssuer(iss)) {
@@ -165,7 +213,7 @@ export class OidcAuthenticator implements Authenticator {
       ctx.trace?.push(`provider: ${provider.name} (chosen by the token's iss ${provider.config.issuer})`);
     }
     try {
-      return { outcome: 'authenticated', identity: await provider.identify(token, ctx.trace) };
+      return { outcome: 'authenticated', identity: await provider.identify(token, ctx.trace, digestOf(l)) };
     } catch (e) {
       if (e instanceof PurserError && e.status === 401)
         return { outcome: 'rejected', reason: `${provider.name}: ${e.message}` };

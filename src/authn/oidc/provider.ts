@@ -14,6 +14,11 @@ import { type KeySet, localKeySet, RemoteKeySet } from './key-set.js';
 import { verifyWorkloadJwt } from './verify.js';
 
 /** One configured OIDC issuer: policy, keys and the CEL that turns claims into an identity. */
+/** What a JWT is known by in a provider's cache of verified tokens (and its throttle key). */
+export function tokenDigest(token: string): string {
+  return createHash('sha256').update(token).digest('base64');
+}
+
 export class OidcProvider {
   readonly config: ProviderConfig;
   readonly keys: KeySet;
@@ -122,11 +127,23 @@ export class OidcProvider {
     return new OidcProvider(config, keys, programs, log, seen);
   }
 
-  /** Verifies a JWT and maps its claims to an identity. Throws PurserError (401/503). */
-  async identify(token: string, trace?: string[]): Promise<Identity> {
+  /**
+   * Whether this JWT (by its tokenDigest) passed verification here and its time claims still
+   * hold: a cache lookup, nothing verified.
+   */
+  verifiedEarlier(digest: string): boolean {
+    const hit = this.#verified.get(digest);
+    return hit !== undefined && this.#stillValid(hit);
+  }
+
+  /**
+   * Verifies a JWT and maps its claims to an identity. Throws PurserError (401/503).
+   * `digest`: its tokenDigest, when the caller has it already.
+   */
+  async identify(token: string, trace?: string[], digest = tokenDigest(token)): Promise<Identity> {
     // A client asks for a token per layer with the same JWT: its signature is checked once,
     // its time claims every time.
-    const cacheKey = createHash('sha256').update(token).digest('base64');
+    const cacheKey = digest;
     const hit = this.#verified.get(cacheKey);
     if (hit && this.#stillValid(hit)) {
       trace?.push('signature: verified earlier (cached until the token expires)');

@@ -84,6 +84,26 @@ describe('throttle keys of the built-in authenticators', () => {
     await assert.rejects(login('ci', bad, '10.9.9.8'), purserError('TOO_MANY_ATTEMPTS'));
   });
 
+  test('verified(): a JWT its provider verified before is no guess; a new or refused one is', async () => {
+    const byName = new OidcAuthenticator(providers, 'by-name');
+    const byIssuer = new OidcAuthenticator(providers, 'by-issuer');
+    const creds = (username: string, password: string) => ({ username, password: new Secret(password) });
+    const good = await issuer.github({ aud: 'svc', repository: 'acme/app' });
+    assert.equal(await byName.verified(creds('ci', good)), false, 'not verified yet');
+    assert.equal(await byIssuer.verified(creds('x', good)), false);
+    assert.equal((await login('ci', good, '10.7.7.7')).account, 'acme/app');
+    assert.equal(await byName.verified(creds('ci', good)), true);
+    assert.equal(await byIssuer.verified(creds('anyone', good)), true);
+    // By name, only under the provider's own name.
+    assert.equal(await byName.verified(creds('alice', good)), false);
+    // A refused token is never remembered as verified.
+    const wrongAud = await issuer.github({ aud: 'elsewhere' });
+    await assert.rejects(login('ci', wrongAud, '10.7.7.7'), purserError('UNAUTHORIZED'));
+    assert.equal(await byName.verified(creds('ci', wrongAud)), false);
+    // Not a JWT at all.
+    assert.equal(await byName.verified(creds('ci', 'password')), false);
+  });
+
   test("JWT-shaped guesses at a static user's name count against that name", async () => {
     for (const g of ['aa.bb.cc', 'aa.bb.dd'])
       await assert.rejects(login('alice', g, '10.8.8.8'), purserError('UNAUTHORIZED'));

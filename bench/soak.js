@@ -95,7 +95,16 @@ async function main() {
     let nextMinute = t0 + 60_000;
     let n = 0;
     // One row per minute of the run: its requests' latency (from when each was due) and the RSS.
-    const closeWindow = () => {
+    // The last window's latencies, for the stragglers (requests still in flight when the last
+    // whole minute closed): they join that minute instead of making a part-minute of their own.
+    let last;
+    const closeWindow = (stragglers = false) => {
+      if (stragglers && last) {
+        minuteRows.pop();
+        latencies = [...last.latencies, ...latencies];
+        for (const [name, xs] of Object.entries(last.byKind)) byKind[name] = [...xs, ...(byKind[name] ?? [])];
+      }
+      last = { latencies, byKind };
       const sorted = latencies.sort((a, b) => a - b);
       const row = {
         minute: minuteRows.length + 1,
@@ -163,8 +172,9 @@ async function main() {
       }
     }
     await Promise.all(inflight);
-    // The last part-minute too (all of a run shorter than a minute).
-    if (latencies.length > 0) closeWindow();
+    // The last part-minute too (all of a run shorter than a minute), or the stragglers of the
+    // last whole one.
+    if (latencies.length > 0) closeWindow(minuteRows.length >= MINUTES);
     await pool.close();
     const rssEnd = rssTreeMiB(server.child.pid);
     const elapsed = (performance.now() - t0) / 1000;

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import type { Secret } from '../core/secret.js';
 import { type LoginCacheStore, MemoryLoginCacheStore } from '../state/login-cache.js';
 import { keyedDigest } from '../util/keyed-digest.js';
+import type { Credentials } from './authenticator.js';
 
 /** `refresh`: still good, and close enough to expiry that one check should renew it. */
 export type LoginCacheState = 'hit' | 'refresh' | 'miss';
@@ -40,6 +42,27 @@ export class LoginCache {
   /** The keyed hash a credential is known by (also the single-flight key for its check). */
   id(user: string, password: string, stored: string): string {
     return keyedDigest(this.#key, 'login', user, password, stored);
+  }
+
+  readonly #ids = new WeakMap<
+    Credentials,
+    { stored: string; username: string; password: Secret; id: string }
+  >();
+
+  /**
+   * The id of a request's credentials, computed once per request (an authenticator's
+   * verified() and then its authenticate() ask) by keeping it with the Credentials object for
+   * as long as that lives. Only for the very same username, Secret (a Secret cannot change)
+   * and stored value: an object a caller reuses with another password is hashed again.
+   */
+  idOf(credentials: Credentials, stored: string): string {
+    const { username, password } = credentials;
+    const known = this.#ids.get(credentials);
+    if (known && known.stored === stored && known.username === username && known.password === password)
+      return known.id;
+    const id = this.id(username, password.reveal(), stored);
+    this.#ids.set(credentials, { stored, username, password, id });
+    return id;
   }
 
   async state(id: string, now = Date.now()): Promise<LoginCacheState> {

@@ -67,10 +67,6 @@ export class StaticUsers implements Authenticator {
   readonly #cache: LoginCache;
   readonly #checks: PasswordChecks;
   readonly #inFlight = new SingleFlight<boolean>();
-  readonly #ids = new WeakMap<
-    Credentials,
-    { hash: string; username: string; password: Secret; id: string }
-  >();
   readonly #now: () => number;
   readonly #refreshLifetime: number;
   readonly #onLoginCache: (state: LoginCacheState) => void;
@@ -156,24 +152,7 @@ export class StaticUsers implements Authenticator {
   async verified(credentials: Credentials): Promise<boolean> {
     const stored = this.#users.get(credentials.username);
     if (!stored || !('hash' in stored)) return false; // a plaintext check is never queued long
-    return (await this.#cache.state(this.#cacheId(credentials, stored.hash), this.#now())) !== 'miss';
-  }
-
-  /**
-   * The login cache id of a request's credentials: an HMAC, computed once per request
-   * (verified() and then authenticate() ask for it) by keeping it with the Credentials
-   * object for as long as that lives.
-   */
-  #cacheId(credentials: Credentials, hash: string): string {
-    const { username, password } = credentials;
-    const known = this.#ids.get(credentials);
-    // Only for the very same username and Secret (a Secret cannot change): an object a
-    // caller reuses with another password is hashed again.
-    if (known && known.hash === hash && known.username === username && known.password === password)
-      return known.id;
-    const id = this.#cache.id(username, password.reveal(), hash);
-    this.#ids.set(credentials, { hash, username, password, id });
-    return id;
+    return (await this.#cache.state(this.#cache.idOf(credentials, stored.hash), this.#now())) !== 'miss';
   }
 
   async authenticate(credentials: Credentials, ctx: AuthnContext): Promise<AuthnResult> {
@@ -198,7 +177,7 @@ export class StaticUsers implements Authenticator {
    */
   async #checkHash(credentials: Credentials, hash: string, ip: string): Promise<boolean> {
     const pw = credentials.password.reveal();
-    const id = this.#cacheId(credentials, hash);
+    const id = this.#cache.idOf(credentials, hash);
     const state = await this.#cache.state(id, this.#now());
     this.#onLoginCache(state);
     if (state === 'refresh') void this.#check(id, pw, hash, ip).catch(() => {});

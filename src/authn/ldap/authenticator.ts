@@ -86,7 +86,7 @@ export class LdapAuthenticator implements Authenticator {
     const { username } = credentials;
     const password = credentials.password.reveal();
     if (username === '' || username.length > MAX_USERNAME || password === '') return false;
-    const id = this.#cache.id(username, password, this.#fingerprint);
+    const id = this.#cache.idOf(credentials, this.#fingerprint);
     return (
       (await this.#cache.state(id, this.#now())) !== 'miss' &&
       this.#identities.get(id, this.#now()) !== undefined
@@ -102,7 +102,7 @@ export class LdapAuthenticator implements Authenticator {
       ctx.trace?.push('ldap: empty password refused without asking the directory');
       return REFUSED;
     }
-    const id = this.#cache.id(username, password, this.#fingerprint);
+    const id = this.#cache.idOf(credentials, this.#fingerprint);
     const state = await this.#cache.state(id, this.#now());
     const remembered = state === 'miss' ? undefined : this.#identities.get(id, this.#now());
     this.#onLoginCache(remembered ? state : 'miss');

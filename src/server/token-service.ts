@@ -129,8 +129,18 @@ export class TokenService {
       key = a.throttleKey?.(credentials, ip);
       if (key !== undefined) break;
     }
-    return keyedDigest(this.#throttleSecret, 'throttle', key ?? userThrottleKey(ip, credentials.username));
+    const raw = key ?? userThrottleKey(ip, credentials.username);
+    // The same caller logs in again and again (a token per layer): short keys' digests are
+    // remembered, in a map cleared whenever it fills (≤ 4,096 entries of ≤ 256 + 22 chars).
+    if (raw.length > 256) return keyedDigest(this.#throttleSecret, 'throttle', raw);
+    const known = this.#throttleKeys.get(raw);
+    if (known !== undefined) return known;
+    const digest = keyedDigest(this.#throttleSecret, 'throttle', raw);
+    if (this.#throttleKeys.size >= 4096) this.#throttleKeys.clear();
+    this.#throttleKeys.set(raw, digest);
+    return digest;
   }
+  readonly #throttleKeys = new Map<string, string>();
 
   /**
    * Authenticates credentials against the chain: the first authenticator that claims them decides.

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { compileConfig } from '../compile/compile-config.js';
-import { loadConfigFile } from '../config/load.js';
 import { PurserError } from '../core/errors.js';
 import type { Identity } from '../core/identity.js';
 import { ANONYMOUS } from '../core/identity.js';
 import { Secret } from '../core/secret.js';
 import { formatScope, isZotCatalogScope, parseScopes } from '../protocol/scope.js';
+import { loadEffectiveConfig } from '../runtime/effective-config.js';
 import { buildApp } from '../server/app.js';
 import { accessEntries } from '../token/signer.js';
 import { silentLogger } from '../util/log.js';
@@ -64,7 +64,7 @@ export async function checkCommand(args: string[], io: CommandIo): Promise<numbe
     throw new UsageError(`--scope: ${(e as Error).message}`);
   }
 
-  const config = loadConfigFile(file);
+  const config = await loadEffectiveConfig(file);
   // buildApp compiles first (compile/compile-config.ts): check refuses exactly what serve refuses.
   const app = await buildApp(await compileConfig(config), silentLogger);
   if (config.token.compat !== 'zot' && scopes.some(isZotCatalogScope))

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { compileConfig } from '../compile/compile-config.js';
-import { loadConfigFile } from '../config/load.js';
+import { loadEffectiveConfig } from '../runtime/effective-config.js';
 import { KeyRing } from '../token/keyring.js';
 import { pemValueLabel, readPemBytes } from '../util/pem-value.js';
 import { checkRegistry, type Finding } from './doctor-registry.js';
@@ -71,7 +71,7 @@ export async function doctorCommand(args: string[], io: CommandIo): Promise<numb
       throw new UsageError(`--registry-ca ${caFile}: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
-  const config = loadConfigFile(file);
+  const config = await loadEffectiveConfig(file);
   // The same compile as serve's: doctor never passes a configuration serve refuses.
   const compiled = await compileConfig(config);
   const ring = new KeyRing(compiled.signingKeys, {

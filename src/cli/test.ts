@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { compileConfig } from '../compile/compile-config.js';
-import { loadConfigFile } from '../config/load.js';
+import { loadEffectiveConfig } from '../runtime/effective-config.js';
 import { silentLogger } from '../util/log.js';
 import { junitReport } from './junit.js';
 import { loadCases } from './policy-cases.js';
@@ -57,7 +57,7 @@ export async function testCommand(args: string[], io: CommandIo): Promise<number
   if (!values.config) throw new UsageError('--config FILE is required');
   if (positionals.length !== 1) throw new UsageError('give exactly one CASES.yaml file');
   const casesFile = positionals[0]!;
-  const compiled = await compileConfig(loadConfigFile(values.config), { logger: silentLogger });
+  const compiled = await compileConfig(await loadEffectiveConfig(values.config), { logger: silentLogger });
   const cases = loadCases(casesFile);
   const results = await evaluateCases(compiled, cases, casesFile);
   io.stdout(formatReport(results));

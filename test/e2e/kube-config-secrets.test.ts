@@ -148,6 +148,41 @@ describe('serve: configuration from Kubernetes Secrets', () => {
     assert.equal(await tokenStatus('carol', 'carol-pw'), 200);
   });
 
+  test('purser check and purser test judge the file with its Secrets merged, as serve runs it', async () => {
+    // The file alone has no signing key and no user: both are in Secrets.
+    const env = { ...process.env, KUBECONFIG: api.writeKubeconfig(dir) };
+    const check = await run(
+      process.execPath,
+      [
+        purserBin,
+        'check',
+        '--config',
+        purser.configPath,
+        '--user',
+        'carol',
+        '--password-stdin',
+        '--scope',
+        'repository:team/app:pull,push',
+        '--json',
+      ],
+      { env, input: 'carol-pw', timeout: 60_000 },
+    );
+    assert.equal(check.code, 0, check.stderr);
+    const explained = JSON.parse(check.stdout) as { identity: { account: string }; access: unknown };
+    assert.equal(explained.identity.account, 'carol');
+    assert.deepEqual(explained.access, [{ type: 'repository', name: 'team/app', actions: ['pull'] }]);
+    const cases = join(dir, 'cases.yaml');
+    writeFileSync(
+      cases,
+      'cases:\n  - { name: carol pulls, user: carol, scopes: ["repository:team/app:pull,push"], expect: { "repository:team/app": [pull] } }\n',
+    );
+    const t = await run(process.execPath, [purserBin, 'test', '--config', purser.configPath, cases], {
+      env,
+      timeout: 60_000,
+    });
+    assert.equal(t.code, 0, `${t.stdout}${t.stderr}`);
+  });
+
   test('workers: 2: the primary watches the Secrets and every worker applies their change', async () => {
     const MULTI = 'multi';
     putSecret('a-signing', `token:\n  key: |\n${keyPem.replace(/^/gm, '    ')}`, MULTI);

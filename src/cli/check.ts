@@ -19,7 +19,9 @@ Explains, without issuing anything, who the caller is, which rule decided each
 requested action, and the access a token would carry.
 
 Options:
-  --config FILE      configuration file
+  --config FILE      configuration file (with kubernetes.configSecrets, the
+                     Secrets are merged over it, as serve does)
+  --file-only        the file alone, without its Secrets
   --scope S          a scope, e.g. repository:team/app:pull,push (repeatable)
   --user U           a static user (or a provider name with --password-stdin holding a JWT)
   --password-stdin   read the password (or JWT) from standard input
@@ -33,6 +35,7 @@ Options:
 export async function checkCommand(args: string[], io: CommandIo): Promise<number> {
   const { values } = parse(args, {
     config: { type: 'string', short: 'c' },
+    'file-only': { type: 'boolean' },
     scope: { type: 'string', multiple: true },
     user: { type: 'string' },
     'password-stdin': { type: 'boolean' },
@@ -64,7 +67,7 @@ export async function checkCommand(args: string[], io: CommandIo): Promise<numbe
     throw new UsageError(`--scope: ${(e as Error).message}`);
   }
 
-  const config = await loadEffectiveConfig(file);
+  const config = await loadEffectiveConfig(file, flag(values, 'file-only'));
   // buildApp compiles first (compile/compile-config.ts): check refuses exactly what serve refuses.
   const app = await buildApp(await compileConfig(config), silentLogger);
   if (config.token.compat !== 'zot' && scopes.some(isZotCatalogScope))

@@ -22,7 +22,9 @@ registry does not trust yet is named). Exit 1 when the registry would refuse Pur
 tokens, naming the cause and its fix.
 
 Options:
-  --config FILE           configuration file
+  --config FILE           configuration file (with kubernetes.configSecrets, the
+                          Secrets are merged over it, as serve does)
+  --file-only             the file alone, without its Secrets
   --realm URL             the token URL as registries' clients reach it (default from listen)
   --registry URL          a running registry to check (http(s)://host:port)
   --registry-config FILE  that registry's config.yml (or Zot's config.json): names the exact
@@ -34,6 +36,7 @@ Options:
 export async function doctorCommand(args: string[], io: CommandIo): Promise<number> {
   const { values } = parse(args, {
     config: { type: 'string', short: 'c' },
+    'file-only': { type: 'boolean' },
     realm: { type: 'string' },
     registry: { type: 'string' },
     'registry-config': { type: 'string' },
@@ -71,7 +74,7 @@ export async function doctorCommand(args: string[], io: CommandIo): Promise<numb
       throw new UsageError(`--registry-ca ${caFile}: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
-  const config = await loadEffectiveConfig(file);
+  const config = await loadEffectiveConfig(file, flag(values, 'file-only'));
   // The same compile as serve's: doctor never passes a configuration serve refuses.
   const compiled = await compileConfig(config);
   const ring = new KeyRing(compiled.signingKeys, {

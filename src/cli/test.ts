@@ -26,7 +26,9 @@ CASES.yaml:
 A requested scope absent from expect is expected to get nothing.
 
 Options:
-  --config FILE   configuration file
+  --config FILE   configuration file (with kubernetes.configSecrets, the Secrets
+                  are merged over it, as serve does)
+  --file-only     the file alone, without its Secrets
   --junit FILE    also write the results as JUnit XML (for CI)
 
 Exit codes: 0 every case holds, 1 some case fails (each named with its diff),
@@ -34,13 +36,19 @@ Exit codes: 0 every case holds, 1 some case fails (each named with its diff),
 `;
 
 export async function testCommand(args: string[], io: CommandIo): Promise<number> {
-  let values: { config?: string | undefined; junit?: string | undefined; help?: boolean | undefined };
+  let values: {
+    config?: string | undefined;
+    junit?: string | undefined;
+    'file-only'?: boolean | undefined;
+    help?: boolean | undefined;
+  };
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
       args,
       options: {
         config: { type: 'string', short: 'c' },
+        'file-only': { type: 'boolean' },
         junit: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -57,7 +65,10 @@ export async function testCommand(args: string[], io: CommandIo): Promise<number
   if (!values.config) throw new UsageError('--config FILE is required');
   if (positionals.length !== 1) throw new UsageError('give exactly one CASES.yaml file');
   const casesFile = positionals[0]!;
-  const compiled = await compileConfig(await loadEffectiveConfig(values.config), { logger: silentLogger });
+  const compiled = await compileConfig(
+    await loadEffectiveConfig(values.config, values['file-only'] === true),
+    { logger: silentLogger },
+  );
   const cases = loadCases(casesFile);
   const results = await evaluateCases(compiled, cases, casesFile);
   io.stdout(formatReport(results));

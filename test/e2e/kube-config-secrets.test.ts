@@ -181,6 +181,23 @@ describe('serve: configuration from Kubernetes Secrets', () => {
       timeout: 60_000,
     });
     assert.equal(t.code, 0, `${t.stdout}${t.stderr}`);
+    // --file-only: the file alone, which names no signing key.
+    const alone = await run(
+      process.execPath,
+      [
+        purserBin,
+        'check',
+        '--config',
+        purser.configPath,
+        '--file-only',
+        '--anonymous',
+        '--scope',
+        'repository:team/app:pull',
+      ],
+      { env, timeout: 60_000 },
+    );
+    assert.equal(alone.code, 2, alone.stderr);
+    assert.match(alone.stderr, /token\.key/);
   });
 
   test('workers: 2: the primary watches the Secrets and every worker applies their change', async () => {

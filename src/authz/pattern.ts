@@ -100,15 +100,22 @@ function simpleGlob(glob: string): ((value: string) => boolean) | undefined {
 
 type Part = { literal: string } | { placeholder: string };
 
-/** `parts` as text, each placeholder's value as it is; undefined when one has none. */
-function partsText(ps: readonly Part[], identity: Identity): string | undefined {
+/**
+ * `parts` as text, each placeholder's value through `value` (as it is by default; escaped
+ * for a pattern's source); undefined when one has none.
+ */
+function partsText(
+  ps: readonly Part[],
+  identity: Identity,
+  value: (v: string) => string = (v) => v,
+): string | undefined {
   let out = '';
   for (const p of ps) {
     if ('literal' in p) out += p.literal;
     else {
       const v = resolvePlaceholder(p.placeholder, identity);
       if (v === undefined) return undefined;
-      out += v;
+      out += value(v);
     }
   }
   return out;
@@ -212,22 +219,15 @@ export function compilePattern(source: string): Pattern {
   // One compiled pattern per distinct placeholder value, bounded (see Re2Cache).
   const cache = new Re2Cache(1000);
   // Literal parts translated once, not per test.
-  const pieces = parts.map((p) => ('literal' in p ? { re: literalToRegex(p.literal) } : p));
+  const pieces = parts.map((p) => ('literal' in p ? { literal: literalToRegex(p.literal) } : p));
   return {
     source,
     prefix,
     test(value, identity) {
       // Cheaper than building a pattern: a value without the literal prefix cannot match.
       if (!value.startsWith(prefix)) return false;
-      let re = '';
-      for (const p of pieces) {
-        if ('re' in p) re += p.re;
-        else {
-          const v = resolvePlaceholder(p.placeholder, identity);
-          if (v === undefined) return false;
-          re += escapeValue(v);
-        }
-      }
+      const re = partsText(pieces, identity, escapeValue);
+      if (re === undefined) return false;
       try {
         return cache.get(wrap(re)).test(value);
       } catch {

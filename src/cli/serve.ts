@@ -1,17 +1,12 @@
-import { resolve } from 'node:path';
 import { compileConfig } from '../compile/compile-config.js';
-import { type Config, readConfigDocument, readKubernetesSection } from '../config/load.js';
+import type { Config } from '../config/load.js';
 import type { PurserError } from '../core/errors.js';
 import { runPrimary } from '../runtime/cluster-primary.js';
-import {
-  blameOverlay,
-  type ConfigOverlay,
-  loadConfigSecretsSource,
-  loadLayeredConfig,
-} from '../runtime/config-overlays.js';
+import { blameOverlay, type ConfigOverlay } from '../runtime/config-overlays.js';
 import { cpuBudget } from '../runtime/cpu-budget.js';
+import { openEffectiveConfig } from '../runtime/effective-config.js';
 import { FileWatch, referencedFiles } from '../runtime/file-watch.js';
-import { OverlayFeed } from '../runtime/overlay-feed.js';
+import type { OverlayFeed } from '../runtime/overlay-feed.js';
 import { ReloadQueue } from '../runtime/reload-queue.js';
 import { restartNeeded, ServerProcess } from '../runtime/server-process.js';
 import { Metrics } from '../server/metrics.js';
@@ -37,8 +32,8 @@ Runs the token server (and the proxy when the config has proxy:), in N worker pr
 that share the listeners and the failed-login counts, revocations and replay cache
 (through the primary process, or Redis with redis:). N defaults to workers: in the
 config, else the available parallelism capped by the cgroup's CPU quota (a container's
-CPU limit); 1 runs a single process. The development
-default (no --config) runs a single process.
+CPU limit); 1 runs a single process. The development default (no --config) runs a single
+process.
 Without --config, runs the embedded development default: keys and a development
 user under ./.purser/, listening on 127.0.0.1:5001 (PURSER_LISTEN overrides). When a
 distribution registry binary is found (docker-registry or registry on PATH, or
@@ -52,8 +47,8 @@ it; an invalid one is logged with the key at fault and the old one keeps serving
 kubernetes.configSecrets in the file, the matching Secrets' config keys are merged over it
 and a change to them reloads too (the primary watches them and hands every worker the
 merged configuration); an invalid Secret is logged with its name and the key at fault.
-SIGTERM/SIGINT stop accepting connections, let requests in flight finish (proxied downloads too) for up to shutdownTimeout seconds
-(default 30), close what is left, and exit 0.
+SIGTERM/SIGINT stop accepting connections, let requests in flight finish (proxied downloads
+too) for up to shutdownTimeout seconds (default 30), close what is left, and exit 0.
 
 Options:
   --config FILE        YAML configuration file (see docs/configuration.md)
@@ -104,32 +99,12 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<numbe
   // Until the file's log: settings are known (the Secrets are read before the rest is valid).
   let bootLogger = createLogger({});
   if (file) {
-    // Parsed once here for both the kubernetes: section and the rest.
-    const doc = readConfigDocument(resolve(file));
-    const kube = readKubernetesSection(file, doc);
-    if (kube?.configSecrets) {
-      const { namespace, labelSelector } = kube.configSecrets;
-      const source = await loadConfigSecretsSource(file, {
-        namespace,
-        labelSelector,
-        onWatchError: (error, retryInMs) => {
-          metrics.configSourceWatchRestarts.inc({ source: 'secret' });
-          bootLogger.warn('watching the config Secrets failed; restarting the watch', {
-            namespace,
-            labelSelector,
-            error,
-            retryInMs,
-          });
-        },
-      });
-      feed = await OverlayFeed.start(source);
-    }
-    try {
-      config = loadLayeredConfig(file, overlays(), doc);
-    } catch (caught) {
-      await feed?.close();
-      throw await blameOverlay(caught, file, overlays());
-    }
+    ({ config, feed } = await openEffectiveConfig(file, {
+      onWatchError: (fields) => {
+        metrics.configSourceWatchRestarts.inc({ source: 'secret' });
+        bootLogger.warn('watching the config Secrets failed; restarting the watch', fields);
+      },
+    }));
   } else {
     const d = await embeddedDefault();
     config = d.config;

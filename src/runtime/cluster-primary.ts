@@ -19,8 +19,6 @@ import type { ListeningFields, ReloadResult } from './server-process.js';
 import { restartNeeded } from './server-process.js';
 import { WORKER_SLOT_ENV, type WorkerReload, type WorkerSettings } from './worker-protocol.js';
 
-/** The environment variable that gives a worker its slot (0..N-1). */
-
 export interface PrimaryOptions {
   file: string;
   /** Loaded and compiled already: a bad file failed before any worker started. */
@@ -63,8 +61,8 @@ const METRICS_TIMEOUT_MS = 2_000;
  * holds the memory stores they share (failed logins, revocations, replay) unless `redis:` is
  * set; sums their metrics for /metrics; restarts a worker that dies (with backoff);
  * coordinates reloads (SIGHUP, file changes, changed config Secrets: merged and validated
- * here once, then applied by every worker) and the graceful shutdown (SIGTERM/SIGINT: every worker drains, then the primary
- * exits). Resolves with the exit code.
+ * here once, then applied by every worker) and the graceful shutdown (SIGTERM/SIGINT: every
+ * worker drains, then the primary exits). Resolves with the exit code.
  */
 export async function runPrimary(o: PrimaryOptions): Promise<number> {
   const { logger, file } = o;

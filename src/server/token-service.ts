@@ -21,6 +21,7 @@ import type { KeyRing } from '../token/keyring.js';
 import { identityClaims } from '../token/proxy-identity.js';
 import { issueRefreshToken, refreshTokenSigner, verifyRefreshToken } from '../token/refresh.js';
 import { keyedDigest } from '../util/keyed-digest.js';
+import { shortMemo } from '../util/short-memo.js';
 
 /** How soon a login refused a check slot asks again (backing off to the max). */
 const SLOT_POLL_MS = 10;
@@ -88,7 +89,7 @@ export class TokenService {
   readonly #o: TokenServiceOptions;
   readonly #authorizer: DecidingAuthorizer;
   readonly #throttle: ThrottleStore;
-  readonly #throttleSecret: Buffer;
+  readonly #throttleDigest: (raw: string) => string;
   /**
    * The check slots: the store's own when it has them (a store shared by workers or replicas
    * gates across all of them), else this process's, kept by the same ThrottleSlots a
@@ -101,7 +102,10 @@ export class TokenService {
     this.#authorizer = clampedAuthorizer(options.authorizer);
     const throttle: ThrottleStore = options.throttle ?? new MemoryThrottleStore();
     this.#throttle = throttle;
-    this.#throttleSecret = options.throttleSecret ?? randomBytes(32);
+    // The same caller logs in again and again (a token per layer): short keys' digests are
+    // remembered.
+    const secret = options.throttleSecret ?? randomBytes(32);
+    this.#throttleDigest = shortMemo((raw) => keyedDigest(secret, 'throttle', raw), 256);
     const policy = options.throttlePolicy;
     if (throttle.acquire && throttle.release) {
       const { acquire, release } = throttle;
@@ -129,18 +133,8 @@ export class TokenService {
       key = a.throttleKey?.(credentials, ip);
       if (key !== undefined) break;
     }
-    const raw = key ?? userThrottleKey(ip, credentials.username);
-    // The same caller logs in again and again (a token per layer): short keys' digests are
-    // remembered, in a map cleared whenever it fills (≤ 4,096 entries of ≤ 256 + 22 chars).
-    if (raw.length > 256) return keyedDigest(this.#throttleSecret, 'throttle', raw);
-    const known = this.#throttleKeys.get(raw);
-    if (known !== undefined) return known;
-    const digest = keyedDigest(this.#throttleSecret, 'throttle', raw);
-    if (this.#throttleKeys.size >= 4096) this.#throttleKeys.clear();
-    this.#throttleKeys.set(raw, digest);
-    return digest;
+    return this.#throttleDigest(key ?? userThrottleKey(ip, credentials.username));
   }
-  readonly #throttleKeys = new Map<string, string>();
 
   /**
    * Authenticates credentials against the chain: the first authenticator that claims them decides.

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { lengthPrefixed } from '../util/keyed-digest.js';
+import { shortMemo } from '../util/short-memo.js';
 
 /**
  * A fixed-size stand-in for a key a memory store keeps (22 characters): whatever a caller
@@ -7,22 +8,13 @@ import { lengthPrefixed } from '../util/keyed-digest.js';
  * bounds in entries and bytes are real.
  */
 export function storeKey(...parts: string[]): string {
-  // A login asks for the same one up to three times (slot, check, release): short keys are
-  // remembered, in a map cleared whenever it fills (at most 4,096 entries of ≤ 128 + 22 chars).
-  const single = parts.length === 1 ? parts[0]! : undefined;
-  if (single !== undefined && single.length <= 128) {
-    const known = recent.get(single);
-    if (known !== undefined) return known;
-    const key = digest(parts);
-    if (recent.size >= 4096) recent.clear();
-    recent.set(single, key);
-    return key;
-  }
-  return digest(parts);
+  return parts.length === 1 ? single(parts[0]!) : digest(parts);
 }
-
-const recent = new Map<string, string>();
 
 function digest(parts: string[]): string {
   return createHash('sha256').update(lengthPrefixed(parts)).digest('base64url').slice(0, 22);
 }
+
+// A login asks for the same one up to three times (slot, check, release): short keys' digests
+// are remembered.
+const single = shortMemo((key) => digest([key]), 128);

@@ -119,34 +119,60 @@ describe('clampDecisions', () => {
 });
 
 describe('clampedAuthorizer', () => {
-  test('an authorizer that mutates the scopes it is given changes nothing', async () => {
-    const mutating: Authorizer = {
+  const ask = (a: Authorizer, scopes: Scope[]) =>
+    clampedAuthorizer(a).authorize({ identity: ANONYMOUS, service: 's', scopes, ip: '127.0.0.1' });
+
+  test('an authorizer that renames the scope it is given and grants it gets nothing', async () => {
+    const renaming: Authorizer = {
       authorize(req) {
         const s = req.scopes[0]!;
-        try {
-          (s as { name: string }).name = 'prod/secret';
-          s.actions.push('delete');
-        } catch {
-          // frozen: expected
-        }
+        (s as { name: string }).name = 'prod/secret';
+        s.actions.push('delete');
         return [decision(s, ['*'])];
       },
     };
     const asked = scope('repository:team/app:pull');
-    const out = await clampedAuthorizer(mutating).authorize({
-      identity: ANONYMOUS,
-      service: 's',
-      scopes: [asked],
-      ip: '127.0.0.1',
-    });
+    const out = await ask(renaming, [asked]);
     assert.deepEqual(out, [
       {
         requested: { type: 'repository', name: 'team/app', actions: ['pull'] },
-        granted: ['pull'],
-        rule: 0,
-        explanation: 'x',
+        granted: [],
+        rule: undefined,
+        explanation: 'the authorizer gave no decision',
       },
     ]);
+    assert.deepEqual(asked, scope('repository:team/app:pull'));
+  });
+
+  test('an authorizer that adds actions to its copy is held to the actions asked', async () => {
+    const widening: Authorizer = {
+      authorize(req) {
+        const s = req.scopes[0]!;
+        s.actions.push('delete', 'push');
+        return [decision(s, [...s.actions])];
+      },
+    };
+    const asked = scope('repository:team/app:pull');
+    const [d] = await ask(widening, [asked]);
+    assert.deepEqual(d!.granted, ['pull']);
+    assert.deepEqual(d!.requested.actions, ['pull']);
     assert.deepEqual(asked.actions, ['pull']);
+  });
+
+  test("an authorizer that changes the identity it is given changes nobody else's", async () => {
+    const identity = { account: 'alice', labels: {}, claims: {} };
+    const changing: Authorizer = {
+      authorize(req) {
+        (req.identity as { account: string }).account = 'root';
+        return req.scopes.map((s) => decision(s, ['pull']));
+      },
+    };
+    await clampedAuthorizer(changing).authorize({
+      identity,
+      service: 's',
+      scopes: [scope('repository:team/app:pull')],
+      ip: '127.0.0.1',
+    });
+    assert.equal(identity.account, 'alice');
   });
 });

@@ -1,6 +1,7 @@
 import type { Identity } from '../core/identity.js';
 import type { Secret } from '../core/secret.js';
 import type { Scope } from '../protocol/scope.js';
+import type { MaybePromise } from '../util/maybe-promise.js';
 
 export interface Credentials {
   username: string;
@@ -39,7 +40,12 @@ export interface Authenticator {
    * issued them by its kind, so give each authenticator of a chain its own.
    */
   readonly kind: string;
-  authenticate(credentials: Credentials, ctx: AuthnContext): Promise<AuthnResult>;
+  /**
+   * May answer without a promise when it knows at once (a login-cache hit): the request then
+   * costs no microtask (util/maybe-promise.ts). A throw means "could not decide", as a
+   * rejection does.
+   */
+  authenticate(credentials: Credentials, ctx: AuthnContext): MaybePromise<AuthnResult>;
   /**
    * What the failed-login limit counts this attempt under, or undefined to let the next
    * authenticator (and finally the default, {@link userThrottleKey}) say. Asked in chain
@@ -53,7 +59,7 @@ export interface Authenticator {
    * (a burst of right passwords is not queued behind it); the lockout itself still applies.
    * Must not check anything slow: it runs before the login. Without the hook: false.
    */
-  verified?(credentials: Credentials): Promise<boolean>;
+  verified?(credentials: Credentials): MaybePromise<boolean>;
   /**
    * Seconds a refresh token issued to `identity` lives; 0 (or no hook) means none. Also asked
    * of each authenticator in turn, for `purser.issue()` identities no login produced: the

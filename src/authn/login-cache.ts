@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Secret } from '../core/secret.js';
 import { type LoginCacheStore, MemoryLoginCacheStore } from '../state/login-cache.js';
 import { keyedDigest } from '../util/keyed-digest.js';
+import { andThen, type MaybePromise } from '../util/maybe-promise.js';
 import type { Credentials } from './authenticator.js';
 
 /** `refresh`: still good, and close enough to expiry that one check should renew it. */
@@ -65,11 +66,13 @@ export class LoginCache {
     return id;
   }
 
-  async state(id: string, now = Date.now()): Promise<LoginCacheState> {
+  /** At once when the store answers at once (the memory store), else a promise. */
+  state(id: string, now = Date.now()): MaybePromise<LoginCacheState> {
     if (this.#ttlMs === 0) return 'miss';
-    const until = await this.#store.expiresAt(id);
-    if (until === undefined || until <= now) return 'miss';
-    return until - now <= this.#refreshMs ? 'refresh' : 'hit';
+    return andThen(this.#store.expiresAt(id), (until): LoginCacheState => {
+      if (until === undefined || until <= now) return 'miss';
+      return until - now <= this.#refreshMs ? 'refresh' : 'hit';
+    });
   }
 
   async remember(id: string, now = Date.now()): Promise<void> {

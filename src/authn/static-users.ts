@@ -2,6 +2,7 @@ import { type Identity, STATIC_PROVIDER } from '../core/identity.js';
 import { type Secret, safeEqual } from '../core/secret.js';
 import { type LoginCacheStore, MemoryLoginCacheStore } from '../state/login-cache.js';
 import { keyedDigest } from '../util/keyed-digest.js';
+import { andThen, type MaybePromise } from '../util/maybe-promise.js';
 import { SingleFlight } from '../util/single-flight.js';
 import {
   type Authenticator,
@@ -149,24 +150,27 @@ export class StaticUsers implements Authenticator {
     return this.#checks.imitate();
   }
 
-  async verified(credentials: Credentials): Promise<boolean> {
+  verified(credentials: Credentials): MaybePromise<boolean> {
     const stored = this.#users.get(credentials.username);
     if (!stored || !('hash' in stored)) return false; // a plaintext check is never queued long
-    return (await this.#cache.state(this.#cache.idOf(credentials, stored.hash), this.#now())) !== 'miss';
+    return andThen(
+      this.#cache.state(this.#cache.idOf(credentials, stored.hash), this.#now()),
+      (s) => s !== 'miss',
+    );
   }
 
-  async authenticate(credentials: Credentials, ctx: AuthnContext): Promise<AuthnResult> {
+  /** At once for a login-cache hit (with the memory store) or a right plaintext password. */
+  authenticate(credentials: Credentials, ctx: AuthnContext): MaybePromise<AuthnResult> {
     const stored = this.#users.get(credentials.username);
     if (!stored) return { outcome: 'no-match' };
-    let ok: boolean;
-    if ('hash' in stored) ok = await this.#checkHash(credentials, stored.hash, ctx.ip);
-    else {
-      ok = safeEqual(credentials.password.reveal(), stored.password.reveal());
-      // A plaintext comparison takes microseconds: answer a wrong one as slowly as bcrypt would.
-      if (!ok) await this.#checks.imitate();
-    }
-    if (!ok) return { outcome: 'rejected', reason: 'invalid username or password' };
-    return { outcome: 'authenticated', identity: staticIdentity(credentials.username, stored) };
+    const answer = (ok: boolean): AuthnResult =>
+      ok
+        ? { outcome: 'authenticated', identity: staticIdentity(credentials.username, stored) }
+        : { outcome: 'rejected', reason: 'invalid username or password' };
+    if ('hash' in stored) return andThen(this.#checkHash(credentials, stored.hash, ctx.ip), answer);
+    if (safeEqual(credentials.password.reveal(), stored.password.reveal())) return answer(true);
+    // A plaintext comparison takes microseconds: answer a wrong one as slowly as bcrypt would.
+    return this.#checks.imitate().then(() => answer(false));
   }
 
   /**
@@ -175,14 +179,15 @@ export class StaticUsers implements Authenticator {
    * once. The single-flight key includes the password, so a wrong password never shares a
    * right one's result.
    */
-  async #checkHash(credentials: Credentials, hash: string, ip: string): Promise<boolean> {
+  #checkHash(credentials: Credentials, hash: string, ip: string): MaybePromise<boolean> {
     const pw = credentials.password.reveal();
     const id = this.#cache.idOf(credentials, hash);
-    const state = await this.#cache.state(id, this.#now());
-    this.#onLoginCache(state);
-    if (state === 'refresh') void this.#check(id, pw, hash, ip).catch(() => {});
-    if (state !== 'miss') return true;
-    return this.#check(id, pw, hash, ip);
+    return andThen(this.#cache.state(id, this.#now()), (state) => {
+      this.#onLoginCache(state);
+      if (state === 'refresh') void this.#check(id, pw, hash, ip).catch(() => {});
+      if (state !== 'miss') return true;
+      return this.#check(id, pw, hash, ip);
+    });
   }
 
   #check(id: string, pw: string, hash: string, ip: string): Promise<boolean> {

@@ -1,5 +1,6 @@
 import type { Identity } from '../core/identity.js';
 import type { Scope } from '../protocol/scope.js';
+import type { MaybePromise } from '../util/maybe-promise.js';
 
 export interface AccessRequest {
   identity: Identity;
@@ -46,10 +47,14 @@ export type ScopeAnswer = ScopeDecision | NoDecision;
  * dropped. A thrown `Denied` refuses the whole request.
  */
 export interface Authorizer {
-  authorize(request: AccessRequest): Promise<readonly ScopeAnswer[]> | readonly ScopeAnswer[];
+  authorize(request: AccessRequest): MaybePromise<readonly ScopeAnswer[]>;
 }
 
-/** An authorizer whose every answer is a decision, clamped: what Purser's consumers call. */
+/**
+ * An authorizer whose every answer is a decision, clamped: what Purser's consumers call.
+ * It answers at once when every authorizer it asks does (the ACL does): await it, or see
+ * util/maybe-promise.ts. A throw (a `Denied`, say) is the same as a rejection.
+ */
 export interface DecidingAuthorizer {
-  authorize(request: AccessRequest): Promise<ScopeDecision[]>;
+  authorize(request: AccessRequest): MaybePromise<ScopeDecision[]>;
 }

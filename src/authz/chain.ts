@@ -1,3 +1,4 @@
+import { andThen } from '../util/maybe-promise.js';
 import type {
   AccessRequest,
   Authorizer,
@@ -19,9 +20,7 @@ export function chainAuthorizers(authorizers: readonly Authorizer[]): DecidingAu
   // One member (the ACL of most configs): its clamped answer, with undecided scopes closed.
   if (members.length === 1 && only)
     return markDeciding({
-      async authorize(req: AccessRequest): Promise<ScopeDecision[]> {
-        return (await askClamped(only, req)).map(finalDecision);
-      },
+      authorize: (req: AccessRequest) => andThen(askClamped(only, req), (a) => a.map(finalDecision)),
     });
   return markDeciding({
     async authorize(req: AccessRequest): Promise<ScopeDecision[]> {

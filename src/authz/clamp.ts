@@ -1,4 +1,5 @@
 import { KNOWN_ACTIONS, type Scope } from '../protocol/scope.js';
+import { andThen, type MaybePromise } from '../util/maybe-promise.js';
 import type {
   AccessRequest,
   Authorizer,
@@ -102,13 +103,13 @@ const copyScope = (s: Scope): Scope => ({ ...s, actions: [...s.actions] });
  * scope, action list and identity cost a token request over HTTP 25–30 µs of CPU, as much
  * as the ACL decision ten times over. bench/README.md, fourth scale-out stop.)
  */
-export async function askClamped(inner: Authorizer, req: AccessRequest): Promise<ScopeAnswer[]> {
-  const answers = await inner.authorize({
+export function askClamped(inner: Authorizer, req: AccessRequest): MaybePromise<ScopeAnswer[]> {
+  const answers = inner.authorize({
     ...req,
     identity: { ...req.identity },
     scopes: req.scopes.map(copyScope),
   });
-  return clampAnswers(req.scopes, answers);
+  return andThen(answers, (a) => clampAnswers(req.scopes, a));
 }
 
 /**
@@ -131,8 +132,6 @@ export function markDeciding(a: DecidingAuthorizer): DecidingAuthorizer {
 export function clampedAuthorizer(inner: Authorizer): DecidingAuthorizer {
   if (deciding.has(inner)) return inner as DecidingAuthorizer;
   return markDeciding({
-    async authorize(req: AccessRequest): Promise<ScopeDecision[]> {
-      return (await askClamped(inner, req)).map(finalDecision);
-    },
+    authorize: (req: AccessRequest) => andThen(askClamped(inner, req), (a) => a.map(finalDecision)),
   });
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import {
   type Authenticator,
   type AuthnContext,
+  type AuthnResult,
   type Credentials,
   userThrottleKey,
 } from '../authn/authenticator.js';
@@ -21,6 +22,7 @@ import type { KeyRing } from '../token/keyring.js';
 import { identityClaims } from '../token/proxy-identity.js';
 import { issueRefreshToken, refreshTokenSigner, verifyRefreshToken } from '../token/refresh.js';
 import { keyedDigest } from '../util/keyed-digest.js';
+import { andThen, isThenable, type MaybePromise, settle } from '../util/maybe-promise.js';
 import { shortMemo } from '../util/short-memo.js';
 
 /** How soon a login refused a check slot asks again (backing off to the max). */
@@ -143,20 +145,37 @@ export class TokenService {
    * counted, while a burst of correct requests (docker pulling layers in parallel) runs
    * side by side and then hits the login cache.
    */
-  async authenticate(credentials: Credentials, ip: string, trace?: string[]): Promise<Identity> {
-    return (await this.#authenticate(credentials, ip, trace)).identity;
+  authenticate(credentials: Credentials, ip: string, trace?: string[]): Promise<Identity> {
+    return settle(() => andThen(this.#authenticate(credentials, ip, trace), (e) => e.identity));
   }
 
-  async #authenticate(
+  /**
+   * Written so that a login every seam answers at once (a login-cache hit, a memory
+   * throttle) runs without a promise (util/maybe-promise.ts); any seam may still answer
+   * with one.
+   */
+  #authenticate(
     credentials: Credentials,
     ip: string,
     trace?: string[],
     request?: LoginRequest,
-  ): Promise<Established> {
+  ): MaybePromise<Established> {
     const limitKey = this.#throttleKey(credentials, ip);
     // Credentials an authenticator has just verified are no guess: no slot to wait for.
-    if (await this.#verified(credentials))
-      return this.#authenticateNow(credentials, ip, limitKey, trace, request);
+    return andThen(this.#verified(credentials), (verified) =>
+      verified
+        ? this.#authenticateNow(credentials, ip, limitKey, trace, request)
+        : this.#authenticateInTurn(credentials, ip, limitKey, trace, request),
+    );
+  }
+
+  async #authenticateInTurn(
+    credentials: Credentials,
+    ip: string,
+    limitKey: string,
+    trace?: string[],
+    request?: LoginRequest,
+  ): Promise<Established> {
     await this.#acquire(limitKey);
     try {
       return await this.#authenticateNow(credentials, ip, limitKey, trace, request);
@@ -165,10 +184,24 @@ export class TokenService {
     }
   }
 
-  async #verified(credentials: Credentials): Promise<boolean> {
-    for (const a of this.#o.authenticators) {
+  /** Whether an authenticator (from the `from`th on) vouches for the credentials (verified()). */
+  #verified(credentials: Credentials, from = 0): MaybePromise<boolean> {
+    const list = this.#o.authenticators;
+    for (let i = from; i < list.length; i++) {
+      const a = list[i]!;
+      if (!a.verified) continue;
       // A hook that fails only costs the shortcut: the login then waits for its slot.
-      if (a.verified && (await a.verified(credentials).catch(() => false))) return true;
+      let v: MaybePromise<boolean>;
+      try {
+        v = a.verified(credentials);
+      } catch {
+        continue;
+      }
+      if (isThenable(v)) {
+        const next = () => this.#verified(credentials, i + 1);
+        return Promise.resolve(v).then((ok) => ok || next(), next);
+      }
+      if (v) return true;
     }
     return false;
   }
@@ -192,38 +225,77 @@ export class TokenService {
     this.#gate.release(key).catch(() => {});
   }
 
-  async #authenticateNow(
+  #authenticateNow(
     credentials: Credentials,
     ip: string,
     limitKey: string,
     trace?: string[],
     request?: LoginRequest,
-  ): Promise<Established> {
+  ): MaybePromise<Established> {
     const policy = this.#o.throttlePolicy;
     const store = this.#throttle;
     // Without check(), failures are unknown: assume some, so a success always forgets them.
-    const { retryAfter: wait, failures } = store.check
-      ? await store.check(limitKey, policy)
-      : { retryAfter: await store.retryAfter(limitKey, policy), failures: 1 };
-    if (wait > 0) {
-      this.#o.onFailedLogin?.('rate_limited');
-      throw new TooManyAttempts(wait);
-    }
-    const ctx: AuthnContext = { ip, ...(trace ? { trace } : {}), ...request };
-    for (const a of this.#o.authenticators) {
-      const r = await a.authenticate(credentials, ctx);
-      if (r.outcome === 'no-match') continue;
-      if (r.outcome === 'authenticated') {
-        if (failures > 0) await store.succeed(limitKey);
-        return { identity: r.identity, by: a };
+    const checked = store.check
+      ? store.check(limitKey, policy)
+      : store.retryAfter(limitKey, policy).then((retryAfter) => ({ retryAfter, failures: 1 }));
+    return andThen(checked, ({ retryAfter: wait, failures }) => {
+      if (wait > 0) {
+        this.#o.onFailedLogin?.('rate_limited');
+        throw new TooManyAttempts(wait);
       }
-      await this.#throttle.fail(limitKey, policy);
+      const ctx: AuthnContext = { ip, ...(trace ? { trace } : {}), ...request };
+      return this.#ask(credentials, ctx, limitKey, failures, 0);
+    });
+  }
+
+  /** The authenticators from the `from`th on, in order, until one claims the credentials. */
+  #ask(
+    credentials: Credentials,
+    ctx: AuthnContext,
+    limitKey: string,
+    failures: number,
+    from: number,
+  ): MaybePromise<Established> {
+    const list = this.#o.authenticators;
+    for (let i = from; i < list.length; i++) {
+      const a = list[i]!;
+      const r = a.authenticate(credentials, ctx);
+      if (isThenable(r)) {
+        return Promise.resolve(r).then(
+          (got) =>
+            this.#answered(got, a, limitKey, failures) ??
+            this.#ask(credentials, ctx, limitKey, failures, i + 1),
+        );
+      }
+      const done = this.#answered(r, a, limitKey, failures);
+      if (done !== undefined) return done;
+    }
+    return this.#unknown(limitKey);
+  }
+
+  /** What an authenticator's answer settles: undefined for no-match (ask the next one). */
+  #answered(
+    r: AuthnResult,
+    a: Authenticator,
+    limitKey: string,
+    failures: number,
+  ): MaybePromise<Established> | undefined {
+    if (r.outcome === 'no-match') return undefined;
+    if (r.outcome === 'authenticated') {
+      const established: Established = { identity: r.identity, by: a };
+      return failures > 0 ? this.#throttle.succeed(limitKey).then(() => established) : established;
+    }
+    return this.#throttle.fail(limitKey, this.#o.throttlePolicy).then(() => {
       this.#o.onFailedLogin?.(a.kind);
       throw new PurserError('UNAUTHORIZED', r.reason);
-    }
+    });
+  }
+
+  /** Credentials no authenticator claims. */
+  async #unknown(limitKey: string): Promise<never> {
     // As long as a wrong password takes, without spending a bcrypt (see PasswordChecks).
     await (this.#o.imitateCheck ?? imitateDefaultCheck)();
-    await this.#throttle.fail(limitKey, policy);
+    await this.#throttle.fail(limitKey, this.#o.throttlePolicy);
     this.#o.onFailedLogin?.('unknown');
     throw new PurserError('UNAUTHORIZED', 'invalid username or password');
   }
@@ -284,11 +356,11 @@ export class TokenService {
     return service;
   }
 
-  async identify(req: TokenRequest, ip: string): Promise<Identity> {
-    return (await this.#identify(req, ip)).identity;
+  identify(req: TokenRequest, ip: string): Promise<Identity> {
+    return settle(() => andThen(this.#identify(req, ip), (e) => e.identity));
   }
 
-  async #identify(req: TokenRequest, ip: string, service?: string): Promise<Established> {
+  #identify(req: TokenRequest, ip: string, service?: string): MaybePromise<Established> {
     if (req.grant === 'refresh_token') return this.#fromRefreshToken(req.refreshToken!.reveal());
     if (req.credentials)
       return this.#authenticate(req.credentials, ip, undefined, {
@@ -299,11 +371,16 @@ export class TokenService {
     return { identity: ANONYMOUS, by: null };
   }
 
-  async handle(req: TokenRequest, ip: string): Promise<TokenOutcome> {
-    const service = this.resolveService(req.service);
-    const { identity, by } = await this.#identify(req, ip, service);
-    // A refresh grant keeps the refresh token it came with (no rotation): docker reuses it.
-    return this.grant(identity, service, req.scopes, ip, req.offline && req.grant !== 'refresh_token', by);
+  /** Served without a microtask when every seam answers at once (util/maybe-promise.ts). */
+  handle(req: TokenRequest, ip: string): Promise<TokenOutcome> {
+    return settle(() => {
+      const service = this.resolveService(req.service);
+      // A refresh grant keeps the refresh token it came with (no rotation): docker reuses it.
+      const offline = req.offline && req.grant !== 'refresh_token';
+      return andThen(this.#identify(req, ip, service), ({ identity, by }) =>
+        this.#grant(identity, service, req.scopes, ip, offline, by),
+      );
+    });
   }
 
   /** What the authorizer (clamped to the request) grants an identity, without signing: the proxy's check. */
@@ -317,7 +394,7 @@ export class TokenService {
    * `by` issues (default: the first authenticator with a refresh lifetime for the identity;
    * null: none).
    */
-  async grant(
+  grant(
     identity: Identity,
     service: string,
     scopes: readonly Scope[],
@@ -325,12 +402,34 @@ export class TokenService {
     offline: boolean,
     by?: Authenticator | null,
   ): Promise<TokenOutcome> {
+    return settle(() => this.#grant(identity, service, scopes, ip, offline, by));
+  }
+
+  #grant(
+    identity: Identity,
+    service: string,
+    scopes: readonly Scope[],
+    ip: string,
+    offline: boolean,
+    by?: Authenticator | null,
+  ): MaybePromise<TokenOutcome> {
     if (!this.#o.zotCatalogScope && scopes.some(isZotCatalogScope))
       throw new PurserError(
         'INVALID_SCOPE',
         'invalid scope "repository::…": empty resource name (Zot asks for it for its catalog: set token.compat: zot)',
       );
-    const decisions = await this.#authorizer.authorize({ identity, service, scopes, ip });
+    return andThen(this.#authorizer.authorize({ identity, service, scopes, ip }), (decisions) =>
+      this.#sign(identity, service, decisions, offline, by),
+    );
+  }
+
+  #sign(
+    identity: Identity,
+    service: string,
+    decisions: ScopeDecision[],
+    offline: boolean,
+    by: Authenticator | null | undefined,
+  ): TokenOutcome {
     const granted: Scope[] = [];
     for (const d of decisions) if (d.granted.length > 0) granted.push({ ...d.requested, actions: d.granted });
     const signer = this.#o.keyring.signer;

@@ -3,7 +3,7 @@ import type { IpcChannel } from '../util/ipc-channel.js';
 import type { ReplayStore } from './replay.js';
 import type { Revocation, RevocationQuery, RevocationStore } from './revocation.js';
 import type { Stores } from './stores.js';
-import type { ThrottlePolicy, ThrottleStore } from './throttle.js';
+import type { ThrottleCheck, ThrottlePolicy, ThrottleStore } from './throttle.js';
 import type { ThrottleSlots } from './throttle-slots.js';
 
 /** The request type the stores travel under. */
@@ -14,7 +14,12 @@ export type SharedStores = Pick<Stores, 'throttle' | 'revocation' | 'replay'>;
 
 type Op =
   | {
-      op: 'throttle.retryAfter' | 'throttle.remaining' | 'throttle.fail' | 'throttle.acquire';
+      op:
+        | 'throttle.retryAfter'
+        | 'throttle.check'
+        | 'throttle.remaining'
+        | 'throttle.fail'
+        | 'throttle.acquire';
       key: string;
       policy: ThrottlePolicy;
     }
@@ -32,6 +37,9 @@ export function ipcStores(channel: IpcChannel): SharedStores {
   const call = <T>(o: Op) => channel.request<T>(STORE, o);
   const throttle: ThrottleStore = {
     retryAfter: (key, policy) => call<number>({ op: 'throttle.retryAfter', key, policy }),
+    // One round trip per login (a cached one included): without it a login asked retryAfter
+    // and then, not knowing whether there were failures to forget, sent succeed too.
+    check: (key, policy) => call<ThrottleCheck>({ op: 'throttle.check', key, policy }),
     remaining: (key, policy) => call<number>({ op: 'throttle.remaining', key, policy }),
     fail: (key, policy) => call<void>({ op: 'throttle.fail', key, policy }),
     succeed: (key) => call<void>({ op: 'throttle.succeed', key }),
@@ -63,6 +71,14 @@ export function serveStores(
     switch (o?.op) {
       case 'throttle.retryAfter':
         return stores.throttle.retryAfter(key(o.key), policy(o.policy));
+      case 'throttle.check': {
+        const t = stores.throttle;
+        const k = key(o.key);
+        const p = policy(o.policy);
+        return t.check
+          ? t.check(k, p)
+          : t.retryAfter(k, p).then((retryAfter) => ({ retryAfter, failures: 1 }));
+      }
       case 'throttle.remaining':
         return stores.throttle.remaining(key(o.key), policy(o.policy));
       case 'throttle.fail':

@@ -1,4 +1,5 @@
 import { ExpiringCache } from '../util/expiring-cache.js';
+import type { MaybePromise } from '../util/maybe-promise.js';
 
 /**
  * Successful password checks remembered for a while (authn/login-cache.ts decides the
@@ -6,8 +7,11 @@ import { ExpiringCache } from '../util/expiring-cache.js';
  * user, password and stored hash: a store never sees a password or a hash.
  */
 export interface LoginCacheStore {
-  /** When `id`'s entry expires (epoch ms), or undefined when there is none. */
-  expiresAt(id: string): Promise<number | undefined>;
+  /**
+   * When `id`'s entry expires (epoch ms), or undefined when there is none. A store that
+   * knows at once may answer without a promise (util/maybe-promise.ts).
+   */
+  expiresAt(id: string): MaybePromise<number | undefined>;
   /** Remembers `id` until `expiresAt` (epoch ms). */
   remember(id: string, expiresAt: number): Promise<void>;
 }
@@ -26,7 +30,7 @@ export class MemoryLoginCacheStore implements LoginCacheStore {
     return this.#entries.size;
   }
 
-  async expiresAt(id: string): Promise<number | undefined> {
+  expiresAt(id: string): number | undefined {
     return this.#entries.expiresAt(id, this.#now());
   }
 

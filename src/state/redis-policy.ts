@@ -47,7 +47,7 @@ export class FailOpenThrottleStore implements ThrottleStore {
         retryAfter: 0,
         failures: 1,
       });
-    return this.#or(() => inner.check!(key, policy), { retryAfter: 0, failures: 1 });
+    return this.#or(async () => inner.check!(key, policy), { retryAfter: 0, failures: 1 });
   }
   // Slots across replicas fail open too: with the store down every check runs (and is not
   // counted), as the outage policy says.

@@ -97,7 +97,7 @@ function countedThrottle(t: ThrottleStore, onError: (s: RedisStoreName) => void)
     fail: (k, p) => counted(() => t.fail(k, p), 'throttle', onError),
     succeed: (k) => counted(() => t.succeed(k), 'throttle', onError),
     ...(t.check
-      ? { check: (k: string, p: ThrottlePolicy) => counted(() => t.check!(k, p), 'throttle', onError) }
+      ? { check: (k: string, p: ThrottlePolicy) => counted(async () => t.check!(k, p), 'throttle', onError) }
       : {}),
     ...(t.acquire && t.release
       ? {

@@ -1,4 +1,5 @@
 import { ExpiringCache } from '../util/expiring-cache.js';
+import type { MaybePromise } from '../util/maybe-promise.js';
 import { storeKey } from './store-key.js';
 
 /** The failed-login limit in force: at most `max` failures per key in a `windowSeconds` window. */
@@ -25,9 +26,9 @@ export interface ThrottleStore {
   /**
    * Optional: `retryAfter` and the failures counted, in one call. With it a successful login
    * (nearly every request) asks the store once: `succeed` only runs when there is something
-   * to forget.
+   * to forget. A store that knows at once may answer without a promise.
    */
-  check?(key: string, policy: ThrottlePolicy): Promise<{ retryAfter: number; failures: number }>;
+  check?(key: string, policy: ThrottlePolicy): MaybePromise<ThrottleCheck>;
   /**
    * For a store that processes share (the workers' store in their primary): takes one of
    * `key`'s check slots across all of them, granted while none is taken or fewer are than the
@@ -36,6 +37,12 @@ export interface ThrottleStore {
   acquire?(key: string, policy: ThrottlePolicy): Promise<boolean>;
   /** Gives back a slot `acquire` granted. */
   release?(key: string): Promise<void>;
+}
+
+/** What `check` answers. */
+export interface ThrottleCheck {
+  retryAfter: number;
+  failures: number;
 }
 
 interface Window {
@@ -76,7 +83,7 @@ export class MemoryThrottleStore implements ThrottleStore {
     return Math.ceil((w.start + policy.windowSeconds * 1000 - now) / 1000);
   }
 
-  async check(key: string, policy: ThrottlePolicy): Promise<{ retryAfter: number; failures: number }> {
+  check(key: string, policy: ThrottlePolicy): ThrottleCheck {
     const now = this.#now();
     const w = this.#live(key, policy, now);
     if (!w) return { retryAfter: 0, failures: 0 };

@@ -1,6 +1,7 @@
 import { ConfigError, PurserError } from '../../core/errors.js';
 import type { Identity } from '../../core/identity.js';
 import type { Secret } from '../../core/secret.js';
+import { isThenable, type MaybePromise } from '../../util/maybe-promise.js';
 import type { Authenticator, AuthnResult, Credentials } from '../authenticator.js';
 import { type OidcProvider, tokenDigest } from './provider.js';
 import { looksLikeJwt, peekJwt } from './verify.js';
@@ -159,7 +160,7 @@ export class OidcAuthenticator implements Authenticator {
   }
 
   /** A JWT its provider verified before, its time claims still holding, is no guess. */
-  async verified(credentials: Credentials): Promise<boolean> {
+  verified(credentials: Credentials): boolean {
     const l = look(credentials);
     if (!l.jwt) return false;
     const provider = this.#providerOf(credentials, l);
@@ -184,7 +185,8 @@ export class OidcAuthenticator implements Authenticator {
     return this.#providers.close();
   }
 
-  async authenticate(credentials: Credentials, ctx: { ip: string; trace?: string[] }): Promise<AuthnResult> {
+  /** At once for a JWT verified earlier (util/maybe-promise.ts). */
+  authenticate(credentials: Credentials, ctx: { ip: string; trace?: string[] }): MaybePromise<AuthnResult> {
     const token = credentials.password.reveal();
     const l = look(credentials);
     let provider: OidcProvider | undefined;
@@ -212,12 +214,19 @@ export class OidcAuthenticator implements Authenticator {
       }
       ctx.trace?.push(`provider: ${provider.name} (chosen by the token's iss ${provider.config.issuer})`);
     }
-    try {
-      return { outcome: 'authenticated', identity: await provider.identify(token, ctx.trace, digestOf(l)) };
-    } catch (e) {
+    const name = provider.name;
+    const refused = (e: unknown): AuthnResult => {
       if (e instanceof PurserError && e.status === 401)
-        return { outcome: 'rejected', reason: `${provider.name}: ${e.message}` };
+        return { outcome: 'rejected', reason: `${name}: ${e.message}` };
       throw e;
+    };
+    const done = (identity: Identity): AuthnResult => ({ outcome: 'authenticated', identity });
+    let identity: MaybePromise<Identity>;
+    try {
+      identity = provider.identifyNow(token, ctx.trace, digestOf(l));
+    } catch (e) {
+      return refused(e);
     }
+    return isThenable(identity) ? Promise.resolve(identity).then(done, refused) : done(identity);
   }
 }

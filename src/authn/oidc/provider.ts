@@ -7,6 +7,7 @@ import { CelCompileError, CelEvalError, type CelProgram, celClaims, compileCel }
 import { MemoryReplayStore, type ReplayStore } from '../../state/replay.js';
 import { ExpiringCache } from '../../util/expiring-cache.js';
 import type { Logger } from '../../util/log.js';
+import { type MaybePromise, settle } from '../../util/maybe-promise.js';
 import { pemValueLabel, readPemValue } from '../../util/pem-value.js';
 import { discoveredJwksUrlProblem } from '../../util/url-policy.js';
 import { issuerDispatcher } from './fetch-json.js';
@@ -140,15 +141,26 @@ export class OidcProvider {
    * Verifies a JWT and maps its claims to an identity. Throws PurserError (401/503).
    * `digest`: its tokenDigest, when the caller has it already.
    */
-  async identify(token: string, trace?: string[], digest = tokenDigest(token)): Promise<Identity> {
+  identify(token: string, trace?: string[], digest?: string): Promise<Identity> {
+    return settle(() => this.identifyNow(token, trace, digest));
+  }
+
+  /**
+   * identify(), answering at once for a JWT verified earlier (without `replay: once`); a
+   * refusal is then thrown rather than rejected.
+   */
+  identifyNow(token: string, trace?: string[], digest = tokenDigest(token)): MaybePromise<Identity> {
     // A client asks for a token per layer with the same JWT: its signature is checked once,
     // its time claims every time.
-    const cacheKey = digest;
-    const hit = this.#verified.get(cacheKey);
+    const hit = this.#verified.get(digest);
     if (hit && this.#stillValid(hit)) {
       trace?.push('signature: verified earlier (cached until the token expires)');
       return this.#once(hit, this.identityFromClaims(hit as Record<string, unknown>, trace), trace);
     }
+    return this.#verify(token, digest, trace);
+  }
+
+  async #verify(token: string, cacheKey: string, trace?: string[]): Promise<Identity> {
     const payload = await verifyWorkloadJwt(
       token,
       this.keys,
@@ -170,13 +182,22 @@ export class OidcProvider {
    * provider) until it expires. Only tokens that passed every check are recorded, so a
    * refused one cannot use up a jti.
    */
-  async #once(payload: JWTPayload, identity: Identity, trace?: string[]): Promise<Identity> {
+  #once(payload: JWTPayload, identity: Identity, trace?: string[]): MaybePromise<Identity> {
     if (this.config.replay !== 'once' || !this.#replay) return identity;
+    return this.#firstUse(this.#replay, payload, identity, trace);
+  }
+
+  async #firstUse(
+    replay: ReplayStore,
+    payload: JWTPayload,
+    identity: Identity,
+    trace?: string[],
+  ): Promise<Identity> {
     if (typeof payload.jti !== 'string' || payload.jti === '')
       throw new PurserError('UNAUTHORIZED', `provider ${this.name} accepts a token once and needs its jti`);
     const key = createHash('sha256').update(this.name).update('\0').update(payload.jti).digest('base64url');
     const until = (payload.exp ?? 0) + this.config.clockSkew;
-    if (!(await this.#replay.firstUse(`replay:${key}`, until)))
+    if (!(await replay.firstUse(`replay:${key}`, until)))
       throw new PurserError(
         'UNAUTHORIZED',
         `token already used (provider ${this.name} accepts each token once)`,

@@ -10,7 +10,7 @@ import { cheapHash } from '../support.js';
 const creds = (username: string, password: string) => ({ username, password: new Secret(password) });
 const ctx = { ip: '127.0.0.1' };
 
-async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
+async function timed<T>(f: () => T | PromiseLike<T>): Promise<[T, number]> {
   const t = performance.now();
   const r = await f();
   return [r, performance.now() - t];

@@ -124,7 +124,7 @@ describe('chainAuthorizers', () => {
       },
     };
     await assert.rejects(
-      chainAuthorizers([table('a', {}), deny]).authorize(request('repository:x:pull')),
+      async () => chainAuthorizers([table('a', {}), deny]).authorize(request('repository:x:pull')),
       Denied,
     );
   });
@@ -137,6 +137,9 @@ test('chainAuthorizers: with no scope requested every member is still asked (one
       throw new Denied('disabled');
     },
   };
-  await assert.rejects(chainAuthorizers([table('a', {}, asked), deny]).authorize(request()), Denied);
+  await assert.rejects(
+    async () => chainAuthorizers([table('a', {}, asked), deny]).authorize(request()),
+    Denied,
+  );
   assert.deepEqual(asked, [[]]);
 });

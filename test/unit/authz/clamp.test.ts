@@ -160,7 +160,7 @@ describe('clampedAuthorizer', () => {
   });
 
   test("an authorizer that changes the identity it is given changes nobody else's", async () => {
-    const identity = { account: 'alice', labels: {}, claims: {} };
+    const identity = { account: 'alice', provider: 'static', labels: {}, claims: {} };
     const changing: Authorizer = {
       authorize(req) {
         (req.identity as { account: string }).account = 'root';

@@ -165,28 +165,32 @@ export class TokenHttpServer {
       this.#metrics.tokenRequestsByProvider.inc({ grant, outcome: 'ok', provider: out.identity.provider });
       for (const d of out.decisions)
         for (const action of d.granted) this.#metrics.grantedAction(d.requested.type, action);
+      const logged = this.#log.enabled('info');
+      // The granted scopes as text: for the audit event and the access log alike.
+      const granted =
+        this.audit || logged
+          ? out.decisions
+              .filter((d) => d.granted.length > 0)
+              .map((d) => formatScope({ ...d.requested, actions: d.granted }))
+          : [];
       this.audit?.record({
         ip,
         account: out.identity.account,
         provider: out.identity.provider,
         identity: out.identity,
         requested: out.decisions.map((d) => formatScope(d.requested)),
-        granted: out.decisions
-          .filter((d) => d.granted.length > 0)
-          .map((d) => formatScope({ ...d.requested, actions: d.granted })),
+        granted,
         rule: out.decisions.map((d) => d.rule ?? null),
         jti: out.jti,
         outcome: 'issued',
         status: 200,
       });
       // The access log's fields cost time to build: only when the line will be written.
-      if (this.#log.enabled('info')) {
+      if (logged) {
         fields.account = out.identity.account;
         fields.provider = out.identity.provider;
         fields.service = out.service;
-        fields.granted = out.decisions
-          .filter((d) => d.granted.length > 0)
-          .map((d) => formatScope({ ...d.requested, actions: d.granted }));
+        fields.granted = granted;
         if (this.#log.enabled('debug')) {
           fields.decisions = out.decisions.map((d) => `${formatScope(d.requested)}: ${d.explanation}`);
         }
@@ -232,10 +236,13 @@ export class TokenHttpServer {
     this.#metrics.tokenRequests.inc({ grant, outcome });
     this.#metrics.tokenDuration.observe(seconds);
     if (!this.#log.enabled(status >= 400 ? 'warn' : 'info')) return;
+    // `fields` is this request's own: completed in place (its keys keep their order).
     const scope = fields.scope as Scope[] | undefined;
-    const rec = { ...fields, scope: scope?.map(formatScope), status, ms: Math.round(seconds * 1e5) / 100 };
-    if (status >= 400) this.#log.warn('token request refused', rec);
-    else this.#log.info('token issued', rec);
+    if (scope) fields.scope = scope.map(formatScope);
+    fields.status = status;
+    fields.ms = Math.round(seconds * 1e5) / 100;
+    if (status >= 400) this.#log.warn('token request refused', fields);
+    else this.#log.info('token issued', fields);
   }
 
   /** Starts listening; resolves with the bound URL. */

@@ -26,6 +26,10 @@ describe('log lines', () => {
     v: fc.oneof(
       { depthSize: 'small' },
       fc.string({ maxLength: 300 }),
+      // Quotes, backslashes, control characters, line separators, astral and lone surrogates:
+      // what the fast path must quote exactly as JSON.stringify does.
+      fc.string({ maxLength: 300, unit: 'binary' }),
+      fc.constantFrom('"', '\\', '\n', '\u0000', '\u001f', '\u007f', '\u2028', '\ud800', 'a\udfffb', '😀'),
       fc.double(),
       fc.integer(),
       fc.boolean(),
@@ -36,7 +40,11 @@ describe('log lines', () => {
     ),
   })).v;
   const fields = fc.dictionary(
-    fc.oneof(fc.string({ maxLength: 70 }), fc.constantFrom('error', 'msg', 'a')),
+    fc.oneof(
+      fc.string({ maxLength: 70 }),
+      fc.string({ maxLength: 70, unit: 'binary' }),
+      fc.constantFrom('error', 'msg', 'a', 'k"ey', 'k\\ey', '\u0001'),
+    ),
     value,
     {
       maxKeys: 20,

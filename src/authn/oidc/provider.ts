@@ -29,6 +29,8 @@ export class OidcProvider {
   readonly #log: Logger;
   readonly #replay: ReplayStore | undefined;
   // Claims are counted by their JSON size: a JWT may carry up to 16 KiB of them.
+  /** Identities of the payloads #verified holds (#identityOf); gone with their payload. */
+  readonly #identities = new WeakMap<JWTPayload, Identity>();
   readonly #verified = new ExpiringCache<JWTPayload>(10_000, {
     maxBytes: 16 * 1024 * 1024,
     sizeOf: (k, v) => 2 * (k.length + JSON.stringify(v).length),
@@ -155,7 +157,7 @@ export class OidcProvider {
     const hit = this.#verified.get(digest);
     if (hit && this.#stillValid(hit)) {
       trace?.push('signature: verified earlier (cached until the token expires)');
-      return this.#once(hit, this.identityFromClaims(hit as Record<string, unknown>, trace), trace);
+      return this.#once(hit, this.#identityOf(hit, trace), trace);
     }
     return this.#verify(token, digest, trace);
   }
@@ -174,7 +176,24 @@ export class OidcProvider {
       trace,
     );
     this.#verified.set(cacheKey, payload, ((payload.exp ?? 0) + this.config.clockSkew) * 1000);
-    return this.#once(payload, this.identityFromClaims(payload as Record<string, unknown>, trace), trace);
+    return this.#once(payload, this.#identityOf(payload, trace), trace);
+  }
+
+  /**
+   * The identity of a verified payload, worked out once per cached payload: `when`, `account`
+   * and labels depend on the claims alone, and a CI job presents the same JWT for every
+   * layer. The identity and the payload are frozen, since every request with the token
+   * shares them. A refusal is not remembered; a trace (purser check) computes it afresh.
+   */
+  #identityOf(payload: JWTPayload, trace?: string[]): Identity {
+    if (trace) return this.identityFromClaims(payload as Record<string, unknown>, trace);
+    let identity = this.#identities.get(payload);
+    if (identity === undefined) {
+      identity = this.identityFromClaims(Object.freeze(payload) as Record<string, unknown>);
+      Object.freeze(identity.labels);
+      this.#identities.set(payload, Object.freeze(identity));
+    }
+    return identity;
   }
 
   /**

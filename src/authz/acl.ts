@@ -132,9 +132,18 @@ export class Acl implements Authorizer {
   /** Undefined: a plain scan in rule order (the index's test oracle). */
   readonly #index: RuleIndex | undefined;
 
+  /** Each rule's explanation of a grant, written once (a decision is made per scope). */
+  readonly #grants: ReadonlyMap<CompiledRule, string>;
+
   constructor(rules: readonly CompiledRule[], options: { indexed?: boolean } = {}) {
     this.rules = rules;
     this.#index = options.indexed === false ? undefined : new RuleIndex(rules);
+    this.#grants = new Map(
+      rules.map((r) => [
+        r,
+        `${r.comment ? `${r.where} (${r.comment})` : r.where} grants [${r.actions.join(', ')}]`,
+      ]),
+    );
   }
 
   #matches(rule: CompiledRule, values: MatchValues, identity: Identity): boolean {
@@ -185,12 +194,11 @@ export class Acl implements Authorizer {
     const rule = this.#index ? this.#index.first(values, accept) : this.rules.find(accept);
     if (rule) {
       const granted = grantActions(scope.actions, rule.actions);
-      const label = rule.comment ? `${rule.where} (${rule.comment})` : rule.where;
       return {
         requested: scope,
         granted,
         rule: rule.index,
-        explanation: `${label} grants [${rule.actions.join(', ')}]`,
+        explanation: this.#grants.get(rule)!,
         ...(rule.expiresIn !== undefined ? { expiresIn: rule.expiresIn } : {}),
       };
     }

@@ -174,20 +174,35 @@ export class StaticUsers implements Authenticator {
   }
 
   /**
-   * A cached success answers at once (and, near its expiry, starts one background check that
-   * renews it); otherwise one bcrypt check runs per credential however many requests ask at
-   * once. The single-flight key includes the password, so a wrong password never shares a
-   * right one's result.
+   * A cached success answers at once (and, near its expiry, renews its entry); otherwise one
+   * bcrypt check runs per credential however many requests ask at once. The single-flight
+   * key includes the password, so a wrong password never shares a right one's result.
    */
   #checkHash(credentials: Credentials, hash: string, ip: string): MaybePromise<boolean> {
     const pw = credentials.password.reveal();
     const id = this.#cache.idOf(credentials, hash);
     return andThen(this.#cache.state(id, this.#now()), (state) => {
       this.#onLoginCache(state);
-      if (state === 'refresh') void this.#check(id, pw, hash, ip).catch(() => {});
+      if (state === 'refresh') this.#renew(id);
       if (state !== 'miss') return true;
       return this.#check(id, pw, hash, ip);
     });
+  }
+
+  /**
+   * Extends a cached success near its expiry, without bcrypt: the entry's id binds the
+   * username, the password and the stored hash, and bcrypt gives the same answer for the
+   * same password and hash every time, so checking again could only spend CPU (a bcrypt per
+   * active credential per cache lifetime, competing with the logins it serves). A changed
+   * hash is a new id and misses. One renewal in flight per entry.
+   */
+  #renew(id: string): void {
+    void this.#inFlight
+      .run(id, async () => {
+        await this.#cache.remember(id, this.#now());
+        return true;
+      })
+      .catch(() => {});
   }
 
   #check(id: string, pw: string, hash: string, ip: string): Promise<boolean> {

@@ -117,7 +117,7 @@ export class Metrics {
   readonly loginCache = new Counter(
     this.#r,
     'purser_login_cache_total',
-    'Static-user logins by login-cache result (hit; refresh: a hit near expiry, renewed by one background check per credential; miss).',
+    'Static-user logins by login-cache result (hit; refresh: a hit near expiry, which renews its entry; miss).',
     ['result'],
   );
   readonly proxyRequests = new Counter(

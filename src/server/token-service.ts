@@ -15,7 +15,12 @@ import { ANONYMOUS, type Identity } from '../core/identity.js';
 import { isZotCatalogScope, type Scope } from '../protocol/scope.js';
 import type { TokenRequest } from '../protocol/token-request.js';
 import type { RevocationStore } from '../state/revocation.js';
-import { MemoryThrottleStore, type ThrottlePolicy, type ThrottleStore } from '../state/throttle.js';
+import {
+  checkThrottle,
+  MemoryThrottleStore,
+  type ThrottlePolicy,
+  type ThrottleStore,
+} from '../state/throttle.js';
 import { ThrottleSlots } from '../state/throttle-slots.js';
 import { fingerprintKey } from '../token/fingerprint-key.js';
 import type { KeyRing } from '../token/keyring.js';
@@ -234,11 +239,7 @@ export class TokenService {
   ): MaybePromise<Established> {
     const policy = this.#o.throttlePolicy;
     const store = this.#throttle;
-    // Without check(), failures are unknown: assume some, so a success always forgets them.
-    const checked = store.check
-      ? store.check(limitKey, policy)
-      : store.retryAfter(limitKey, policy).then((retryAfter) => ({ retryAfter, failures: 1 }));
-    return andThen(checked, ({ retryAfter: wait, failures }) => {
+    return andThen(checkThrottle(store, limitKey, policy), ({ retryAfter: wait, failures }) => {
       if (wait > 0) {
         this.#o.onFailedLogin?.('rate_limited');
         throw new TooManyAttempts(wait);

@@ -3,7 +3,7 @@ import type { IpcChannel } from '../util/ipc-channel.js';
 import type { ReplayStore } from './replay.js';
 import type { Revocation, RevocationQuery, RevocationStore } from './revocation.js';
 import type { Stores } from './stores.js';
-import type { ThrottleCheck, ThrottlePolicy, ThrottleStore } from './throttle.js';
+import { checkThrottle, type ThrottleCheck, type ThrottlePolicy, type ThrottleStore } from './throttle.js';
 import type { ThrottleSlots } from './throttle-slots.js';
 
 /** The request type the stores travel under. */
@@ -71,14 +71,8 @@ export function serveStores(
     switch (o?.op) {
       case 'throttle.retryAfter':
         return stores.throttle.retryAfter(key(o.key), policy(o.policy));
-      case 'throttle.check': {
-        const t = stores.throttle;
-        const k = key(o.key);
-        const p = policy(o.policy);
-        return t.check
-          ? t.check(k, p)
-          : t.retryAfter(k, p).then((retryAfter) => ({ retryAfter, failures: 1 }));
-      }
+      case 'throttle.check':
+        return checkThrottle(stores.throttle, key(o.key), policy(o.policy));
       case 'throttle.remaining':
         return stores.throttle.remaining(key(o.key), policy(o.policy));
       case 'throttle.fail':

@@ -1,5 +1,5 @@
 import type { Revocation, RevocationQuery, RevocationStore } from './revocation.js';
-import type { ThrottlePolicy, ThrottleStore } from './throttle.js';
+import { checkThrottle, type ThrottleCheck, type ThrottlePolicy, type ThrottleStore } from './throttle.js';
 
 /** Told of every store error a policy absorbed (fail open): for a log line and a counter. */
 export type StoreErrorSink = (store: 'throttle' | 'revocation', error: Error) => void;
@@ -39,15 +39,9 @@ export class FailOpenThrottleStore implements ThrottleStore {
   succeed(key: string): Promise<void> {
     return this.#or(() => this.#inner.succeed(key), undefined);
   }
-  check(key: string, policy: ThrottlePolicy): Promise<{ retryAfter: number; failures: number }> {
-    const inner = this.#inner;
+  check(key: string, policy: ThrottlePolicy): Promise<ThrottleCheck> {
     // Fails open as retryAfter does; failures 1 so a success still tries to forget any.
-    if (!inner.check)
-      return this.#or(async () => ({ retryAfter: await inner.retryAfter(key, policy), failures: 1 }), {
-        retryAfter: 0,
-        failures: 1,
-      });
-    return this.#or(async () => inner.check!(key, policy), { retryAfter: 0, failures: 1 });
+    return this.#or(async () => checkThrottle(this.#inner, key, policy), { retryAfter: 0, failures: 1 });
   }
   // Slots across replicas fail open too: with the store down every check runs (and is not
   // counted), as the outage policy says.

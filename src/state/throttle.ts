@@ -45,6 +45,20 @@ export interface ThrottleCheck {
   failures: number;
 }
 
+/**
+ * `store.check`, or for a store without it `retryAfter` with the failures unknown: counted
+ * as one, so that a success always forgets them.
+ */
+export function checkThrottle(
+  store: ThrottleStore,
+  key: string,
+  policy: ThrottlePolicy,
+): MaybePromise<ThrottleCheck> {
+  return store.check
+    ? store.check(key, policy)
+    : store.retryAfter(key, policy).then((retryAfter) => ({ retryAfter, failures: 1 }));
+}
+
 interface Window {
   start: number;
   count: number;

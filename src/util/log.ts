@@ -121,26 +121,27 @@ function boundedJson(v: unknown, depth: number, max: number): string | undefined
   return `${out}}`;
 }
 
-/** `src`'s fields appended to a line (`bound` given: fields it binds decline); false: declined. */
+/** `line` with `src`'s fields appended (`bound` given: fields it binds decline); undefined: declined. */
 function appendFields(
-  line: { s: string },
+  line: string,
   src: Record<string, unknown>,
   bound: Record<string, unknown> | undefined,
-): boolean {
+): string | undefined {
+  let out = line;
   const keys = Object.keys(src);
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i]!;
-    if (k === 'time' || k === 'level' || k === 'msg' || k === '__proto__' || k.length > 64) return false;
+    if (k === 'time' || k === 'level' || k === 'msg' || k === '__proto__' || k.length > 64) return undefined;
     // An index-like key would come first in the record object: the general path keeps that.
-    if (k.charCodeAt(0) <= 57 && /^(0|[1-9]\d*)$/.test(k)) return false;
-    if (bound !== undefined && Object.hasOwn(bound, k)) return false;
+    if (k.charCodeAt(0) <= 57 && /^(0|[1-9]\d*)$/.test(k)) return undefined;
+    if (bound !== undefined && Object.hasOwn(bound, k)) return undefined;
     const v = src[k];
     if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
     const json = boundedJson(v, 1, k === 'error' ? LOG_LIMITS.error : LOG_LIMITS.string);
-    if (json === undefined) return false;
-    line.s += `,${quote(k)}:${json}`;
+    if (json === undefined) return undefined;
+    out += `,${quote(k)}:${json}`;
   }
-  return true;
+  return out;
 }
 
 /**
@@ -155,10 +156,13 @@ export function fastJsonLine(
   bound: Record<string, unknown>,
   fields: Record<string, unknown> | undefined,
 ): string | undefined {
-  const line = { s: `{"time":${quote(time)},"level":${quote(level)},"msg":${quote(msg)}` };
-  if (!appendFields(line, bound, undefined)) return undefined;
-  if (fields !== undefined && !appendFields(line, fields, bound)) return undefined;
-  return `${line.s}}\n`;
+  let line = appendFields(
+    `{"time":${quote(time)},"level":${quote(level)},"msg":${quote(msg)}`,
+    bound,
+    undefined,
+  );
+  if (line !== undefined && fields !== undefined) line = appendFields(line, fields, bound);
+  return line === undefined ? undefined : `${line}}\n`;
 }
 
 function textValue(v: unknown): string {

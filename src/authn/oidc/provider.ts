@@ -14,12 +14,12 @@ import { issuerDispatcher } from './fetch-json.js';
 import { type KeySet, localKeySet, RemoteKeySet } from './key-set.js';
 import { verifyWorkloadJwt } from './verify.js';
 
-/** One configured OIDC issuer: policy, keys and the CEL that turns claims into an identity. */
 /** What a JWT is known by in a provider's cache of verified tokens (and its throttle key). */
 export function tokenDigest(token: string): string {
   return createHash('sha256').update(token).digest('base64');
 }
 
+/** One configured OIDC issuer: policy, keys and the CEL that turns claims into an identity. */
 export class OidcProvider {
   readonly config: ProviderConfig;
   readonly keys: KeySet;
@@ -28,9 +28,9 @@ export class OidcProvider {
   readonly #labels: [string, CelProgram<string>][];
   readonly #log: Logger;
   readonly #replay: ReplayStore | undefined;
-  // Claims are counted by their JSON size: a JWT may carry up to 16 KiB of them.
   /** Identities of the payloads #verified holds (#identityOf); gone with their payload. */
   readonly #identities = new WeakMap<JWTPayload, Identity>();
+  // Claims are counted by their JSON size: a JWT may carry up to 16 KiB of them.
   readonly #verified = new ExpiringCache<JWTPayload>(10_000, {
     maxBytes: 16 * 1024 * 1024,
     sizeOf: (k, v) => 2 * (k.length + JSON.stringify(v).length),

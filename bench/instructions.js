@@ -1,13 +1,19 @@
 // The same servers and scenarios as bench/run.js, but counting CPU instructions per request
 // under valgrind's callgrind instead of timing them: a count does not move when other work
-// shares the machine, so the Purser / floor cost ratio it gives is repeatable on a busy box.
-// Slow (every server runs ~50x slower under valgrind): a few minutes. Run after `npm run build`:
+// shares the machine, so the Purser / floor cost ratio it gives is repeatable on a busy box
+// (two runs agree within about 1 %). Slow (every server runs ~50x slower under valgrind):
+// 15-25 minutes, two servers at a time. Run after `npm run build`:
 //
-//   node bench/instructions.js          # BENCH_WARM (1000) and BENCH_COUNT (1000) requests
+//   node bench/instructions.js          # BENCH_WARM (10000) and BENCH_COUNT (8000) requests
 //
 // For each scenario and server: BENCH_WARM requests to warm the JIT, zero the counters
 // (callgrind_control -z), BENCH_COUNT requests over 8 connections, dump (callgrind_control
-// -d), and divide the instructions of all the server's threads by the request count.
+// -d), and divide by the request count: the instructions of the main thread (the event loop,
+// which bounds a worker's rate) and of all threads (GC and compiler helpers too).
+//
+// Why these settings: with 1,000 warm-up requests V8 is still optimizing and the count moves
+// by ±10 % between runs; the floor's own count falls from 700 k to 470 k between 1,000 and
+// 10,000. A window of 8,000 takes in several old-generation collections, not zero or one.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,8 +22,8 @@ import { Pool } from 'undici';
 import { BENCH, log, machine, setUp } from './setup.js';
 
 const env = process.env;
-const WARM = Number(env.BENCH_WARM ?? 1000);
-const COUNT = Number(env.BENCH_COUNT ?? 1000);
+const WARM = Number(env.BENCH_WARM ?? 10000);
+const COUNT = Number(env.BENCH_COUNT ?? 8000);
 const CONNECTIONS = 8;
 const SCENARIOS = (env.BENCH_SCENARIOS ?? 'static,anonymous,jwt').split(',');
 
@@ -42,16 +48,51 @@ async function send(server, scenario, n) {
   if (failed) throw new Error(`${server.name} ${scenario.name}: ${failed} requests failed`);
 }
 
-/** Instructions (Ir) since the last zeroing: dump now and read the new file's totals. */
+/**
+ * Instructions (Ir) since the last zeroing: dump now and read the new files' totals, one file
+ * per thread (--separate-threads); thread 1 is the main thread.
+ */
 function dumpInstructions(dir, pid) {
   const before = new Set(readdirSync(dir));
   execFileSync('callgrind_control', ['-d', String(pid)], { stdio: 'ignore' });
-  const file = readdirSync(dir).find((f) => !before.has(f) && f.startsWith(`cg.${pid}`));
-  if (!file) throw new Error(`callgrind wrote no dump for pid ${pid}`);
-  const text = readFileSync(join(dir, file), 'utf8');
-  const m = /^(?:summary|totals):\s*(\d+)/m.exec(text);
-  if (!m) throw new Error(`no totals in ${file}`);
-  return Number(m[1]);
+  const files = readdirSync(dir).filter((f) => !before.has(f) && f.startsWith(`cg.${pid}`));
+  if (files.length === 0) throw new Error(`callgrind wrote no dump for pid ${pid}`);
+  let main = 0;
+  let all = 0;
+  for (const file of files) {
+    const m = /^(?:summary|totals):\s*(\d+)/m.exec(readFileSync(join(dir, file), 'utf8'));
+    if (!m) throw new Error(`no totals in ${file}`);
+    all += Number(m[1]);
+    if (/-0*1(\.\d+)?$/.test(file)) main += Number(m[1]);
+  }
+  if (main === 0) throw new Error(`no main-thread dump among ${files.join(', ')}`);
+  return { main, all };
+}
+
+/** The three servers of a scenario, measured two at a time (each is one valgrind process). */
+async function measure(sc, bench, dir) {
+  const servers = [
+    ['floor', sc.floor],
+    ['purserWarn', bench.purserWarn],
+    ['purserInfo', bench.purserInfo],
+  ];
+  const one = async ([key, server]) => {
+    await send(server, sc, WARM);
+    execFileSync('callgrind_control', ['-z', String(server.child.pid)], { stdio: 'ignore' });
+    await send(server, sc, COUNT);
+    const ir = dumpInstructions(dir, server.child.pid);
+    log(
+      `${sc.name.padEnd(9)} ${server.name.padEnd(17)} ${Math.round(ir.main / COUNT).toLocaleString('en-US')} instructions/request on the main thread, ${Math.round(ir.all / COUNT).toLocaleString('en-US')} on all`,
+    );
+    return {
+      scenario: sc.name,
+      variant: key,
+      server: server.name,
+      main: ir.main / COUNT,
+      all: ir.all / COUNT,
+    };
+  };
+  return [...(await Promise.all(servers.slice(0, 2).map(one))), await one(servers[2])];
 }
 
 async function main() {
@@ -66,6 +107,7 @@ async function main() {
       `--callgrind-out-file=${dir}/cg.%p`,
       '--smc-check=all-non-file',
       '--dump-instr=no',
+      '--separate-threads=yes',
       process.execPath,
       ...args,
     ],
@@ -73,36 +115,22 @@ async function main() {
   });
   try {
     const rows = [];
-    for (const sc of bench.scenarios) {
-      for (const [key, server] of [
-        ['floor', sc.floor],
-        ['purserWarn', bench.purserWarn],
-        ['purserInfo', bench.purserInfo],
-      ]) {
-        await send(server, sc, WARM);
-        execFileSync('callgrind_control', ['-z', String(server.child.pid)], { stdio: 'ignore' });
-        await send(server, sc, COUNT);
-        const ir = dumpInstructions(dir, server.child.pid);
-        rows.push({
-          scenario: sc.name,
-          variant: key,
-          server: server.name,
-          instructionsPerRequest: ir / COUNT,
-        });
-        log(
-          `${sc.name.padEnd(9)} ${server.name.padEnd(17)} ${Math.round(ir / COUNT).toLocaleString('en-US')} instructions/request`,
-        );
-      }
-    }
+    for (const sc of bench.scenarios) rows.push(...(await measure(sc, bench, dir)));
     const summary = bench.scenarios.map((sc) => {
-      const of = (v) => rows.find((r) => r.scenario === sc.name && r.variant === v).instructionsPerRequest;
+      const of = (v, k) => rows.find((r) => r.scenario === sc.name && r.variant === v)[k];
       return {
         scenario: sc.name,
-        floor: of('floor'),
-        purserWarn: of('purserWarn'),
-        purserInfo: of('purserInfo'),
-        ratioWarn: of('floor') / of('purserWarn'),
-        ratioInfo: of('floor') / of('purserInfo'),
+        floor: of('floor', 'main'),
+        purserWarn: of('purserWarn', 'main'),
+        purserInfo: of('purserInfo', 'main'),
+        ratioWarn: of('floor', 'main') / of('purserWarn', 'main'),
+        ratioInfo: of('floor', 'main') / of('purserInfo', 'main'),
+        allThreads: {
+          floor: of('floor', 'all'),
+          purserWarn: of('purserWarn', 'all'),
+          purserInfo: of('purserInfo', 'all'),
+          ratioInfo: of('floor', 'all') / of('purserInfo', 'all'),
+        },
       };
     });
     const result = {
@@ -118,13 +146,13 @@ async function main() {
     const k = (n) => `${Math.round(n / 1000).toLocaleString('en-US')} k`;
     const pct = (n) => `${Math.round(n * 100)} %`;
     const table = [
-      `Counted ${result.machine.date.slice(0, 10)} with valgrind --tool=callgrind, Node ${result.machine.node}${result.machine.commit ? `, Purser at commit ${result.machine.commit}` : ''}: ${WARM} warm-up requests, then ${COUNT} counted requests over ${CONNECTIONS} connections per server and scenario (all threads of the server process); ${result.elapsedSeconds} s.`,
+      `Counted ${result.machine.date.slice(0, 10)} with valgrind --tool=callgrind, Node ${result.machine.node}${result.machine.commit ? `, Purser at commit ${result.machine.commit}` : ''}: ${WARM} warm-up requests, then ${COUNT} counted requests over ${CONNECTIONS} connections per server and scenario; ${result.elapsedSeconds} s. Main thread: the event loop, which bounds one worker's rate; all threads adds V8's GC and compiler helpers.`,
       '',
-      '| scenario | floor, instructions/req | Purser log warn | Purser info access log | floor / Purser (warn) | floor / Purser (info) |',
-      '| --- | ---: | ---: | ---: | ---: | ---: |',
+      '| scenario | floor, main thread/req | Purser log warn | Purser info access log | floor / Purser (warn) | floor / Purser (info) | all threads: floor / Purser (info) |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
       ...summary.map(
         (x) =>
-          `| ${x.scenario} | ${k(x.floor)} | ${k(x.purserWarn)} | ${k(x.purserInfo)} | **${pct(x.ratioWarn)}** | **${pct(x.ratioInfo)}** |`,
+          `| ${x.scenario} | ${k(x.floor)} | ${k(x.purserWarn)} | ${k(x.purserInfo)} | **${pct(x.ratioWarn)}** | **${pct(x.ratioInfo)}** | ${pct(x.allThreads.ratioInfo)} (${k(x.allThreads.floor)} / ${k(x.allThreads.purserInfo)}) |`,
       ),
     ].join('\n');
     process.stdout.write(`${table}\n`);

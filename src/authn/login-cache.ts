@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Secret } from '../core/secret.js';
 import { type LoginCacheStore, MemoryLoginCacheStore } from '../state/login-cache.js';
-import { keyedDigest } from '../util/keyed-digest.js';
+import { CacheDigest } from '../util/cache-digest.js';
 import { andThen, type MaybePromise } from '../util/maybe-promise.js';
 import type { Credentials } from './authenticator.js';
 
@@ -20,21 +20,21 @@ export interface LoginCacheOptions {
 
 /**
  * Remembers successful password checks for a short time so that a client that asks for a
- * token per layer does not pay bcrypt every time. Entries are keyed by an HMAC of the user,
- * the password and the stored hash: the password is never kept, and a changed hash misses
- * the cache. The store bounds entries and bytes.
+ * token per layer does not pay bcrypt every time. Entries are keyed by a keyed digest of the
+ * user, the password and the stored hash: the password is never kept, and a changed hash
+ * misses the cache. The store bounds entries and bytes.
  * The end of an entry's life is its refresh window (a fifth of it, at least 5 s, at most
  * half): it still answers, and the caller renews it in the background, so a busy login
  * never sees its entry expire, even when the renewing bcrypt waits behind others.
  */
 export class LoginCache {
-  readonly #key: Buffer;
+  readonly #digest: CacheDigest;
   readonly #store: LoginCacheStore;
   readonly #ttlMs: number;
   readonly #refreshMs: number;
 
   constructor(ttlSeconds: number, options: LoginCacheOptions = {}) {
-    this.#key = options.secret ?? randomBytes(32);
+    this.#digest = new CacheDigest(options.secret ?? randomBytes(32));
     this.#store = options.store ?? new MemoryLoginCacheStore();
     this.#ttlMs = ttlSeconds * 1000;
     this.#refreshMs = Math.min(this.#ttlMs / 2, Math.max(this.#ttlMs / 5, 5000));
@@ -42,7 +42,7 @@ export class LoginCache {
 
   /** The keyed hash a credential is known by (also the single-flight key for its check). */
   id(user: string, password: string, stored: string): string {
-    return keyedDigest(this.#key, 'login', user, password, stored);
+    return this.#digest.of('login', user, password, stored);
   }
 
   readonly #ids = new WeakMap<

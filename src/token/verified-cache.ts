@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { CacheDigest } from '../util/cache-digest.js';
 import { ExpiringCache } from '../util/expiring-cache.js';
-import { keyedDigest } from '../util/keyed-digest.js';
 import type { VerifiedAccessToken } from './verify-access.js';
 
 /**
@@ -9,7 +9,7 @@ import type { VerifiedAccessToken } from './verify-access.js';
  * well as entries, counting each token's access list.
  */
 export class VerifiedTokenCache {
-  readonly #key = randomBytes(32);
+  readonly #digest = new CacheDigest(randomBytes(32));
   readonly #cache: ExpiringCache<VerifiedAccessToken>;
 
   constructor(maxEntries = 10_000, maxBytes = 16 * 1024 * 1024) {
@@ -31,11 +31,11 @@ export class VerifiedTokenCache {
   }
 
   get(token: string, now = Date.now()): VerifiedAccessToken | undefined {
-    return this.#cache.get(keyedDigest(this.#key, token), now);
+    return this.#cache.get(this.#digest.of(token), now);
   }
 
   /** Remembers `v` for `token` until the epoch-ms time `until`. */
   set(token: string, v: VerifiedAccessToken, until: number, now = Date.now()): void {
-    this.#cache.set(keyedDigest(this.#key, token), v, until, now);
+    this.#cache.set(this.#digest.of(token), v, until, now);
   }
 }

@@ -66,7 +66,32 @@ const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
 /** JSON.stringify(s), without the call into the engine's serializer for plain strings. */
 function quote(s: string): string {
-  return PLAIN.test(s) ? `"${s}"` : JSON.stringify(s);
+  return isPlain(s) ? `"${s}"` : JSON.stringify(s);
+}
+
+/** PLAIN.test(s); a loop for short strings, where the regex call costs more than the scan. */
+function isPlain(s: string): boolean {
+  if (s.length > 32) return PLAIN.test(s);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
+  }
+  return true;
+}
+
+/**
+ * `,"key":` for each field name seen, so a line does not quote its keys again: names come
+ * from the code that logs (a fixed, small set), bounded all the same.
+ */
+const keyPrefixes = new Map<string, string>();
+const MAX_KEY_PREFIXES = 1024;
+function keyPrefix(k: string): string {
+  let p = keyPrefixes.get(k);
+  if (p === undefined) {
+    p = `,${quote(k)}:`;
+    if (keyPrefixes.size < MAX_KEY_PREFIXES) keyPrefixes.set(k, p);
+  }
+  return p;
 }
 
 /**
@@ -139,7 +164,7 @@ function appendFields(
     if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
     const json = boundedJson(v, 1, k === 'error' ? LOG_LIMITS.error : LOG_LIMITS.string);
     if (json === undefined) return undefined;
-    out += `,${quote(k)}:${json}`;
+    out += keyPrefix(k) + json;
   }
   return out;
 }
@@ -156,12 +181,12 @@ export function fastJsonLine(
   bound: Record<string, unknown>,
   fields: Record<string, unknown> | undefined,
 ): string | undefined {
-  let line = appendFields(
-    `{"time":${quote(time)},"level":${quote(level)},"msg":${quote(msg)}`,
-    bound,
-    undefined,
-  );
-  if (line !== undefined && fields !== undefined) line = appendFields(line, fields, bound);
+  const start = `{"time":${quote(time)},"level":${quote(level)},"msg":${quote(msg)}`;
+  // A logger that binds nothing (the root one) has nothing to append or to be shadowed.
+  const binds = Object.keys(bound).length > 0;
+  let line = binds ? appendFields(start, bound, undefined) : start;
+  if (line !== undefined && fields !== undefined)
+    line = appendFields(line, fields, binds ? bound : undefined);
   return line === undefined ? undefined : `${line}}\n`;
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { z } from 'zod';
+import { CacheDigest } from './cache-digest.js';
 import { ExpiringCache } from './expiring-cache.js';
-import { keyedDigest } from './keyed-digest.js';
 import { SingleFlight } from './single-flight.js';
 import { WebhookCallError, WebhookClient, type WebhookClientOptions } from './webhook-client.js';
 
@@ -37,7 +37,7 @@ export class WebhookCall<T> {
   readonly #client: WebhookClient;
   readonly #cache: ExpiringCache<T>;
   readonly #inFlight = new SingleFlight<T>();
-  readonly #key = randomBytes(32);
+  readonly #digest = new CacheDigest(randomBytes(32));
 
   constructor(options: WebhookCallOptions<T>) {
     this.#o = options;
@@ -61,7 +61,7 @@ export class WebhookCall<T> {
   async call(document: Record<string, unknown>): Promise<T> {
     const now = () => this.#o.now?.() ?? Date.now();
     const started = performance.now();
-    const key = keyedDigest(this.#key, JSON.stringify(document));
+    const key = this.#digest.of(JSON.stringify(document));
     const hit = this.#cache.get(key, now());
     if (hit !== undefined) {
       this.#o.onCall?.('hit', (performance.now() - started) / 1000);

@@ -10,17 +10,28 @@ import { passwordQueue } from '../authn/password-checks.js';
  */
 type Labels = Record<string, string>;
 
+/** Counts of one label set, waiting for the next collection. */
+interface Pending {
+  labels: Labels;
+  by: number;
+}
+
 /**
  * A counter over a fixed set of label names. Increments gather here, by label values, and
  * reach prom-client when it collects (a scrape, a worker's metrics for its primary): a token
  * request increments four or five counters, and prom-client hashes and validates the labels
- * of each call (about a microsecond apiece), where this is one Map update. The entries are
- * bounded as the series are: label values come from small fixed sets and the configuration.
+ * of each call (about a microsecond apiece), where this is a walk of nested Maps, one level
+ * per label name. Keyed by the values themselves, not a string built from them: those are
+ * literals or the configuration's own strings, whose hashes V8 keeps, where a key made per
+ * call is hashed anew each time. The entries are bounded as the series are: label values
+ * come from small fixed sets and the configuration.
  */
 class Counter {
   readonly #names: readonly string[];
   readonly #known: ReadonlySet<string>;
-  readonly #pending = new Map<string, { labels: Labels; by: number }>();
+  /** Depth = the number of label names; the leaves are the label sets counted since collection. */
+  readonly #tree = new Map<string, unknown>();
+  readonly #pending: Pending[] = [];
   constructor(registry: client.Registry, name: string, help: string, labelNames: readonly string[]) {
     this.#names = labelNames;
     this.#known = new Set(labelNames);
@@ -31,25 +42,44 @@ class Counter {
       labelNames,
       registers: [registry],
       collect() {
-        for (const { labels, by } of pending.values()) this.inc(labels, by);
-        pending.clear();
+        // Each label set once: its count since the last collection, zeroed (the tree stays).
+        for (const p of pending) {
+          if (p.by > 0) this.inc(p.labels, p.by);
+          p.by = 0;
+        }
       },
     });
   }
   inc(labels: Labels = {}, by = 1): void {
     if (!(by >= 0) || by === Number.POSITIVE_INFINITY) throw new TypeError(`counter increment ${by}`);
     const names = this.#names;
-    let key = '';
-    for (let i = 0; i < names.length; i++) key += `${labels[names[i]!] ?? '\u0001'}\u0000`;
-    const e = this.#pending.get(key);
+    let node: Map<string, unknown> = this.#tree;
+    const last = names.length - 1;
+    for (let i = 0; i < last; i++) {
+      const v = labels[names[i]!] ?? '\u0001';
+      let next = node.get(v) as Map<string, unknown> | undefined;
+      if (next === undefined) {
+        this.#check(labels);
+        next = new Map();
+        node.set(v, next);
+      }
+      node = next;
+    }
+    const v = last >= 0 ? (labels[names[last]!] ?? '\u0001') : '';
+    const e = node.get(v) as Pending | undefined;
     if (e) {
       e.by += by;
       return;
     }
     // A new label set: checked here, where a wrong name is a bug at its call site.
+    this.#check(labels);
+    const p: Pending = { labels: { ...labels }, by };
+    node.set(v, p);
+    this.#pending.push(p);
+  }
+  #check(labels: Labels): void {
     for (const k of Object.keys(labels))
       if (!this.#known.has(k)) throw new TypeError(`unknown label ${k} (labels: ${this.#names.join(', ')})`);
-    this.#pending.set(key, { labels: { ...labels }, by });
   }
 }
 

@@ -36,6 +36,22 @@ describe('Metrics counters', () => {
     assert.equal(text.value('purser_config_reloads_total', { outcome: 'ok' }), 3);
   });
 
+  test('label sets are told apart by each value, whatever the values contain', async () => {
+    const m = new Metrics();
+    // Two sets whose values, joined with NUL, would make the same text.
+    m.tokenRequestsByProvider.inc({ grant: 'get', outcome: 'ok', provider: 'a\u0000b' });
+    m.tokenRequestsByProvider.inc({ grant: 'get', outcome: 'ok\u0000a', provider: 'b' }, 2);
+    m.tokenRequestsByProvider.inc({ grant: 'get', outcome: 'ok', provider: 'a\u0000b' }, 4);
+    m.auditDropped.inc();
+    m.auditDropped.inc();
+    const text = parseExposition(await m.render());
+    const by = (outcome: string, provider: string) =>
+      text.value('purser_token_requests_by_provider_total', { grant: 'get', outcome, provider });
+    assert.equal(by('ok', 'a\u0000b'), 5);
+    assert.equal(by('ok\u0000a', 'b'), 2);
+    assert.equal(text.value('purser_audit_dropped_total', {}), 2);
+  });
+
   test('a wrong label name or a negative increment fails at the call', () => {
     const m = new Metrics();
     assert.throws(() => m.tokenRequests.inc({ grant: 'get', outcomes: 'ok' }), /unknown label outcomes/);

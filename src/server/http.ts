@@ -42,7 +42,10 @@ export class TokenHttpServer {
     metrics: Metrics,
     options: {
       ready?: () => boolean;
-      /** Marks a request as running on the current state until it ends (Runtime.enter). */
+      /**
+       * Marks a request as running on the current state until it ends (Runtime.enter); the
+       * function it returns must ignore calls after the first.
+       */
       enter?: () => () => void;
       /** One event per token decision, whatever the log level. */
       audit?: AuditLog;
@@ -69,7 +72,9 @@ export class TokenHttpServer {
   }
 
   handler = (req: IncomingMessage, res: ServerResponse): void => {
-    if (this.#enter) res.once('close', this.#enter());
+    // 'close' comes once per response, and the leave function ignores a second call: `on`
+    // spares the wrapper `once` makes per request.
+    if (this.#enter) res.on('close', this.#enter());
     this.dispatch(req, res, req.url ?? '/');
   };
 

@@ -112,29 +112,36 @@ function jwtThrottleKey(ip: string, digest: string): string {
  * authenticate each ask, and the token may be kilobytes. Kept with the Credentials object for
  * as long as that lives, for its very password only.
  */
-interface Looked {
+interface LookedJwt {
+  jwt: true;
   password: Secret;
-  jwt: boolean;
   digest: string | undefined;
   /** The provider its iss and aud pick (by-issuer), null for none; undefined: not asked. */
   byIssuer: OidcProvider | null | undefined;
 }
+/** `password` undefined: {@link NOT_JWT}, which is kept nowhere. */
+type Looked = LookedJwt | { readonly jwt: false; readonly password: Secret | undefined };
 const looked = new WeakMap<Credentials, Looked>();
 
+/** What every password without a dot is. */
+const NOT_JWT: Looked = Object.freeze({ jwt: false, password: undefined });
+
 function look(credentials: Credentials): Looked {
+  // A JWT has two dots. Without one, the answer needs no memo: a static user's login is asked
+  // by every OIDC authenticator of the chain, and a WeakMap entry per request is work for the
+  // GC as well.
+  const password = credentials.password;
+  if (!password.reveal().includes('.')) return NOT_JWT;
   const known = looked.get(credentials);
-  if (known && known.password === credentials.password) return known;
-  const l: Looked = {
-    password: credentials.password,
-    jwt: looksLikeJwt(credentials.password.reveal()),
-    digest: undefined,
-    byIssuer: undefined,
-  };
+  if (known && known.password === password) return known;
+  const l: Looked = looksLikeJwt(password.reveal())
+    ? { jwt: true, password, digest: undefined, byIssuer: undefined }
+    : { jwt: false, password };
   looked.set(credentials, l);
   return l;
 }
 
-function digestOf(l: Looked): string {
+function digestOf(l: LookedJwt): string {
   l.digest ??= tokenDigest(l.password.reveal());
   return l.digest;
 }
@@ -167,7 +174,7 @@ export class OidcAuthenticator implements Authenticator {
     return provider?.verifiedEarlier(digestOf(l)) === true;
   }
 
-  #providerOf(credentials: Credentials, l: Looked): OidcProvider | undefined {
+  #providerOf(credentials: Credentials, l: LookedJwt): OidcProvider | undefined {
     if (this.#mode === 'by-name') return this.#providers.byName(credentials.username);
     if (l.byIssuer === undefined) l.byIssuer = this.#providers.forToken(l.password.reveal()) ?? null;
     return l.byIssuer ?? undefined;

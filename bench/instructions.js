@@ -97,6 +97,8 @@ async function measure(sc, bench, dir) {
 
 async function main() {
   const started = Date.now();
+  // Read now: the commit (and date) of the code the servers load, not of a later checkout.
+  const at = machine();
   const dir = mkdtempSync(join(tmpdir(), 'purser-bench-cg-'));
   log('starting the servers under callgrind (a minute or two)…');
   const bench = await setUp({
@@ -134,7 +136,7 @@ async function main() {
       };
     });
     const result = {
-      machine: machine(),
+      machine: at,
       settings: { warm: WARM, count: COUNT, connections: CONNECTIONS },
       summary,
       elapsedSeconds: Math.round((Date.now() - started) / 1000),

@@ -1,7 +1,8 @@
 // The same servers and scenarios as bench/run.js, but counting CPU instructions per request
 // under valgrind's callgrind instead of timing them: a count does not move when other work
-// shares the machine, so the Purser / floor cost ratio it gives is repeatable on a busy box
-// (two runs agree within about 1 %). Slow (every server runs ~50x slower under valgrind):
+// shares the machine, so the Purser / floor cost ratio it gives repeats far better than a
+// timed one on a busy box (not exactly: the work per request depends on how many requests an
+// event-loop turn finds waiting; the floor gave 466 k and 507 k in two runs). Slow (every server runs ~50x slower under valgrind):
 // 15-25 minutes, two servers at a time. Run after `npm run build`:
 //
 //   node bench/instructions.js          # BENCH_WARM (10000) and BENCH_COUNT (8000) requests

@@ -100,5 +100,10 @@ export function isZotCatalogScope(s: Scope): boolean {
 }
 
 export function formatScope(s: Scope): string {
-  return `${s.type}${s.class ? `(${s.class})` : ''}:${s.name}:${s.actions.join(',')}`;
+  return formatScopeWith(s, s.actions);
+}
+
+/** `s` as text with `actions` in place of its own (what was granted of it), without a copy of it. */
+export function formatScopeWith(s: Scope, actions: readonly string[]): string {
+  return `${s.type}${s.class ? `(${s.class})` : ''}:${s.name}:${actions.join(',')}`;
 }

@@ -5,7 +5,7 @@ import { readForm } from '../http/body.js';
 import { JSON_HEADERS, writeError } from '../http/error-response.js';
 import { closeServer, listenOn } from '../http/listen.js';
 import type { TlsFiles } from '../http/tls-context.js';
-import { formatScope, type Scope } from '../protocol/scope.js';
+import { formatScope, formatScopeWith, type Scope } from '../protocol/scope.js';
 import { splitTarget } from '../protocol/target.js';
 import { parseGetTokenRequest, parsePostTokenRequest, type TokenRequest } from '../protocol/token-request.js';
 import type { Logger } from '../util/log.js';
@@ -176,7 +176,7 @@ export class TokenHttpServer {
         this.audit || logged
           ? out.decisions
               .filter((d) => d.granted.length > 0)
-              .map((d) => formatScope({ ...d.requested, actions: d.granted }))
+              .map((d) => formatScopeWith(d.requested, d.granted))
           : [];
       this.audit?.record({
         ip,

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { ChallengeError, Denied, isPurserError, type PurserError, TooManyAttempts } from '../core/errors.js';
 import type { Identity } from '../core/identity.js';
 import { bearerChallenge } from '../protocol/responses.js';
-import { formatScope, formatScopeWith, type Scope } from '../protocol/scope.js';
+import { formatScopeWith, type Scope } from '../protocol/scope.js';
 import { parseBasicAuth } from '../protocol/token-request.js';
 import type { AppState } from '../server/app.js';
 import { VerifiedTokenCache } from '../token/verified-cache.js';

@@ -172,21 +172,18 @@ function appendFields(
 /**
  * The JSON line for a record, fields bounded: the fast path of `emit`, or undefined when the
  * record needs the general one (a field that shadows time/level/msg or a bound field, a
- * long key, a value with toJSON).
+ * long key, a value with toJSON). `bound`: the logger's own fields, undefined when it binds none.
  */
 export function fastJsonLine(
   time: string,
   level: string,
   msg: string,
-  bound: Record<string, unknown>,
+  bound: Record<string, unknown> | undefined,
   fields: Record<string, unknown> | undefined,
 ): string | undefined {
   const start = `{"time":${quote(time)},"level":${quote(level)},"msg":${quote(msg)}`;
-  // A logger that binds nothing (the root one) has nothing to append or to be shadowed.
-  const binds = Object.keys(bound).length > 0;
-  let line = binds ? appendFields(start, bound, undefined) : start;
-  if (line !== undefined && fields !== undefined)
-    line = appendFields(line, fields, binds ? bound : undefined);
+  let line = bound ? appendFields(start, bound, undefined) : start;
+  if (line !== undefined && fields !== undefined) line = appendFields(line, fields, bound);
   return line === undefined ? undefined : `${line}}\n`;
 }
 
@@ -243,10 +240,13 @@ export function createLogger(opts: LoggerOptions = {}, bound: Record<string, unk
   const min = ORDER[opts.level ?? 'info'];
   const write = opts.write ?? writeStdout;
   const format = opts.format ?? 'json';
+  // A logger that binds nothing (the root one) has nothing to append or to be shadowed; its
+  // fields are fixed when it is made, so this is decided once.
+  const binds = Object.keys(bound).length > 0 ? bound : undefined;
   const emit = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[level] < min) return;
     if (format === 'json') {
-      const line = fastJsonLine(timestamp(), level, clip(msg, LOG_LIMITS.string), bound, fields);
+      const line = fastJsonLine(timestamp(), level, clip(msg, LOG_LIMITS.string), binds, fields);
       if (line !== undefined) return write(line);
     }
     const rec = {

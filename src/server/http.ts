@@ -11,6 +11,7 @@ import { parseGetTokenRequest, parsePostTokenRequest, type TokenRequest } from '
 import type { Logger } from '../util/log.js';
 import type { AppState } from './app.js';
 import type { Metrics } from './metrics.js';
+import { tokenResponseJson } from './token-response-json.js';
 
 const MAX_FORM_BYTES = 64 * 1024;
 
@@ -166,7 +167,7 @@ export class TokenHttpServer {
       fields.scope = parsed.scopes;
       fields.offline = parsed.offline || undefined;
       const out = await state.tokens.handle(parsed, ip);
-      res.writeHead(200, JSON_HEADERS).end(JSON.stringify(out.response));
+      res.writeHead(200, JSON_HEADERS).end(tokenResponseJson(out.response));
       this.#metrics.tokenRequestsByProvider.inc({ grant, outcome: 'ok', provider: out.identity.provider });
       for (const d of out.decisions)
         for (const action of d.granted) this.#metrics.grantedAction(d.requested.type, action);

@@ -26,9 +26,13 @@ import { fingerprintKey } from '../token/fingerprint-key.js';
 import type { KeyRing } from '../token/keyring.js';
 import { identityClaims } from '../token/proxy-identity.js';
 import { issueRefreshToken, refreshTokenSigner, verifyRefreshToken } from '../token/refresh.js';
+import { isoTimeMemo } from '../util/iso-time.js';
 import { keyedDigest } from '../util/keyed-digest.js';
 import { andThen, isThenable, type MaybePromise, settle } from '../util/maybe-promise.js';
 import { shortMemo } from '../util/short-memo.js';
+
+// Every token of one second has the same `issued_at` (its iat): formatted once per second.
+const issuedAtText = isoTimeMemo();
 
 /** How soon a login refused a check slot asks again (backing off to the max). */
 const SLOT_POLL_MS = 10;
@@ -441,7 +445,7 @@ export class TokenService {
       token: issued.token,
       access_token: issued.token,
       expires_in: issued.expiresIn,
-      issued_at: issued.issuedAt.toISOString(),
+      issued_at: issuedAtText(issued.issuedAt.getTime()),
     };
     const issuer = by === undefined ? this.#owner(identity) : by;
     const refreshLifetime = (offline && issuer?.refreshLifetime?.(identity)) || 0;

@@ -88,7 +88,12 @@ export class TokenSigner {
     const h = header ? b64url(JSON.stringify({ alg: this.key.alg, typ: 'JWT', ...header })) : this.#headerB64;
     const input = `${h}.${b64url(JSON.stringify(claims))}`;
     // ES256 in JWS is raw r||s (IEEE P1363), not the DER Node produces by default.
-    const sig = sign('sha256', Buffer.from(input), { key: this.key.privateKey, dsaEncoding: 'ieee-p1363' });
+    // `input` is base64url and '.', ASCII: latin1 gives the same bytes as UTF-8 without
+    // scanning for multi-byte characters.
+    const sig = sign('sha256', Buffer.from(input, 'latin1'), {
+      key: this.key.privateKey,
+      dsaEncoding: 'ieee-p1363',
+    });
     return `${input}.${sig.toString('base64url')}`;
   }
 

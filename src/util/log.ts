@@ -1,4 +1,6 @@
 /** A small structured logger: one JSON object per line on stdout (or `key=value` text). */
+import { isoTimeMemo } from './iso-time.js';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -225,16 +227,8 @@ function writeStdout(line: string): void {
 }
 // Lines of one millisecond share their timestamp: formatting one costs more than the rest of
 // a short line.
-let stampMs = Number.NaN;
-let stamp = '';
-function timestamp(): string {
-  const ms = Date.now();
-  if (ms !== stampMs) {
-    stampMs = ms;
-    stamp = new Date(ms).toISOString();
-  }
-  return stamp;
-}
+const stampOf = isoTimeMemo();
+const timestamp = (): string => stampOf(Date.now());
 
 export function createLogger(opts: LoggerOptions = {}, bound: Record<string, unknown> = {}): Logger {
   const min = ORDER[opts.level ?? 'info'];

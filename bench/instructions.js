@@ -3,7 +3,7 @@
 // shares the machine, so the Purser / floor cost ratio it gives repeats far better than a
 // timed one on a busy box (not exactly: the work per request depends on how many requests an
 // event-loop turn finds waiting; the floor gave 466 k and 507 k in two runs). Slow (every server runs ~50x slower under valgrind):
-// 15-25 minutes, two servers at a time. Run after `npm run build`:
+// 15-20 minutes, a scenario's three servers at a time. Run after `npm run build`:
 //
 //   node bench/instructions.js          # BENCH_WARM (10000) and BENCH_COUNT (8000) requests
 //
@@ -71,10 +71,10 @@ function dumpInstructions(dir, pid) {
 }
 
 /**
- * A scenario's servers, two at a time (each is one valgrind process): the floor beside Purser
- * at warn, then the floor again beside Purser at info. Each Purser count is divided by the
- * floor count taken beside it, under the same conditions: measured alone (no neighbour),
- * Purser at info counted 589 k where, beside another server, it counted 546–549 k.
+ * A scenario's three servers, counted at once (three valgrind processes), so that they share
+ * the machine's conditions and none sits idle for minutes before its count: counted after
+ * waiting idle while other servers were measured, Purser at info came out 560–589 k where,
+ * counted with the others from the start, it came out 546–549 k.
  */
 async function measure(sc, bench, dir) {
   const one = async ([key, server]) => {
@@ -93,9 +93,11 @@ async function measure(sc, bench, dir) {
       all: ir.all / COUNT,
     };
   };
-  const pair = (variant, purser) =>
-    Promise.all([one([`floor/${variant}`, sc.floor]), one([variant, purser])]);
-  return [...(await pair('purserWarn', bench.purserWarn)), ...(await pair('purserInfo', bench.purserInfo))];
+  return Promise.all([
+    one(['floor', sc.floor]),
+    one(['purserWarn', bench.purserWarn]),
+    one(['purserInfo', bench.purserInfo]),
+  ]);
 }
 
 async function main() {
@@ -125,17 +127,16 @@ async function main() {
       const of = (v, k) => rows.find((r) => r.scenario === sc.name && r.variant === v)[k];
       return {
         scenario: sc.name,
-        floorWarn: of('floor/purserWarn', 'main'),
-        floorInfo: of('floor/purserInfo', 'main'),
+        floor: of('floor', 'main'),
         purserWarn: of('purserWarn', 'main'),
         purserInfo: of('purserInfo', 'main'),
-        ratioWarn: of('floor/purserWarn', 'main') / of('purserWarn', 'main'),
-        ratioInfo: of('floor/purserInfo', 'main') / of('purserInfo', 'main'),
+        ratioWarn: of('floor', 'main') / of('purserWarn', 'main'),
+        ratioInfo: of('floor', 'main') / of('purserInfo', 'main'),
         allThreads: {
-          floor: of('floor/purserInfo', 'all'),
+          floor: of('floor', 'all'),
           purserWarn: of('purserWarn', 'all'),
           purserInfo: of('purserInfo', 'all'),
-          ratioInfo: of('floor/purserInfo', 'all') / of('purserInfo', 'all'),
+          ratioInfo: of('floor', 'all') / of('purserInfo', 'all'),
         },
       };
     });
@@ -152,13 +153,13 @@ async function main() {
     const k = (n) => `${Math.round(n / 1000).toLocaleString('en-US')} k`;
     const pct = (n) => `${Math.round(n * 100)} %`;
     const table = [
-      `Counted ${result.machine.date.slice(0, 10)} with valgrind --tool=callgrind, Node ${result.machine.node}${result.machine.commit ? `, Purser at commit ${result.machine.commit}` : ''}: ${WARM} warm-up requests, then ${COUNT} counted requests over ${CONNECTIONS} connections per server and scenario, each Purser count beside a floor count; ${result.elapsedSeconds} s. Main thread: the event loop, which bounds one worker's rate; all threads adds V8's GC and compiler helpers.`,
+      `Counted ${result.machine.date.slice(0, 10)} with valgrind --tool=callgrind, Node ${result.machine.node}${result.machine.commit ? `, Purser at commit ${result.machine.commit}` : ''}: ${WARM} warm-up requests, then ${COUNT} counted requests over ${CONNECTIONS} connections per server and scenario, a scenario's three servers counted at once; ${result.elapsedSeconds} s. Main thread: the event loop, which bounds one worker's rate; all threads adds V8's GC and compiler helpers.`,
       '',
-      '| scenario | floor beside warn / beside info, main thread/req | Purser log warn | Purser info access log | floor / Purser (warn) | floor / Purser (info) | all threads: floor / Purser (info) |',
+      '| scenario | floor, main thread/req | Purser log warn | Purser info access log | floor / Purser (warn) | floor / Purser (info) | all threads: floor / Purser (info) |',
       '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
       ...summary.map(
         (x) =>
-          `| ${x.scenario} | ${k(x.floorWarn)} / ${k(x.floorInfo)} | ${k(x.purserWarn)} | ${k(x.purserInfo)} | **${pct(x.ratioWarn)}** | **${pct(x.ratioInfo)}** | ${pct(x.allThreads.ratioInfo)} (${k(x.allThreads.floor)} / ${k(x.allThreads.purserInfo)}) |`,
+          `| ${x.scenario} | ${k(x.floor)} | ${k(x.purserWarn)} | ${k(x.purserInfo)} | **${pct(x.ratioWarn)}** | **${pct(x.ratioInfo)}** | ${pct(x.allThreads.ratioInfo)} (${k(x.allThreads.floor)} / ${k(x.allThreads.purserInfo)}) |`,
       ),
     ].join('\n');
     process.stdout.write(`${table}\n`);

@@ -109,8 +109,8 @@ function jwtThrottleKey(ip: string, digest: string): string {
 
 /**
  * What a request's password is as a JWT, worked out once: throttleKey, verified and
- * authenticate each ask, and the token may be kilobytes. Kept with the Credentials object for
- * as long as that lives, for its very password only.
+ * authenticate each ask, one after the other, and the token may be kilobytes. Remembered for
+ * the last Credentials object asked about, for its very password only.
  */
 interface LookedJwt {
   jwt: true;
@@ -121,7 +121,13 @@ interface LookedJwt {
 }
 /** `password` undefined: {@link NOT_JWT}, which is kept nowhere. */
 type Looked = LookedJwt | { readonly jwt: false; readonly password: Secret | undefined };
-const looked = new WeakMap<Credentials, Looked>();
+// One entry, not a WeakMap keyed by the Credentials: an entry whose key is still in V8's young
+// generation kept its value alive through scavenges, so every JWT login promoted its password
+// (kilobytes, with the header it was cut from) to the old generation, ~1 MB per scavenge under
+// load, collected only by mark-compacts (bench/README.md, sixth scale-out stop). The calls of
+// one login come in a row; a login interleaved with another's only works its answer out again.
+let lastCredentials: Credentials | undefined;
+let lastLooked: Looked | undefined;
 
 /** What every password without a dot is. */
 const NOT_JWT: Looked = Object.freeze({ jwt: false, password: undefined });
@@ -132,12 +138,12 @@ function look(credentials: Credentials): Looked {
   // GC as well.
   const password = credentials.password;
   if (!password.reveal().includes('.')) return NOT_JWT;
-  const known = looked.get(credentials);
-  if (known && known.password === password) return known;
+  if (lastCredentials === credentials && lastLooked?.password === password) return lastLooked;
   const l: Looked = looksLikeJwt(password.reveal())
     ? { jwt: true, password, digest: undefined, byIssuer: undefined }
     : { jwt: false, password };
-  looked.set(credentials, l);
+  lastCredentials = credentials;
+  lastLooked = l;
   return l;
 }
 

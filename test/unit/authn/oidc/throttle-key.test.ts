@@ -104,6 +104,31 @@ describe('throttle keys of the built-in authenticators', () => {
     assert.equal(await byName.verified(creds('ci', 'password')), false);
   });
 
+  test('logins in flight at once each get their own token looked at, and a changed password is looked at anew', async () => {
+    // The authenticator remembers what it worked out about one Credentials object at a time:
+    // interleaved logins must never see each other's answer.
+    const good = await issuer.github({ aud: 'svc', repository: 'acme/one' });
+    const other = await issuer.github({ aud: 'svc', repository: 'acme/two' });
+    const wrongAud = await issuer.github({ aud: 'elsewhere', repository: 'acme/three' });
+    const results = await Promise.allSettled([
+      login('ci', good, '10.6.6.1'),
+      login('ci', wrongAud, '10.6.6.2'),
+      login('ci', other, '10.6.6.3'),
+      login('anyone', other, '10.6.6.4'),
+    ]);
+    assert.deepEqual(
+      results.map((r) => (r.status === 'fulfilled' ? r.value.account : 'refused')),
+      ['acme/one', 'refused', 'acme/two', 'acme/two'],
+    );
+    const byName = new OidcAuthenticator(providers, 'by-name');
+    const creds = { username: 'ci', password: new Secret(good) };
+    assert.equal(await byName.verified(creds), true);
+    creds.password = new Secret(wrongAud);
+    assert.equal(await byName.verified(creds), false);
+    creds.password = new Secret('not-a-jwt');
+    assert.equal(await byName.verified(creds), false);
+  });
+
   test("JWT-shaped guesses at a static user's name count against that name", async () => {
     for (const g of ['aa.bb.cc', 'aa.bb.dd'])
       await assert.rejects(login('alice', g, '10.8.8.8'), purserError('UNAUTHORIZED'));

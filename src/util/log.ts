@@ -1,5 +1,6 @@
 /** A small structured logger: one JSON object per line on stdout (or `key=value` text). */
 import { isoTimeMemo } from './iso-time.js';
+import { jsonString as quote } from './json-string.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -58,27 +59,6 @@ function boundedFields(fields: Record<string, unknown>): Record<string, unknown>
     out[clip(k, 64)] = bounded(v, 1, k === 'error' ? LOG_LIMITS.error : LOG_LIMITS.string);
   }
   return out;
-}
-
-/**
- * Printable ASCII but `"` and `\\`: the strings whose JSON form is the string in quotes.
- * Linear (a single character class), on strings already clipped to their bound.
- */
-const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
-
-/** JSON.stringify(s), without the call into the engine's serializer for plain strings. */
-function quote(s: string): string {
-  return isPlain(s) ? `"${s}"` : JSON.stringify(s);
-}
-
-/** PLAIN.test(s); a loop for short strings, where the regex call costs more than the scan. */
-function isPlain(s: string): boolean {
-  if (s.length > 32) return PLAIN.test(s);
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
-  }
-  return true;
 }
 
 /**

@@ -134,8 +134,7 @@ const NOT_JWT: Looked = Object.freeze({ jwt: false, password: undefined });
 
 function look(credentials: Credentials): Looked {
   // A JWT has two dots. Without one, the answer needs no memo: a static user's login is asked
-  // by every OIDC authenticator of the chain, and a WeakMap entry per request is work for the
-  // GC as well.
+  // by every OIDC authenticator of the chain, and would push a JWT login's answer out.
   const password = credentials.password;
   if (!password.reveal().includes('.')) return NOT_JWT;
   if (lastCredentials === credentials && lastLooked?.password === password) return lastLooked;

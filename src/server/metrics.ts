@@ -1,5 +1,6 @@
 import client from 'prom-client';
 import { passwordQueue } from '../authn/password-checks.js';
+import { MetricHistogram } from './metric-histogram.js';
 
 /**
  * Purser's metrics on prom-client: the library's default runtime metrics (CPU, memory,
@@ -83,22 +84,6 @@ class Counter {
   }
 }
 
-class Histogram {
-  readonly #h: client.Histogram;
-  constructor(
-    registry: client.Registry,
-    name: string,
-    help: string,
-    buckets: number[],
-    labelNames: readonly string[] = [],
-  ) {
-    this.#h = new client.Histogram({ name, help, buckets, labelNames, registers: [registry] });
-  }
-  observe(v: number, labels: Labels = {}): void {
-    this.#h.observe(labels, v);
-  }
-}
-
 // Scope types and actions come from requests: only known ones become label values.
 const KNOWN_TYPES = new Set(['repository', 'registry']);
 const KNOWN_ACTIONS = new Set(['pull', 'push', 'delete', '*']);
@@ -126,7 +111,7 @@ export class Metrics {
     'Failed authentications by reason kind.',
     ['kind'],
   );
-  readonly tokenDuration = new Histogram(
+  readonly tokenDuration = new MetricHistogram(
     this.#r,
     'purser_token_request_duration_seconds',
     'Time to answer a token request.',
@@ -162,7 +147,7 @@ export class Metrics {
     'Body bytes the proxy relayed, by direction (upload: client to registry, download: registry to client).',
     ['direction'],
   );
-  readonly proxyUpstreamDuration = new Histogram(
+  readonly proxyUpstreamDuration = new MetricHistogram(
     this.#r,
     'purser_proxy_upstream_duration_seconds',
     'Time from sending a request upstream to its response head.',
@@ -198,7 +183,7 @@ export class Metrics {
     'Webhook lookups by hook (authn, authz) and outcome (ok, error, hit: answered from the cache).',
     ['hook', 'outcome'],
   );
-  readonly webhookDuration = new Histogram(
+  readonly webhookDuration = new MetricHistogram(
     this.#r,
     'purser_webhook_duration_seconds',
     'Time a webhook lookup took, cache hits included, by hook.',

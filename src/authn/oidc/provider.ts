@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import type { JWTPayload } from 'jose';
 import type { ProviderConfig } from '../../config/load.js';
 import { ConfigError, PurserError } from '../../core/errors.js';
@@ -16,7 +16,8 @@ import { verifyWorkloadJwt } from './verify.js';
 
 /** What a JWT is known by in a provider's cache of verified tokens (and its throttle key). */
 export function tokenDigest(token: string): string {
-  return createHash('sha256').update(token).digest('base64');
+  // One-shot: a Hash object costs a third more on a CI JWT's kilobyte or two.
+  return hash('sha256', token, 'base64');
 }
 
 /** One configured OIDC issuer: policy, keys and the CEL that turns claims into an identity. */

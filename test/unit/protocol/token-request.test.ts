@@ -75,6 +75,54 @@ describe('parseBasicAuth', () => {
       );
     });
   }
+
+  // The regex alone decided until the round-trip fast path (canonical base64 is accepted
+  // without it): the two must judge every header alike, and decode it alike.
+  test('accepts and decodes exactly what the base64 regex alone did', () => {
+    const reference = (header: string) => {
+      const b64 = header.slice(6).trim();
+      if (b64.length === 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) return 'malformed';
+      const decoded = Buffer.from(b64, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      if (colon <= 0) return 'malformed';
+      return [decoded.slice(0, colon), decoded.slice(colon + 1)];
+    };
+    const actual = (header: string) => {
+      try {
+        const c = parseBasicAuth(header);
+        return c ? [c.username, c.password.reveal()] : 'none';
+      } catch (e) {
+        if (isPurserError(e) && e.code === 'INVALID_REQUEST') return 'malformed';
+        throw e;
+      }
+    };
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ .:\n';
+    const text = fc.oneof(
+      // Real credentials, padded, unpadded, or with a character changed.
+      fc
+        .tuple(
+          fc.string({ maxLength: 20 }),
+          fc.string({ maxLength: 40 }),
+          fc.nat(3),
+          fc.nat(60),
+          fc.constantFrom(...alphabet),
+        )
+        .map(([u, p, cut, at, ch]) => {
+          const b = Buffer.from(`${u}:${p}`).toString('base64');
+          const trimmed = b.slice(0, b.length - (cut % 3));
+          return at < trimmed.length && cut === 3
+            ? trimmed.slice(0, at) + ch + trimmed.slice(at + 1)
+            : trimmed;
+        }),
+      fc.string({ unit: fc.constantFrom(...alphabet), maxLength: 40 }),
+    );
+    fc.assert(
+      fc.property(text, (t) => {
+        assert.deepEqual(actual(`Basic ${t}`), reference(`Basic ${t}`));
+      }),
+      { numRuns: 3000 },
+    );
+  });
 });
 
 describe('parseGetTokenRequest', () => {

@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 
 const opts = JSON.parse(process.argv[2] ?? '{}');
-const { url, path, headers = {}, connections = 32, warmup = 2, duration = 10 } = opts;
+const { url, path, headers = {}, connections = 32, warmup = 2, duration = 10, rate = 0 } = opts;
 
 const pool = new Pool(url, { connections, pipelining: 1, keepAliveTimeout: 120_000 });
 let latencies = new Float64Array(1 << 20);
@@ -32,8 +32,20 @@ function record(ms) {
   latencies[count++] = ms;
 }
 
+// `rate` (requests/second, all connections together): each request waits for its slot on one
+// schedule, so the server sees the same offered load whatever its speed (an open loop, as long
+// as it keeps up); 0: closed loop, each connection sends as soon as its answer came.
+const started = performance.now();
+let slots = 0;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
 async function loop() {
   while (!stop) {
+    if (rate > 0) {
+      const due = started + (slots++ * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 1) await sleep(wait);
+    }
     const t0 = performance.now();
     let ok = false;
     try {

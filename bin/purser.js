@@ -1,6 +1,10 @@
 #!/usr/bin/env node
 // Thin launcher: the CLI is compiled TypeScript under dist/ (built by `npm ci` via `prepare`).
-import { main } from '../dist/src/cli/main.js';
+// The tick-map pin goes first, before the CLI's modules load (src/runtime/tick-map-pin.ts).
+import { pinTickObjectMap } from '../dist/src/runtime/tick-map-pin.js';
+
+pinTickObjectMap();
+const { main } = await import('../dist/src/cli/main.js');
 
 main(process.argv.slice(2)).then(
   (code) => {

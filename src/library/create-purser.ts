@@ -7,6 +7,7 @@ import { ConfigError, isPurserError, PurserError } from '../core/errors.js';
 import type { Identity } from '../core/identity.js';
 import { formatScope, parseScopes, type Scope } from '../protocol/scope.js';
 import { closeState, Runtime } from '../runtime/runtime.js';
+import { pinTickObjectMap } from '../runtime/tick-map-pin.js';
 import { type AppState, buildApp } from '../server/app.js';
 import { TokenHttpServer } from '../server/http.js';
 import { Metrics } from '../server/metrics.js';
@@ -140,6 +141,8 @@ function partsConfig(o: PurserPartsOptions): Record<string, unknown> {
  * @throws ConfigError when the configuration is invalid; PurserError `INVALID_KEY` for a bad key.
  */
 export async function createPurser(options: PurserOptions): Promise<Purser> {
+  // A process-wide V8 quirk that slows every nextTick once it strikes (runtime/tick-map-pin.ts).
+  pinTickObjectMap();
   const logger = options.logger ?? createLogger({ level: 'warn' });
   const metrics = options.metrics ?? new Metrics();
   const baseDir = 'config' in options ? (options.baseDir ?? process.cwd()) : process.cwd();

@@ -1,7 +1,16 @@
 // What both floors share: the config from BENCH_FLOOR, the ES256 signing of the token exactly
 // as Purser does it, and a minimal scope parser.
+import { executionAsyncResource } from 'node:async_hooks';
 import { createPrivateKey, randomBytes, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+
+// The same guard as Purser's (src/runtime/tick-map-pin.ts): one nextTick entry kept alive, so
+// a full GC cannot make nextTick megamorphic in one run of the floor and not the next.
+let pinnedTick;
+process.nextTick(() => {
+  pinnedTick = executionAsyncResource();
+});
+export const pinned = () => pinnedTick !== undefined;
 
 export const cfg = JSON.parse(process.env.BENCH_FLOOR ?? '{}');
 const key = createPrivateKey(readFileSync(cfg.keyFile));

@@ -178,9 +178,10 @@ function textValue(v: unknown): string {
  * Lines for stdout are batched: written FLUSH_MS after the first line of a batch (or once
  * 64 KiB have gathered), so the lines of many requests cost one write syscall; flushed
  * synchronously when the process exits. A flush at the end of every event-loop turn (as
- * before) cost a token request at the info level 6 % of its CPU under load: a busy server
- * answers only a few requests per turn (bench/README.md, seventh scale-out stop). A line
- * leaves at most 10 ms late.
+ * before) made a write per turn, and a busy server answers only a few requests per turn:
+ * with stdout a file, 10 ms batches gave 1.03× the token requests at the info level
+ * (bench/ab.js; bench/README.md, seventh scale-out stop). A pipe (a container's log) also
+ * wakes its reader at every write. A line leaves at most 10 ms late.
  */
 const FLUSH_MS = 10;
 let pending: string[] = [];

@@ -20,6 +20,15 @@ interface MetricValue {
   exemplar?: null;
 }
 
+/** A metric as prom-client's registry reads it. */
+interface MetricJson {
+  name: string;
+  help: string;
+  type: string;
+  values: MetricValue[];
+  aggregator: string;
+}
+
 /**
  * A Prometheus histogram registered with a prom-client registry, observed without
  * prom-client's per-call work. prom-client's `observe` validates and hashes the labels and
@@ -97,13 +106,7 @@ export class MetricHistogram {
   }
 
   /** The registry's exposition: label sets apart (`sharedLabels`), as prom-client's histogram gives them. */
-  async getForPromString(): Promise<{
-    name: string;
-    help: string;
-    type: string;
-    values: MetricValue[];
-    aggregator: string;
-  }> {
+  async getForPromString(): Promise<MetricJson> {
     const bucket = `${this.name}_bucket`;
     const values: MetricValue[] = [];
     for (const s of this.#series.values()) {
@@ -134,13 +137,7 @@ export class MetricHistogram {
   }
 
   /** The JSON form (getMetricsAsJSON, the cluster aggregator): each value's labels in one object. */
-  async get(): Promise<{
-    name: string;
-    help: string;
-    type: string;
-    values: MetricValue[];
-    aggregator: string;
-  }> {
+  async get(): Promise<MetricJson> {
     const data = await this.getForPromString();
     data.values = data.values.map(({ sharedLabels, ...v }) => ({
       ...v,

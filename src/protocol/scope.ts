@@ -46,26 +46,35 @@ export function parseScope(raw: string): Scope {
   const typePart = raw.slice(0, first);
   const name = raw.slice(first + 1, last);
   const actionPart = raw.slice(last + 1);
-  const t = TYPE_RE.exec(typePart);
-  if (!t) throw invalid(raw, `bad resource type ${JSON.stringify(typePart)}`);
-  const type = t[1]!;
+  // The two types clients send, without a class, are what TYPE_RE would make of them.
+  let type: string;
+  let cls: string | undefined;
+  if (typePart === 'repository' || typePart === 'registry') type = typePart;
+  else {
+    const t = TYPE_RE.exec(typePart);
+    if (!t) throw invalid(raw, `bad resource type ${JSON.stringify(typePart)}`);
+    type = t[1]!;
+    cls = t[2];
+  }
   if (name.length > 255) throw invalid(raw, 'resource name longer than 255 characters');
   if (name.length === 0) {
     // Zot's catalog challenge asks for `repository::pull`; whether that is accepted is the
     // token service's call (token.compat: zot), not the parser's.
-    if (type !== 'repository' || t[2] !== undefined) throw invalid(raw, 'empty resource name');
+    if (type !== 'repository' || cls !== undefined) throw invalid(raw, 'empty resource name');
   } else if (type === 'repository' ? !REPOSITORY_RE.test(name) : !OTHER_NAME_RE.test(name)) {
     throw invalid(raw, `bad ${type} name ${JSON.stringify(name)}`);
   }
   const actions: string[] = [];
   if (actionPart.length > 0) {
     for (const a of actionPart.split(',')) {
-      if (!ACTION_RE.test(a)) throw invalid(raw, `bad action ${JSON.stringify(a)}`);
-      if (KNOWN_ACTIONS.has(a) && !actions.includes(a)) actions.push(a);
+      // A known action is a valid one: the regex is for the rest.
+      const known = KNOWN_ACTIONS.has(a);
+      if (!known && !ACTION_RE.test(a)) throw invalid(raw, `bad action ${JSON.stringify(a)}`);
+      if (known && !actions.includes(a)) actions.push(a);
     }
   }
   const scope: Scope = { type, name, actions };
-  if (t[2] !== undefined) scope.class = t[2];
+  if (cls !== undefined) scope.class = cls;
   return scope;
 }
 
@@ -75,6 +84,11 @@ export function parseScope(raw: string): Scope {
  * merged, keeping the first-seen action order.
  */
 export function parseScopes(values: readonly string[]): Scope[] {
+  // One scope in one value, as docker and most clients ask: nothing to merge.
+  if (values.length === 1) {
+    const only = values[0]!;
+    if (only !== '' && !only.includes(' ')) return [parseScope(only)];
+  }
   const merged = new Map<string, Scope>();
   for (const value of values) {
     for (const raw of value.split(' ')) {

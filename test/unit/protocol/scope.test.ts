@@ -274,3 +274,90 @@ describe('properties', () => {
     );
   });
 });
+
+// parseScope skips TYPE_RE for `repository` and `registry` and ACTION_RE for known actions,
+// and parseScopes the merge for a lone scope: each must decide every input as before.
+describe('parseScope and parseScopes: the fast paths decide as the general ones', () => {
+  const KNOWN = new Set(['pull', 'push', 'delete', '*']);
+  const reference = (raw: string): Scope | string => {
+    const first = raw.indexOf(':');
+    const last = raw.lastIndexOf(':');
+    if (raw.length > 512 || first <= 0 || last === first) return 'invalid';
+    const t = /^([a-z0-9]+)(?:\(([a-z0-9]+)\))?$/.exec(raw.slice(0, first));
+    if (!t) return 'invalid';
+    const actions: string[] = [];
+    const part = raw.slice(last + 1);
+    for (const a of part.length > 0 ? part.split(',') : []) {
+      if (!/^(?:\*|[a-z][a-z0-9_-]*)$/.test(a)) return 'invalid';
+      if (KNOWN.has(a) && !actions.includes(a)) actions.push(a);
+    }
+    // The name rules are shared, unchanged: taken from the parser itself.
+    const name = raw.slice(first + 1, last);
+    try {
+      parseScope(`${t[1]}${t[2] ? `(${t[2]})` : ''}:${name}:`);
+    } catch {
+      return 'invalid';
+    }
+    const s: Scope = { type: t[1]!, name, actions };
+    if (t[2] !== undefined) s.class = t[2];
+    return s;
+  };
+  const outcome = (f: () => unknown) => {
+    try {
+      return f();
+    } catch (e) {
+      assert.ok(isPurserError(e));
+      return 'invalid';
+    }
+  };
+  const piece = fc.constantFrom(
+    'repository',
+    'registry',
+    'repository(plugin)',
+    'Repository',
+    'reg istry',
+    '',
+  );
+  const name = fc.constantFrom('team/app', 'a', '', 'Bad', 'localhost:5000/x', 'catalog');
+  const action = fc.constantFrom('pull', 'push', 'delete', '*', 'frob', 'Pull', '', 'p-1', '**');
+  const raw = fc.oneof(
+    fc.tuple(piece, name, fc.array(action, { maxLength: 4 })).map(([t, n, a]) => `${t}:${n}:${a.join(',')}`),
+    fc.string({ unit: fc.constantFrom(...'repositygl:/,*( )pushal'), maxLength: 30 }),
+  );
+  test('parseScope', () => {
+    fc.assert(
+      fc.property(raw, (r) => {
+        assert.deepEqual(
+          outcome(() => parseScope(r)),
+          reference(r),
+        );
+      }),
+      { numRuns: 3000 },
+    );
+  });
+  test('parseScopes of one value is parseScope of each space-separated scope, merged', () => {
+    fc.assert(
+      fc.property(raw, (r) => {
+        const general = outcome(() => {
+          const out: Scope[] = [];
+          for (const p of r.split(' ')) {
+            if (p === '') continue;
+            const s = parseScope(p);
+            const same = out.find((o) => o.type === s.type && o.class === s.class && o.name === s.name);
+            if (!same) {
+              out.push(s);
+              continue;
+            }
+            for (const a of s.actions) if (!same.actions.includes(a)) same.actions.push(a);
+          }
+          return out;
+        });
+        assert.deepEqual(
+          outcome(() => parseScopes([r])),
+          general,
+        );
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});

@@ -6,11 +6,10 @@ import { readFileSync } from 'node:fs';
 
 // The same guard as Purser's (src/runtime/tick-map-pin.ts): one nextTick entry kept alive, so
 // a full GC cannot make nextTick megamorphic in one run of the floor and not the next.
-let pinnedTick;
+const held = {};
 process.nextTick(() => {
-  pinnedTick = executionAsyncResource();
+  held.tick = executionAsyncResource();
 });
-export const pinned = () => pinnedTick !== undefined;
 
 export const cfg = JSON.parse(process.env.BENCH_FLOOR ?? '{}');
 const key = createPrivateKey(readFileSync(cfg.keyFile));

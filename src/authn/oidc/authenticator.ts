@@ -115,7 +115,8 @@ function jwtThrottleKey(ip: string, digest: string): string {
 interface LookedJwt {
   jwt: true;
   password: Secret;
-  digest: string | undefined;
+  /** Its tokenDigest (what the provider's cache and the throttle know it by). */
+  readonly digest: string;
   /** The provider its iss and aud pick (by-issuer), null for none; undefined: not asked. */
   byIssuer: OidcProvider | null | undefined;
 }
@@ -153,11 +154,6 @@ function look(credentials: Credentials): Looked {
   return l;
 }
 
-function digestOf(l: LookedJwt): string {
-  l.digest ??= tokenDigest(l.password.reveal());
-  return l.digest;
-}
-
 export class OidcAuthenticator implements Authenticator {
   readonly kind: string;
   readonly #providers: OidcProviders;
@@ -175,7 +171,7 @@ export class OidcAuthenticator implements Authenticator {
     // By name: only a username naming a provider. By issuer: asked after the static users,
     // which claim their own names first.
     if (this.#mode === 'by-name' && !this.#providers.byName(credentials.username)) return undefined;
-    return jwtThrottleKey(ip, digestOf(l));
+    return jwtThrottleKey(ip, l.digest);
   }
 
   /** A JWT its provider verified before, its time claims still holding, is no guess. */
@@ -183,7 +179,7 @@ export class OidcAuthenticator implements Authenticator {
     const l = look(credentials);
     if (!l.jwt) return false;
     const provider = this.#providerOf(credentials, l);
-    return provider?.verifiedEarlier(digestOf(l)) === true;
+    return provider?.verifiedEarlier(l.digest) === true;
   }
 
   #providerOf(credentials: Credentials, l: LookedJwt): OidcProvider | undefined {
@@ -242,7 +238,7 @@ export class OidcAuthenticator implements Authenticator {
     const done = (identity: Identity): AuthnResult => ({ outcome: 'authenticated', identity });
     let identity: MaybePromise<Identity>;
     try {
-      identity = provider.identifyNow(token, ctx.trace, digestOf(l));
+      identity = provider.identifyNow(token, ctx.trace, l.digest);
     } catch (e) {
       return refused(e);
     }

@@ -6,9 +6,9 @@ import { readFileSync } from 'node:fs';
 
 // The same guard as Purser's (src/runtime/tick-map-pin.ts): one nextTick entry kept alive, so
 // a full GC cannot make nextTick megamorphic in one run of the floor and not the next.
-const held = {};
+const pinned = {};
 process.nextTick(() => {
-  held.tick = executionAsyncResource();
+  pinned.tick = executionAsyncResource();
 });
 
 export const cfg = JSON.parse(process.env.BENCH_FLOOR ?? '{}');
@@ -39,6 +39,34 @@ export function issue(sub, aud, access) {
     expires_in: cfg.expiresIn,
     issued_at: new Date(iat * 1000).toISOString(),
   };
+}
+
+// With BENCH_FLOOR's `batch` (the "batched floor" rows of bench/run.js), responses are ended
+// together once the event-loop turn's requests are answered, at most `batch` at once: what
+// Purser's `limits.responseBatch` does (src/http/response-batch.ts), written again here so the
+// floor stays independent of Purser's code. Without it, each is ended as soon as it is ready.
+const BATCH = cfg.batch ?? 1;
+let held = [];
+let scheduled = false;
+function flush() {
+  const h = held;
+  held = [];
+  for (let i = 0; i < h.length; i += 4) h[i].writeHead(h[i + 1], h[i + 2]).end(h[i + 3]);
+}
+export function respond(res, status, headers, body) {
+  if (BATCH <= 1) {
+    res.writeHead(status, headers).end(body);
+    return;
+  }
+  held.push(res, status, headers, body);
+  if (held.length >= 4 * BATCH) flush();
+  else if (!scheduled) {
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      flush();
+    });
+  }
 }
 
 export function scopes(query) {

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createLocalJWKSet, jwtVerify } from 'jose';
-import { cfg, HEADERS, issue, scopes } from './floor-common.js';
+import { cfg, HEADERS, issue, respond, scopes } from './floor-common.js';
 
 const jwks = createLocalJWKSet(JSON.parse(readFileSync(cfg.jwksFile, 'utf8')));
 // Verified JWTs by their SHA-256, as Purser keeps them.
@@ -33,17 +33,18 @@ async function handle(req, res, query) {
       verified.set(id, payload);
     }
   } catch (e) {
-    res
-      .writeHead(401, HEADERS)
-      .end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: e.message }] }));
+    respond(res, 401, HEADERS, JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: e.message }] }));
     return;
   }
   const granted = scopes(query).filter(
     (s) => s.name === payload.repository && payload.ref === 'refs/heads/main',
   );
-  res
-    .writeHead(200, HEADERS)
-    .end(JSON.stringify(issue(payload.repository, query.get('service') ?? cfg.service, granted)));
+  respond(
+    res,
+    200,
+    HEADERS,
+    JSON.stringify(issue(payload.repository, query.get('service') ?? cfg.service, granted)),
+  );
 }
 
 const server = createServer((req, res) => {

@@ -5,7 +5,7 @@
 // crypto.sign with dsaEncoding 'ieee-p1363', the same header and claims shape), and returns
 // the same JSON. Configuration comes as JSON in the BENCH_FLOOR environment variable.
 import { createServer } from 'node:http';
-import { cfg, HEADERS, issue, scopes } from './floor-common.js';
+import { cfg, HEADERS, issue, respond, scopes } from './floor-common.js';
 
 function basicUser(header) {
   if (!header?.startsWith('Basic ')) return '';
@@ -26,7 +26,7 @@ const server = createServer((req, res) => {
     query.get('service') ?? cfg.service,
     scopes(query),
   );
-  res.writeHead(200, HEADERS).end(JSON.stringify(body));
+  respond(res, 200, HEADERS, JSON.stringify(body));
 });
 server.keepAliveTimeout = 65_000;
 server.listen(0, '127.0.0.1', () => {

@@ -2,7 +2,7 @@
 // each next to a FLOOR measured in the same run. `npm run bench` builds, then runs this.
 //
 // Every server under test runs in its own process, the load generator (bench/load.js) in
-// another; runs alternate floor / Purser (warn log) / Purser (info access log) per scenario,
+// another; runs alternate floor / batched floor / Purser (warn log) / Purser (info access log) per scenario,
 // for several rounds, and the median of each is reported. Results go to bench/results/*.json
 // (git-ignored) and into the results section of bench/README.md.
 //
@@ -109,6 +109,7 @@ async function main() {
   try {
     const variants = [
       { key: 'floor', server: (sc) => sc.floor },
+      { key: 'floorBatched', server: (sc) => sc.floorBatched },
       { key: 'purserWarn', server: () => purserWarn },
       { key: 'purserInfo', server: () => purserInfo },
     ];
@@ -132,12 +133,11 @@ async function main() {
       }
     }
 
-    const pairedRatio = (scenario, variant) => {
+    const pairedRatio = (scenario, variant, base = 'floor') => {
       const of = (v, round) =>
         runs.find((r) => r.scenario === scenario && r.variant === v && r.round === round);
       const ratios = [];
-      for (let round = 1; round <= ROUNDS; round++)
-        ratios.push(of(variant, round).rps / of('floor', round).rps);
+      for (let round = 1; round <= ROUNDS; round++) ratios.push(of(variant, round).rps / of(base, round).rps);
       return median(ratios);
     };
     const summary = scenarios.map((sc) => {
@@ -156,6 +156,7 @@ async function main() {
         };
       };
       const floor = of('floor');
+      const floorBatched = of('floorBatched');
       const purserWarn = of('purserWarn');
       const purserInfo = of('purserInfo');
       return {
@@ -163,6 +164,7 @@ async function main() {
         title: sc.title,
         sample: sc.sample,
         floor,
+        floorBatched,
         purserWarn,
         purserInfo,
         // The machine's speed drifts within a run (a VM's neighbours): each Purser run is
@@ -170,6 +172,10 @@ async function main() {
         // ratios is reported. The ratio of the medians is kept too.
         ratioWarn: pairedRatio(sc.name, 'purserWarn'),
         ratioInfo: pairedRatio(sc.name, 'purserInfo'),
+        // Against the floor that batches its responses as Purser does: Purser's own cost.
+        ratioBatchedWarn: pairedRatio(sc.name, 'purserWarn', 'floorBatched'),
+        ratioBatchedInfo: pairedRatio(sc.name, 'purserInfo', 'floorBatched'),
+        ratioBatchedFloor: pairedRatio(sc.name, 'floorBatched'),
         ratioOfMediansWarn: purserWarn.rps / floor.rps,
         ratioOfMediansInfo: purserInfo.rps / floor.rps,
       };
@@ -234,16 +240,33 @@ function renderResults(r) {
     `Measured ${m.date.slice(0, 10)} on ${m.nproc} cores (${m.cpu}), ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}` +
       `${m.commit ? `, Purser at commit ${m.commit}` : ''}. ${s.rounds} rounds × (${s.warmup} s warm-up + ${s.duration} s measured) per server and scenario, ${s.connections} keep-alive connections; medians of the rounds, and Purser / floor the median of the rounds' ratios; the whole run took ${r.elapsedSeconds} s; load average ${r.loadAverage.before} before, ${r.loadAverage.after} after.`,
     '',
-    "| scenario | server | req/s | req/s per round | p50 ms | p99 ms | server CPU | server CPU µs/req | others' CPU | Purser / floor, req/s | Purser / floor, CPU per req |",
-    '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    "| scenario | server | req/s | req/s per round | p50 ms | p99 ms | server CPU | server CPU µs/req | others' CPU | ÷ floor, req/s | ÷ floor, CPU per req | ÷ batched floor, req/s |",
+    '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const x of r.summary) {
-    const row = (label, v, ratio, cpuRatio) =>
-      `| ${x.scenario} | ${label} | ${f0(v.rps)} | ${v.perRound.join(', ')} | ${f2(v.p50)} | ${f2(v.p99)} | ${f0(v.serverCpuPercent)} % | ${f0(v.serverCpuMicrosPerRequest)} | ${f0(v.otherCpuPercent)} % | ${ratio}${v.errors ? ` (${v.errors} errors)` : ''} | ${cpuRatio} |`;
+    const row = (label, v, ratio, cpuRatio, batchedRatio) =>
+      `| ${x.scenario} | ${label} | ${f0(v.rps)} | ${v.perRound.join(', ')} | ${f2(v.p50)} | ${f2(v.p99)} | ${f0(v.serverCpuPercent)} % | ${f0(v.serverCpuMicrosPerRequest)} | ${f0(v.otherCpuPercent)} % | ${ratio}${v.errors ? ` (${v.errors} errors)` : ''} | ${cpuRatio} | ${batchedRatio} |`;
     const eff = (v) => pct(x.floor.serverCpuMicrosPerRequest / v.serverCpuMicrosPerRequest);
-    lines.push(row('floor', x.floor, '', ''));
-    lines.push(row('Purser, log warn', x.purserWarn, `**${pct(x.ratioWarn)}**`, eff(x.purserWarn)));
-    lines.push(row('Purser, info access log', x.purserInfo, `**${pct(x.ratioInfo)}**`, eff(x.purserInfo)));
+    lines.push(row('floor', x.floor, '', '', ''));
+    lines.push(row('batched floor', x.floorBatched, pct(x.ratioBatchedFloor), eff(x.floorBatched), ''));
+    lines.push(
+      row(
+        'Purser, log warn',
+        x.purserWarn,
+        `**${pct(x.ratioWarn)}**`,
+        eff(x.purserWarn),
+        pct(x.ratioBatchedWarn),
+      ),
+    );
+    lines.push(
+      row(
+        'Purser, info access log',
+        x.purserInfo,
+        `**${pct(x.ratioInfo)}**`,
+        eff(x.purserInfo),
+        pct(x.ratioBatchedInfo),
+      ),
+    );
   }
   lines.push('', 'Scenarios:', '');
   for (const x of r.summary)

@@ -163,11 +163,14 @@ export function machine() {
   };
 }
 
+/** Purser's default `limits.responseBatch` (src/config/schema.ts), which the batched floors copy. */
+export const PURSER_RESPONSE_BATCH = 16;
+
 /**
  * Starts everything. `nodeArgs(name)` gives node flags for a server (--cpu-prof, say) and
  * `command(argv)` the whole command line to run it with (node by default, or under valgrind).
- * Resolves with { servers, purserWarn, purserInfo, floorToken, floorJwt, scenarios, issuer,
- * close }.
+ * Resolves with { servers, purserWarn, purserInfo, floorToken, floorJwt, floorTokenBatched,
+ * floorJwtBatched, scenarios, issuer, close }; each scenario names its `floor` and `floorBatched`.
  */
 export async function setUp({
   only = ['static', 'anonymous', 'jwt'],
@@ -263,7 +266,10 @@ export async function setUp({
       providerIssuer: issuer.url,
       audience: SERVICE,
     };
-    const [floorToken, floorJwt] = await Promise.all([
+    // The batched floors end their responses as Purser does by default (limits.responseBatch:
+    // 16): the same floors, with what that technique alone is worth.
+    const batched = { ...floorCfg, batch: PURSER_RESPONSE_BATCH };
+    const [floorToken, floorJwt, floorTokenBatched, floorJwtBatched] = await Promise.all([
       start(
         'floor (token)',
         [join(BENCH, 'floor-token.js')],
@@ -276,6 +282,18 @@ export async function setUp({
         { BENCH_FLOOR: JSON.stringify(floorCfg) },
         join(tmp, 'floor-jwt.log'),
       ),
+      start(
+        'batched floor (token)',
+        [join(BENCH, 'floor-token.js')],
+        { BENCH_FLOOR: JSON.stringify(batched) },
+        join(tmp, 'floor-token-batched.log'),
+      ),
+      start(
+        'batched floor (jwt)',
+        [join(BENCH, 'floor-jwt.js')],
+        { BENCH_FLOOR: JSON.stringify(batched) },
+        join(tmp, 'floor-jwt-batched.log'),
+      ),
     ]);
 
     const scenarios = [
@@ -285,6 +303,7 @@ export async function setUp({
         path: tokenPath('repository:team/app:pull,push'),
         headers: { authorization: basic(USER, PASSWORD) },
         floor: floorToken,
+        floorBatched: floorTokenBatched,
       },
       {
         name: 'anonymous',
@@ -292,6 +311,7 @@ export async function setUp({
         path: tokenPath('repository:public/app:pull'),
         headers: {},
         floor: floorToken,
+        floorBatched: floorTokenBatched,
       },
       {
         name: 'jwt',
@@ -300,6 +320,7 @@ export async function setUp({
         path: tokenPath('repository:acme/app:pull,push'),
         headers: { authorization: basic('github', jwt) },
         floor: floorJwt,
+        floorBatched: floorJwtBatched,
       },
     ].filter((s) => only.includes(s.name));
 
@@ -307,7 +328,7 @@ export async function setUp({
     // also pays the one bcrypt of the static user and waits for the issuer's keys.
     for (const sc of scenarios) {
       const ref = await probe(sc.floor, sc);
-      for (const s of [purserWarn, purserInfo]) {
+      for (const s of [purserWarn, purserInfo, sc.floorBatched]) {
         const got = await probe(s, sc);
         const same = (k) => JSON.stringify(got.claims[k]) === JSON.stringify(ref.claims[k]);
         if (
@@ -326,7 +347,19 @@ export async function setUp({
       log(`ok ${sc.name}: sub=${JSON.stringify(ref.claims.sub)} access=${JSON.stringify(ref.claims.access)}`);
     }
 
-    return { tmp, servers, purserWarn, purserInfo, floorToken, floorJwt, scenarios, issuer, close };
+    return {
+      tmp,
+      servers,
+      purserWarn,
+      purserInfo,
+      floorToken,
+      floorJwt,
+      floorTokenBatched,
+      floorJwtBatched,
+      scenarios,
+      issuer,
+      close,
+    };
   } catch (e) {
     await close();
     throw e;

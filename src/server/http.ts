@@ -2,8 +2,9 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AuditLog } from '../audit/audit-log.js';
 import { isPurserError, PurserError } from '../core/errors.js';
 import { readForm } from '../http/body.js';
-import { JSON_HEADERS, writeError } from '../http/error-response.js';
+import { errorAnswer, JSON_HEADERS, writeError } from '../http/error-response.js';
 import { closeServer, listenOn } from '../http/listen.js';
+import { ResponseBatch } from '../http/response-batch.js';
 import type { TlsFiles } from '../http/tls-context.js';
 import { formatScope, formatScopeWith, type Scope } from '../protocol/scope.js';
 import { splitTarget } from '../protocol/target.js';
@@ -35,6 +36,8 @@ export class TokenHttpServer {
   /** Readiness owned by someone else (the library's runtime), instead of listen(). */
   readonly #readiness: (() => boolean) | undefined;
   readonly #enter: (() => () => void) | undefined;
+  // Read at each response: a reload's new limit applies at once.
+  readonly #batch = new ResponseBatch(() => this.#state.config.limits.responseBatch);
   server: Server | undefined;
 
   constructor(
@@ -84,7 +87,7 @@ export class TokenHttpServer {
     this.#route(req, res, target).catch((e: unknown) => {
       // Anything reaching here is a bug; answer 500 without detail and keep serving.
       this.#log.error('unexpected error', { error: e instanceof Error ? e.stack : String(e), path: req.url });
-      if (!res.headersSent) {
+      if (!res.headersSent && !this.#batch.holds(res)) {
         writeError(res, new PurserError('UNKNOWN', 'internal error'), {
           realm: this.#state.realm,
           oauth: false,
@@ -167,7 +170,7 @@ export class TokenHttpServer {
       fields.scope = parsed.scopes;
       fields.offline = parsed.offline || undefined;
       const out = await state.tokens.handle(parsed, ip);
-      res.writeHead(200, JSON_HEADERS).end(tokenResponseJson(out.response));
+      this.#batch.end(res, 200, JSON_HEADERS, tokenResponseJson(out.response));
       this.#metrics.tokenRequestsByProvider.inc({ grant, outcome: 'ok', provider: out.identity.provider });
       for (const d of out.decisions)
         for (const action of d.granted) this.#metrics.grantedAction(d.requested.type, action);
@@ -206,12 +209,9 @@ export class TokenHttpServer {
     } catch (e) {
       if (!isPurserError(e)) throw e;
       // A body left unread would be taken for the next request on this connection.
-      const close = e.code === 'INVALID_REQUEST' && !req.complete ? { connection: 'close' } : undefined;
-      writeError(res, e, {
-        realm: state.realm,
-        oauth: method === 'POST',
-        ...(close ? { headers: close } : {}),
-      });
+      const answer = errorAnswer(e, { realm: state.realm, oauth: method === 'POST' });
+      if (e.code === 'INVALID_REQUEST' && !req.complete) answer.headers.connection = 'close';
+      this.#batch.end(res, answer.status, answer.headers, answer.body);
       fields.error = e.message;
       if (e.detail) fields.detail = e.detail;
       if (parsed?.credentials) fields.account = parsed.credentials.username;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
@@ -519,6 +520,103 @@ describe('token HTTP server', () => {
 
   test('the server keeps serving after the oversized requests', async () => {
     assert.equal((await fetch(`${url}/healthz`)).status, 200);
+  });
+
+  // Token responses of one event-loop turn are written together (limits.responseBatch, 16 by
+  // default): requests pipelined in one packet arrive in one turn, and each must still get
+  // its own answer, in order.
+  test('pipelined token requests in one write: each answered in order with its own token or error', async () => {
+    const { hostname, port } = new URL(url);
+    const requests = [
+      ['/token?service=registry.test&scope=repository:team/a:pull', undefined],
+      ['/token?service=registry.test&scope=repository:team/b:pull,push', basic('alice', ALICE_PW)],
+      ['/token?service=registry.test&scope=bad', undefined],
+      ['/token?service=registry.test&scope=repository:team/c:pull', basic('alice', ALICE_PW)],
+      ['/token?service=nope', undefined],
+      ['/token?service=registry.test&scope=repository:team/d:push', basic('alice', ALICE_PW)],
+    ] as const;
+    const wire = requests
+      .map(
+        ([path, auth]) =>
+          `GET ${path} HTTP/1.1\r\nHost: x\r\n${auth ? `Authorization: ${auth}\r\n` : ''}\r\n`,
+      )
+      .join('');
+    const received = await new Promise<Buffer>((resolve, reject) => {
+      const sock = connect(Number(port), hostname);
+      const chunks: Buffer[] = [];
+      let responses = 0;
+      sock.on('data', (c: Buffer) => {
+        chunks.push(c);
+        responses = (
+          Buffer.concat(chunks)
+            .toString('latin1')
+            .match(/^HTTP\/1\.1 /gm) ?? []
+        ).length;
+        // Each response has a Content-Length: once the last head is in, wait for its body.
+        if (responses === requests.length) setTimeout(() => sock.end(), 100);
+      });
+      sock.on('end', () => resolve(Buffer.concat(chunks)));
+      sock.on('error', reject);
+      sock.write(wire);
+    });
+    // Split the stream into responses, as a client would (Content-Length or chunked).
+    const answers: { status: number; body: Json }[] = [];
+    let rest = received.toString('latin1');
+    while (rest.length > 0) {
+      const headEnd = rest.indexOf('\r\n\r\n');
+      assert.ok(headEnd > 0, `a response head in ${JSON.stringify(rest.slice(0, 200))}`);
+      const head = rest.slice(0, headEnd);
+      rest = rest.slice(headEnd + 4);
+      let body = '';
+      const length = /^content-length: *(\d+)/im.exec(head)?.[1];
+      if (length !== undefined) {
+        body = rest.slice(0, Number(length));
+        rest = rest.slice(Number(length));
+      } else {
+        assert.match(head, /^transfer-encoding: chunked/im);
+        for (;;) {
+          const lineEnd = rest.indexOf('\r\n');
+          const size = Number.parseInt(rest.slice(0, lineEnd), 16);
+          body += rest.slice(lineEnd + 2, lineEnd + 2 + size);
+          rest = rest.slice(lineEnd + 2 + size + 2);
+          if (size === 0) break;
+        }
+      }
+      answers.push({ status: Number(head.slice(9, 12)), body: JSON.parse(body) as Json });
+    }
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      [200, 200, 400, 200, 400, 200],
+    );
+    assert.deepEqual(access(answers[0]!.body.token), [
+      { type: 'repository', name: 'team/a', actions: ['pull'] },
+    ]);
+    assert.equal(decodeJwt(String(answers[1]!.body.token)).payload.sub, 'alice');
+    assert.deepEqual(access(answers[1]!.body.token), [
+      { type: 'repository', name: 'team/b', actions: ['pull', 'push'] },
+    ]);
+    assert.match(JSON.stringify(answers[2]!.body), /INVALID_SCOPE/);
+    assert.deepEqual(access(answers[3]!.body.token), [
+      { type: 'repository', name: 'team/c', actions: ['pull'] },
+    ]);
+    assert.match(JSON.stringify(answers[4]!.body), /UNKNOWN_SERVICE/);
+    assert.deepEqual(access(answers[5]!.body.token), [
+      { type: 'repository', name: 'team/d', actions: ['push'] },
+    ]);
+  });
+
+  test('40 token requests at once, each on its own connection: every one gets the access it asked for', async () => {
+    const got = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        getJson(`${url}/token?service=registry.test&scope=repository:team/n${i}:pull`, {
+          headers: { connection: 'close' },
+        }),
+      ),
+    );
+    for (const [i, r] of got.entries()) {
+      assert.equal(r.status, 200);
+      assert.deepEqual(access(r.body.token), [{ type: 'repository', name: `team/n${i}`, actions: ['pull'] }]);
+    }
   });
 
   test('fuzz: 300 random queries, headers and bodies never produce a 500', async () => {

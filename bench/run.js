@@ -271,20 +271,20 @@ function renderResults(r) {
   lines.push('', 'Scenarios:', '');
   for (const x of r.summary)
     lines.push(`- **${x.scenario}**: ${x.title}; response ${x.sample.responseBytes} bytes.`);
-  const below = r.summary.flatMap((x) =>
-    [
-      ['log warn', x.ratioWarn],
-      ['info access log', x.ratioInfo],
-    ]
-      .filter(([, v]) => v < 0.8)
-      .map(([k, v]) => `${x.scenario} (${k}, ${pct(v)})`),
-  );
-  lines.push(
-    '',
-    below.length
-      ? `Below the 80 % goal: ${below.join('; ')}.`
-      : 'Every scenario is at or above the 80 % goal.',
-  );
+  const below = (key, floorName) => {
+    const out = r.summary.flatMap((x) =>
+      [
+        ['log warn', x[`${key}Warn`]],
+        ['info access log', x[`${key}Info`]],
+      ]
+        .filter(([, v]) => v < 0.8)
+        .map(([k, v]) => `${x.scenario} (${k}, ${pct(v)})`),
+    );
+    return out.length
+      ? `Below 80 % of the ${floorName}: ${out.join('; ')}.`
+      : `Every scenario is at or above 80 % of the ${floorName}.`;
+  };
+  lines.push('', `${below('ratio', 'floor')} ${below('ratioBatched', 'batched floor')}`);
   return lines.join('\n');
 }
 

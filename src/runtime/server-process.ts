@@ -274,7 +274,10 @@ export function restartNeeded(
   const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
   if (next.listen !== current.listen)
     out.push(['listen changed; restart to apply it', { listen: next.listen }]);
-  if (!same(next.limits, current.limits)) out.push(['limits changed; restart to apply them']);
+  // limits.responseBatch is read at each response; the socket limits are set at listen.
+  const socketLimits = (l: Config['limits']) => ({ ...l, responseBatch: undefined });
+  if (!same(socketLimits(next.limits), socketLimits(current.limits)))
+    out.push(['limits changed; restart to apply them']);
   // proxy.tags is read from the state of each request and proxy.tls is re-read on reload.
   const proxySettings = (p: Config['proxy']) => p && { ...p, tags: undefined, tls: 0 };
   if (!same(proxySettings(next.proxy), proxySettings(current.proxy)))

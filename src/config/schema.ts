@@ -777,7 +777,7 @@ export const configSchema = z
           .max(256)
           .default(16)
           .describe(
-            'Token responses ready in one event-loop turn are written together at its end, at most this many at once: on loopback and between containers of one node, sending them in a burst spares waking each client separately, which cost a third of the CPU per token on a 2-core VM. A response waits for at most this many minus one others to be computed; 1 writes each as soon as it is ready.',
+            'Token responses ready in one event-loop turn are written together at its end, at most this many at once: on loopback and between containers of one node, sending them in a burst spares waking each client separately (on a 2-core VM: 112 → 80 µs of CPU per token). A response waits for at most this many minus one others to be computed; 1 writes each as soon as it is ready.',
           ),
       })
       .prefault({})

@@ -9,8 +9,8 @@ import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
  * process, and on a VM waking a CPU that went idle is an inter-processor interrupt through
  * the hypervisor. Sent one at a time between the requests' own work, nearly every response
  * finds its client asleep again. Sent in a burst, only the first does: on the bench's 2-core
- * VM that was 107 → 73 µs of the server's CPU per token (bench/README.md, eighth scale-out
- * stop). The cost is latency within a turn: a response waits for at most `max - 1` others to
+ * VM that was 112 → 80 µs of the server's CPU per token and 1.42× the tokens
+ * (bench/README.md, eighth scale-out stop). The cost is latency within a turn: a response waits for at most `max - 1` others to
  * be computed (about 1 ms at 16), and not at all when a turn holds one request.
  *
  * Contract: `end` answers `res` with exactly these status, headers and body, at the latest

@@ -10,8 +10,10 @@ import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
  * the hypervisor. Sent one at a time between the requests' own work, nearly every response
  * finds its client asleep again. Sent in a burst, only the first does: on the bench's 2-core
  * VM that was 112 → 80 µs of the server's CPU per token and 1.42× the tokens
- * (bench/README.md, eighth scale-out stop). The cost is latency within a turn: a response waits for at most `max - 1` others to
- * be computed (about 1 ms at 16), and not at all when a turn holds one request.
+ * (bench/README.md, eighth scale-out stop). The cost is latency within a turn: a response
+ * waits for at most `max - 1` others to be computed (about 1 ms at 16), and not at all when
+ * a turn holds one request. Four parallel arrays, not an object per response: nothing is
+ * allocated per response but the arrays' growth.
  *
  * Contract: `end` answers `res` with exactly these status, headers and body, at the latest
  * when the turn's immediates run; a response that another path has answered or destroyed by
@@ -29,7 +31,7 @@ export class ResponseBatch {
     this.flush();
   };
 
-  /** `max`: responses held at most; 1 writes each at once. */
+  /** `max`: responses held at most, asked at each `end` (a reload may change it); 1 writes each at once. */
   constructor(private readonly max: () => number) {}
 
   end(res: ServerResponse, status: number, headers: OutgoingHttpHeaders, body: string): void {

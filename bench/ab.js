@@ -11,7 +11,8 @@
 // access log costs.)
 // e.g. `git worktree add /tmp/base main~3 && (cd /tmp/base && npm ci && npm run build)`,
 // then `node bench/ab.js /tmp/base . static 10`. Knobs: BENCH_CONNECTIONS (32),
-// BENCH_DURATION (2 s per side and pair).
+// BENCH_DURATION (2 s per side and pair), BENCH_RESPONSE_BATCH (A/B: limits.responseBatch),
+// BENCH_RATE (an offered rate instead of the closed loop).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -44,6 +45,14 @@ if (
 const pairs = Number(pairsArg);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const duration = Number(process.env.BENCH_DURATION ?? 2);
+// BENCH_RATE: an offered rate (requests/second, bench/load.js's `rate`) instead of the closed
+// loop, to compare latency below capacity; 0 (default) is the closed loop.
+const rate = Number(process.env.BENCH_RATE ?? 0);
+const responseBatch = (process.env.BENCH_RESPONSE_BATCH ?? '').split('/').filter(Boolean).map(Number);
+if (!responseBatch.every((n) => Number.isInteger(n) && n >= 1 && n <= 256)) {
+  log('BENCH_RESPONSE_BATCH: one or two integers 1-256, as A/B');
+  process.exit(2);
+}
 
 const tmp = mkdtempSync(join(tmpdir(), 'purser-ab-'));
 generateKeys(tmp);
@@ -71,6 +80,12 @@ for (const [side, dir] of [
     ],
     log: { level: side === 'a' ? levels[0] : (levels[1] ?? levels[0]) },
   };
+  // BENCH_RESPONSE_BATCH=A/B: limits.responseBatch of each side (one number: both), e.g. 1/16
+  // with the same checkout twice to measure the bursts alone. Unset: each side's default.
+  if (responseBatch.length > 0)
+    config.limits = {
+      responseBatch: side === 'a' ? responseBatch[0] : (responseBatch[1] ?? responseBatch[0]),
+    };
   const file = join(tmp, `${side}.json`);
   writeFileSync(file, JSON.stringify(config));
   servers[side] = await startServer(
@@ -100,7 +115,7 @@ function ticks(pid) {
 
 function run(server, side) {
   const t0 = ticks(server.child.pid);
-  const spec = { url: server.url, ...request, connections, warmup: 0.5, duration };
+  const spec = { url: server.url, ...request, connections, warmup: 0.5, duration, rate };
   const r = spawnSync(process.execPath, [join(BENCH, 'load.js'), JSON.stringify(spec)], { encoding: 'utf8' });
   const out = JSON.parse(r.stdout.trim().split('\n').at(-1));
   if (out.errors > 0) throw new Error(`side ${side}: ${out.errors} errors`);
@@ -136,6 +151,7 @@ try {
   }
   const side = (s) => ({
     rps: Math.round(median(got[s].map((r) => r.rps))),
+    p50: Number(median(got[s].map((r) => r.p50)).toFixed(2)),
     p99: Number(median(got[s].map((r) => r.p99)).toFixed(2)),
     cpuUsPerRequest: Math.round(median(got[s].map((r) => r.cpuUs))),
   });

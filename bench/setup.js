@@ -269,31 +269,13 @@ export async function setUp({
     // The batched floors end their responses as Purser does by default (limits.responseBatch:
     // 16): the same floors, with what that technique alone is worth.
     const batched = { ...floorCfg, batch: PURSER_RESPONSE_BATCH };
+    const floor = (name, script, config, logName) =>
+      start(name, [join(BENCH, script)], { BENCH_FLOOR: JSON.stringify(config) }, join(tmp, logName));
     const [floorToken, floorJwt, floorTokenBatched, floorJwtBatched] = await Promise.all([
-      start(
-        'floor (token)',
-        [join(BENCH, 'floor-token.js')],
-        { BENCH_FLOOR: JSON.stringify(floorCfg) },
-        join(tmp, 'floor-token.log'),
-      ),
-      start(
-        'floor (jwt)',
-        [join(BENCH, 'floor-jwt.js')],
-        { BENCH_FLOOR: JSON.stringify(floorCfg) },
-        join(tmp, 'floor-jwt.log'),
-      ),
-      start(
-        'batched floor (token)',
-        [join(BENCH, 'floor-token.js')],
-        { BENCH_FLOOR: JSON.stringify(batched) },
-        join(tmp, 'floor-token-batched.log'),
-      ),
-      start(
-        'batched floor (jwt)',
-        [join(BENCH, 'floor-jwt.js')],
-        { BENCH_FLOOR: JSON.stringify(batched) },
-        join(tmp, 'floor-jwt-batched.log'),
-      ),
+      floor('floor (token)', 'floor-token.js', floorCfg, 'floor-token.log'),
+      floor('floor (jwt)', 'floor-jwt.js', floorCfg, 'floor-jwt.log'),
+      floor('batched floor (token)', 'floor-token.js', batched, 'floor-token-batched.log'),
+      floor('batched floor (jwt)', 'floor-jwt.js', batched, 'floor-jwt-batched.log'),
     ]);
 
     const scenarios = [

@@ -100,6 +100,9 @@ describe('loadConfigFile', () => {
       [`${MIN}users:\n  "al ice": { password: x }\n`, 'users'],
       [MIN.replace(/acl:[\s\S]*/, 'acl: []\n'), 'acl'],
       [MIN.replace('  service: registry.local\n', ''), 'token.service'],
+      [`${MIN}limits: { responseBatch: 0 }\n`, 'limits.responseBatch'],
+      [`${MIN}limits: { responseBatch: 257 }\n`, 'limits.responseBatch'],
+      [`${MIN}limits: { responseBatch: 1.5 }\n`, 'limits.responseBatch'],
     ];
     for (const [text, key] of cases) {
       const f = file(text);
